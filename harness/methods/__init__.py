@@ -1,0 +1,34 @@
+"""Registry of inference methods by the names users type (one adapter module per backend)."""
+
+from __future__ import annotations
+
+from harness import UsageError
+from harness.methods.base import Method, RunConfig, RunResult
+from harness.methods.handrolled import HANDROLLED_HMC
+from harness.methods.numpyro_mcmc import NUMPYRO_NUTS
+
+_REGISTRY: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+    if method.name in _REGISTRY:
+        raise ValueError(f"method {method.name!r} is already registered")
+    _REGISTRY[method.name] = method
+    return method
+
+
+def names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> Method:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UsageError(f"unknown method {name!r}; valid: {', '.join(names())}") from None
+
+
+for _m in (HANDROLLED_HMC, NUMPYRO_NUTS):
+    register(_m)
+
+__all__ = ["Method", "RunConfig", "RunResult", "get", "names", "register"]

@@ -1,0 +1,92 @@
+"""Append-only results store: one JSON line per cell in ``RUN_DIR/rows.jsonl``.
+
+Each row is written with a single ``write`` on a file opened with O_APPEND,
+under an exclusive ``flock``, then fsync'ed: rows already stored are never
+rewritten, concurrent writers interleave whole lines, and a reader never sees
+half a row (a torn last line from a killed writer is skipped by :func:`load`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+from pathlib import Path
+
+import pandas as pd
+
+ROWS_FILE = "rows.jsonl"
+
+#: Columns every row has, in display order (rows may carry more).
+COLUMNS = [
+    "model", "dataset", "n", "method", "options", "device", "num_chains", "num_warmup",
+    "num_samples", "seed", "data_seed", "status", "error",
+    "compile_s", "init_s", "warmup_s", "sample_s", "wall_s",
+    "grad_evals_warmup", "grad_evals", "min_ess_bulk", "min_ess_tail", "max_rhat", "converged",
+    "ess_per_s", "ess_per_grad", "accept_rate", "divergences", "step_size",
+    "python", "jax", "jaxlib", "numpyro", "blackjax", "arviz", "optax", "numpy",
+    "backend", "device_kind", "device_count", "cpu", "cpu_count", "platform",
+    "git_commit", "hostname", "timestamp", "command",
+]
+
+
+def _clean(value):
+    """JSON-safe value: NaN and infinities become null, numpy scalars plain Python."""
+    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def rows_path(run_dir) -> Path:
+    return Path(run_dir) / ROWS_FILE
+
+
+def append(run_dir, row: dict) -> None:
+    """Append one row atomically (see module docstring)."""
+    path = rows_path(run_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(_clean(row), sort_keys=False, allow_nan=False) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def read_rows(run_dir) -> list[dict]:
+    """Every complete row in the run directory, oldest first."""
+    path = rows_path(run_dir)
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a torn line from a writer killed mid-write
+    return rows
+
+
+def load(run_dir) -> pd.DataFrame:
+    """Rows of a run directory as a DataFrame, the standard columns first."""
+    if not Path(run_dir).is_dir():
+        raise FileNotFoundError(f"no run directory at {run_dir}")
+    rows = read_rows(run_dir)
+    df = pd.DataFrame(rows)
+    extra = [c for c in df.columns if c not in COLUMNS]
+    return df.reindex(columns=COLUMNS + extra)

@@ -1,0 +1,207 @@
+"""The Target record and the unconstrained coordinate layout shared by every backend.
+
+A target is a NumPyro model plus everything a sampler that works on a flat vector
+needs: the order of the unconstrained coordinates ``z`` (the :class:`Layout`), a
+flat log density ``log p(z)`` that includes the log-det-Jacobian of the
+unconstraining transforms, and the data it is conditioned on.
+
+For a site x with support S and bijection T = biject_to(S) (so x = T(u)),
+
+    log p(z) = sum_sites [ log p_x(T(u)) + log |det dT/du| ] + log p(y | x),
+
+which is exactly ``-numpyro.infer.util.potential_energy`` at the unconstrained
+values: :func:`model_log_density` derives it from the model, and targets may
+supply a hand-written, faster equivalent that the tests check against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from numpyro.distributions import constraints
+from numpyro.distributions.transforms import biject_to
+
+
+@dataclass(frozen=True)
+class Param:
+    """One latent site: its name, constrained event shape and support."""
+
+    name: str
+    shape: tuple[int, ...]
+    support: constraints.Constraint = field(default_factory=lambda: constraints.real)
+
+    @property
+    def transform(self):
+        """Bijection from unconstrained reals onto the support (NumPyro's ``biject_to``)."""
+        return biject_to(self.support)
+
+    @property
+    def unconstrained_shape(self) -> tuple[int, ...]:
+        return tuple(self.transform.inverse_shape(self.shape))
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.unconstrained_shape, dtype=int))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Order of the unconstrained coordinates: z = concat(flatten(u_site) for site in params).
+
+    All maps work on a leading batch shape: z of shape (..., dim) <-> values of
+    shape (..., *shape), so draws shaped (chain, draw, dim) convert in one call.
+    """
+
+    params: tuple[Param, ...]
+
+    @property
+    def dim(self) -> int:
+        return sum(p.size for p in self.params)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params)
+
+    def coordinate_names(self) -> list[str]:
+        """A readable name per coordinate of z, e.g. ``beta[3]`` (unconstrained)."""
+        out = []
+        for p in self.params:
+            if p.size == 1 and p.unconstrained_shape in ((), (1,)):
+                out.append(p.name)
+            else:
+                out.extend(f"{p.name}[{i}]" for i in range(p.size))
+        return out
+
+    def unflatten(self, z):
+        """Flat unconstrained (..., dim) -> {name: unconstrained (..., *ushape)}."""
+        out, start = {}, 0
+        batch = z.shape[:-1]
+        for p in self.params:
+            out[p.name] = z[..., start : start + p.size].reshape(batch + p.unconstrained_shape)
+            start += p.size
+        return out
+
+    def flatten(self, values: Mapping[str, Any]):
+        """{name: unconstrained (..., *ushape)} -> flat (..., dim)."""
+        xp = jnp if any(isinstance(v, jax.Array) for v in values.values()) else np
+        parts = []
+        for p in self.params:
+            v = values[p.name]
+            batch = v.shape[: v.ndim - len(p.unconstrained_shape)]
+            parts.append(v.reshape(batch + (p.size,)))
+        return xp.concatenate(parts, axis=-1)
+
+    def constrain(self, z) -> dict:
+        """Flat unconstrained (..., dim) -> {name: constrained (..., *shape)} as numpy."""
+        u = self.unflatten(jnp.asarray(z))
+        return {p.name: np.asarray(p.transform(u[p.name])) for p in self.params}
+
+    def unconstrain(self, draws: Mapping[str, Any]) -> np.ndarray:
+        """{name: constrained (..., *shape)} -> flat unconstrained (..., dim) as numpy."""
+        u = {p.name: p.transform.inv(jnp.asarray(draws[p.name])) for p in self.params}
+        return np.asarray(self.flatten(u))
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Reference posterior moments per constrained site, and where they came from."""
+
+    mean: Mapping[str, np.ndarray]
+    sd: Mapping[str, np.ndarray]
+    source: str
+    se_mean: Mapping[str, np.ndarray] | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """A registered posterior family.
+
+    Attributes:
+        name: registry name users type.
+        description: one line for ``harness list``.
+        source: where the model (and its data) comes from.
+        model: NumPyro model called as ``model(**data)``.
+        datasets: dataset name -> fixed size N, or None for synthetic data of any N.
+        make_data: ``(dataset, n, seed) -> dict`` of arrays passed to the model.
+        layout: ``data -> Layout`` (shapes may depend on the data).
+        log_density: optional hand-written ``data -> (z -> log p(z))``; when None the
+            density is derived from the model (:func:`model_log_density`).
+        plate: name of the likelihood plate (None: the target cannot be subsampled).
+        reference: optional ``(dataset, n) -> Reference | None``.
+    """
+
+    name: str
+    description: str
+    source: str
+    model: Callable[..., None]
+    datasets: Mapping[str, int | None]
+    make_data: Callable[[str, int | None, int], dict]
+    layout: Callable[[dict], Layout]
+    log_density: Callable[[dict], Callable] | None = None
+    plate: str | None = None
+    reference: Callable[[str, int | None], Reference | None] | None = None
+    default_dataset: str = field(default="")
+
+    def __post_init__(self):
+        if not self.default_dataset:
+            object.__setattr__(self, "default_dataset", next(iter(self.datasets)))
+
+    def resolve_size(self, dataset: str, n: int | None) -> int | None:
+        """The N a (dataset, n) pair means; raises ValueError naming valid choices."""
+        if dataset not in self.datasets:
+            raise ValueError(
+                f"unknown dataset {dataset!r} for model {self.name!r}; valid: {', '.join(self.datasets)}"
+            )
+        fixed = self.datasets[dataset]
+        if fixed is not None:
+            if n not in (None, fixed):
+                raise ValueError(f"dataset {dataset!r} of model {self.name!r} has fixed size {fixed}, not {n}")
+            return fixed
+        if n is None:
+            raise ValueError(f"dataset {dataset!r} of model {self.name!r} needs a size N")
+        return n
+
+
+def model_log_density(model: Callable, data: dict, layout: Layout) -> Callable:
+    """Flat unconstrained log density derived from a NumPyro model: -potential_energy."""
+    from numpyro.infer.util import potential_energy
+
+    def log_density(z):
+        return -potential_energy(model, (), data, layout.unflatten(z))
+
+    return log_density
+
+
+class Posterior:
+    """A target bound to its data: what every method receives.
+
+    Holds the layout, the flat log density ``log_density(z)`` and initial
+    positions; draws leave a method as named constrained arrays (chain, draw, ...).
+    """
+
+    def __init__(self, target: Target, dataset: str, n: int | None, data_seed: int = 0):
+        self.target = target
+        self.dataset = dataset
+        self.n = target.resolve_size(dataset, n)
+        self.data_seed = data_seed
+        self.data = target.make_data(dataset, self.n, data_seed)
+        self.layout = target.layout(self.data)
+        if target.log_density is not None:
+            self.log_density = target.log_density(self.data)
+        else:
+            self.log_density = model_log_density(target.model, self.data, self.layout)
+
+    @property
+    def dim(self) -> int:
+        return self.layout.dim
+
+    def initial_positions(self, key, num_chains: int, radius: float = 2.0):
+        """Uniform(-radius, radius) in unconstrained space, like NumPyro's init_to_uniform.
+
+        Every method starts from these positions so the same seed means the same start.
+        """
+        return jax.random.uniform(key, (num_chains, self.dim), minval=-radius, maxval=radius)
