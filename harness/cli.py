@@ -131,7 +131,7 @@ def cmd_list(args) -> int:
         print("models:")
         for name in targets.names():
             t = targets.get(name)
-            sets = ", ".join(f"{k} (N={v})" if v else f"{k} (any N)" for k, v in t.datasets.items())
+            sets = ", ".join(f"{k} (N={v})" if isinstance(v, int) else f"{k} ({v or 'no'} N)" for k, v in t.datasets.items())
             print(f"  {name:28s} {t.description}\n  {'':28s} datasets: {sets}")
     if args.what in (None, "methods"):
         print("methods:")

@@ -81,6 +81,7 @@ def expand(suite: dict, **override) -> list[Cell]:
     seeds (list), devices (list), num_warmup, num_samples, options (per method).
     """
     from harness import targets
+    from harness.targets import ANY_N
 
     data = suite.get("data", [])
     if override.get("model"):
@@ -105,13 +106,13 @@ def expand(suite: dict, **override) -> list[Cell]:
         dataset = d.get("dataset", target.default_dataset)
         if dataset not in target.datasets:
             raise UsageError(f"unknown dataset {dataset!r} for model {target.name!r}; valid: {', '.join(target.datasets)}")
-        if target.datasets[dataset] is not None and d.get("sizes"):
+        if target.datasets[dataset] != ANY_N and d.get("sizes"):
             # a size asked for a fixed dataset means: the target's synthetic data
-            synthetic = [k for k, v in target.datasets.items() if v is None]
+            synthetic = [k for k, v in target.datasets.items() if v == ANY_N]
             if not synthetic:
                 raise UsageError(f"model {target.name!r} has no synthetic data; it has fixed N = {target.datasets[dataset]}")
             dataset = synthetic[0]
-        sizes = [None] if target.datasets[dataset] is not None else d.get("sizes")
+        sizes = d.get("sizes") if target.datasets[dataset] == ANY_N else [None]
         if not sizes:
             raise UsageError(f"dataset {dataset!r} of model {target.name!r} needs sizes (e.g. --size 10000)")
         for n, method, device, c, s in itertools.product(sizes, methods, devices, chains, seeds):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from harness import UsageError
-from harness.targets.base import Layout, Param, Posterior, Reference, Target
+from harness.targets.base import ANY_N, Layout, Param, Posterior, Reference, Target
 from harness.targets import sparse_logistic
 
 _REGISTRY: dict[str, Target] = {}
@@ -29,4 +29,4 @@ def get(name: str) -> Target:
 
 register(sparse_logistic.TARGET)
 
-__all__ = ["Layout", "Param", "Posterior", "Reference", "Target", "get", "names", "register"]
+__all__ = ["ANY_N", "Layout", "Param", "Posterior", "Reference", "Target", "get", "names", "register"]

@@ -25,6 +25,8 @@ import numpy as np
 from numpyro.distributions import constraints
 from numpyro.distributions.transforms import biject_to
 
+ANY_N = "any"  # a dataset that is synthetic data of any size N
+
 
 @dataclass(frozen=True)
 class Param:
@@ -125,7 +127,8 @@ class Target:
         description: one line for ``harness list``.
         source: where the model (and its data) comes from.
         model: NumPyro model called as ``model(**data)``.
-        datasets: dataset name -> fixed size N, or None for synthetic data of any N.
+        datasets: dataset name -> fixed size N (int), ``ANY_N`` for synthetic data of
+            any N, or None for a target with no data (an analytic density).
         make_data: ``(dataset, n, seed) -> dict`` of arrays passed to the model.
         layout: ``data -> Layout`` (shapes may depend on the data).
         log_density: optional hand-written ``data -> (z -> log p(z))``; when None the
@@ -138,7 +141,7 @@ class Target:
     description: str
     source: str
     model: Callable[..., None]
-    datasets: Mapping[str, int | None]
+    datasets: Mapping[str, int | str | None]
     make_data: Callable[[str, int | None, int], dict]
     layout: Callable[[dict], Layout]
     log_density: Callable[[dict], Callable] | None = None
@@ -157,13 +160,14 @@ class Target:
                 f"unknown dataset {dataset!r} for model {self.name!r}; valid: {', '.join(self.datasets)}"
             )
         fixed = self.datasets[dataset]
-        if fixed is not None:
-            if n not in (None, fixed):
-                raise ValueError(f"dataset {dataset!r} of model {self.name!r} has fixed size {fixed}, not {n}")
-            return fixed
-        if n is None:
-            raise ValueError(f"dataset {dataset!r} of model {self.name!r} needs a size N")
-        return n
+        if fixed == ANY_N:
+            if n is None:
+                raise ValueError(f"dataset {dataset!r} of model {self.name!r} needs a size N")
+            return n
+        if n not in (None, fixed):
+            what = "has no data" if fixed is None else f"has fixed size {fixed}"
+            raise ValueError(f"dataset {dataset!r} of model {self.name!r} {what}, not N = {n}")
+        return fixed
 
 
 def model_log_density(model: Callable, data: dict, layout: Layout) -> Callable:

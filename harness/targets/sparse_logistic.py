@@ -21,7 +21,7 @@ import numpyro.distributions as dist
 from jax.scipy.special import gammaln
 from numpyro.distributions import constraints
 
-from harness.targets.base import Layout, Param, Target
+from harness.targets.base import ANY_N, Layout, Param, Target
 
 A, B = 0.5, 0.5  # Gamma(concentration, rate) of tau and lambda
 D_SYNTHETIC = 30
@@ -99,7 +99,7 @@ TARGET = Target(
     description="Sparse logistic regression (Gamma scales), breast-cancer data or synthetic N x 30",
     source="harness seed target; data: scikit-learn load_breast_cancer (UCI WDBC), standardised",
     model=model,
-    datasets={"breast_cancer": 569, "synthetic": None},
+    datasets={"breast_cancer": 569, "synthetic": ANY_N},
     make_data=make_data,
     layout=layout,
     log_density=log_density,

@@ -1,0 +1,46 @@
+"""Shared fixtures: small targets with known posteriors for fast, falsifiable tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+import pytest
+from numpyro.distributions import constraints
+
+from harness.targets import Layout, Param, Posterior, Target
+
+GAUSS_MEAN = np.array([1.0, -2.0], dtype=np.float32)
+GAUSS_COV = np.array([[1.0, 0.8], [0.8, 2.0]], dtype=np.float32)
+
+
+def _gaussian_model(mean, cov):
+    numpyro.sample("x", dist.MultivariateNormal(mean, covariance_matrix=cov))
+
+
+def _gaussian_data(dataset, n, seed=0):
+    return {"mean": GAUSS_MEAN, "cov": GAUSS_COV}
+
+
+GAUSSIAN_2D = Target(
+    name="test_gaussian_2d",
+    description="2-D correlated Gaussian with known mean and covariance (tests only)",
+    source="tests/conftest.py",
+    model=_gaussian_model,
+    datasets={"analytic": None},
+    make_data=_gaussian_data,
+    layout=lambda data: Layout((Param("x", (2,), constraints.real),)),
+)
+
+
+@pytest.fixture(scope="session")
+def gaussian_2d() -> Posterior:
+    """Posterior of the 2-D correlated Gaussian; truth in GAUSS_MEAN, GAUSS_COV."""
+    return Posterior(GAUSSIAN_2D, "analytic", None)
+
+
+@pytest.fixture(scope="session")
+def breast_cancer() -> Posterior:
+    from harness import targets
+
+    return Posterior(targets.get("sparse_logistic"), "breast_cancer", None)
