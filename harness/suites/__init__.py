@@ -119,4 +119,5 @@ def expand(suite: dict, **override) -> list[Cell]:
             cell = Cell(model=target.name, dataset=dataset, n=n, method=method, options=options.get(method, {}),
                         device=device, num_chains=c, num_warmup=warmup, num_samples=samples, seed=s)
             cells.append(validate(cell))
-    return cells
+    unique = {c.key(): c for c in reversed(cells)}  # overrides can map two entries onto one cell
+    return [c for c in cells if unique.get(c.key()) is c]
