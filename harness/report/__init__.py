@@ -83,31 +83,33 @@ def _diagnostics(df: pd.DataFrame, out: Path, traces: tuple) -> list:
         return blocks + [Text("No flagged cell (and none requested): nothing to diagnose.")]
     from harness.report import traces as tr
 
-    missing: dict[str, list] = {}
-    for _, r in chosen.iterrows():
-        cell = f"{r['model']}/{r['dataset']} N={tables.size_label(r['n'])} {r['method']} ({r['device']})"
-        what = f"{cell} seed {r['seed']}"
-        if not isinstance(r.get("draws_file"), str):
-            missing.setdefault(cell, []).append(str(r["seed"]))
+    missing = []
+    keys = frame.config_columns(chosen)
+    for _, g in chosen.groupby(keys, dropna=False, sort=False):
+        r0 = g.iloc[0]
+        cell = f"{r0['model']}/{r0['dataset']} N={tables.size_label(r0['n'])} {r0['method']} ({r0['device']})"
+        with_draws = g[g["draws_file"].map(lambda f: isinstance(f, str))]
+        if with_draws.empty:
+            missing.append(f"{cell} seed {', '.join(tables.fmt(s) for s in g['seed'])}")
             continue
-        stem = _slug(r["model"], r["dataset"], r["n"], r["method"], r["device"], f"seed{r['seed']}", r["_row"])
+        r = with_draws.iloc[0]  # one seed per cell keeps the page readable; the others are alike or listed
+        stem = _slug(r["model"], r["dataset"], r["n"], r["method"], r["device"], f"seed{tables.fmt(r['seed'])}", r["_row"])
         for path in tr.plot(r["draws_file"], out / "diagnostics", stem):
             kind = "trace" if path.stem.endswith("trace") else "rank"
-            blocks.append(Image(f"diagnostics/{path.name}", f"{what}: {kind} plot, worst R-hat coordinates"
-                                + (f" [{r['flag']}]" if r["flag"] else "")))
+            blocks.append(Image(f"diagnostics/{path.name}", f"{cell} seed {tables.fmt(r['seed'])}: {kind} plot, worst R-hat "
+                                "coordinates" + (f" [{r['flag']}]" if r["flag"] else "")))
     if missing:
-        blocks.append(Text("No saved draws (run with `--save-draws`) for: "
-                           + "; ".join(f"{c} seed {', '.join(s)}" for c, s in missing.items()) + "."))
+        blocks.append(Text("No saved draws (run with `--save-draws`) for: " + "; ".join(missing) + "."))
     return blocks
 
 
 def _failures(df: pd.DataFrame) -> list:
     bad = df[df["status"] != "ok"]
-    blocks = [Heading("Failed cells", 2)]
+    blocks = [Heading("Failed, timed-out and skipped rows", 2)]
     if bad.empty:
         return blocks + [Text("Every row has status ok.")]
     rows = [[f"{r['model']}/{r['dataset']}", tables.size_label(r["n"]), r["method"], r["device"], r["seed"],
-             r["status"], str(r.get("error") or "")[:200]] for _, r in bad.iterrows()]
+             r["status"], r["error"][:200] if isinstance(r.get("error"), str) else ""] for _, r in bad.iterrows()]
     return blocks + [Table(["target", "N", "method", "device", "seed", "status", "error"], rows)]
 
 
@@ -141,15 +143,16 @@ def build(run_dir, out_dir=None, baseline: str = DEFAULT_BASELINE, traces: tuple
         Heading("Speedups", 2),
     ]
     speed = [tables.vs_baseline(cells, baseline), tables.gpu_vs_cpu(cells), tables.handrolled_vs_libraries(cells)]
-    for t, none in zip(speed, (f"No cell has both {baseline} and another method.", "No cell was measured on both GPU and CPU.",
-                               "No cell has both a hand-rolled and a library MCMC method.")):
+    for t, none in zip(speed, (f"no cell has both {baseline} and another method.", "no cell was measured on both GPU and CPU.",
+                               "no cell has both a hand-rolled and a library MCMC method.")):
         blocks.append(t if t.rows else Text(f"{t.caption.split(' (')[0].split(';')[0]}: {none}"))
     blocks += _figures(cells, out, baseline)
     blocks += _failures(df)
     blocks += _diagnostics(df, out, traces)
     commands = [str(c) for c in dict.fromkeys(df["command"].dropna()) if str(c)] if "command" in df else []
     blocks += [
-        Heading("Environment", 2), tables.environment(df),
+        Heading("Environment", 2),
+        env if (env := tables.environment(df)).rows else Text("The rows carry no environment columns."),
         Heading("Commands", 2),
         Text("The rows were produced by:"),
         Code("\n".join(commands) if commands else "(no command recorded in the rows)"),

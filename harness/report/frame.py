@@ -166,7 +166,7 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     out = []
     for key, g in df.groupby(keys, dropna=False, sort=True):
         key = key if isinstance(key, tuple) else (key,)
-        rec = dict(zip(keys, key))
+        rec = {**dict.fromkeys(CONFIG), **dict(zip(keys, key))}
         ok = g[g["status"] == "ok"]
         rec.update(family=g["family"].iloc[0], seeds=len(g), seeds_ok=len(ok))
         for col in ("ess_per_s", "ess_per_grad", "compile_s", "ttfd_s", "time_to_result_s", "us_per_grad",
@@ -183,9 +183,6 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
         flags = [f for f in g["flag"] if f]
         rec["flag"] = _worst(flags, len(g))
         rec["usable"] = rec["flag"] == ""
-        rec["draws_files"] = [f for f in g.get("draws_file", pd.Series(dtype=object)) if isinstance(f, str)]
-        rec["flagged_draws"] = [f for f, fl in zip(g.get("draws_file", [None] * len(g)), g["flag"])
-                                if isinstance(f, str) and fl]
         out.append(rec)
     return pd.DataFrame(out)
 

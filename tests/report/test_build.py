@@ -1,6 +1,4 @@
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -35,7 +33,8 @@ def test_traces_for_the_flagged_cell_with_draws_and_a_note_for_the_rest(built):
     diag = sorted(p.name for p in (out / "diagnostics").iterdir())
     assert len(diag) == 2 and diag[0].endswith("_rank.png") and "handrolled_hmc" in diag[0] and "seed0" in diag[0]
     md = (out / "report.md").read_text()
-    assert "No saved draws (run with `--save-draws`) for: sparse_logistic/synthetic N=1,000 handrolled_hmc (cpu) seed 1, 2" in md
+    assert "No saved draws (run with `--save-draws`) for: sparse_logistic/synthetic N=10,000 handrolled_hmc (cpu) seed 0, 1, 2;" in md
+    assert "N=1,000 handrolled_hmc (cpu) seed 1" not in md  # that cell was plotted from seed 0's draws
     assert "svi_autodelta (cpu) seed" not in md  # a point estimate has no chains to plot
 
 
@@ -56,6 +55,28 @@ def test_cli_report_and_bad_paths(run_small, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "rows.jsonl").write_text("")
     assert cli.main(["report", str(tmp_path / "empty")]) == 2 and "no rows" in capsys.readouterr().err
-    bad = subprocess.run([sys.executable, "-m", "harness.cli", "compare", str(tmp_path / "x"), str(run_small)],
-                         capture_output=True, text=True)
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "not a run directory" in bad.stderr
+    assert cli.main(["compare", str(tmp_path / "x"), str(run_small)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "not a run directory" in err
+
+
+def test_stored_fixture_is_what_its_script_writes(run_small, tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_run_small", run_small.parent / "make_run_small.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(tmp_path / "again")
+    assert (tmp_path / "again" / "rows.jsonl").read_text() == (run_small / "rows.jsonl").read_text()
+
+
+def test_traces_on_request(run_small, tmp_path):
+    """'--traces METHOD' adds that method's converged rows to the diagnosed ones (here: no draws saved)."""
+    lines = [ln for ln in (run_small / "rows.jsonl").read_text().splitlines() if "eight_schools" in ln]
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "rows.jsonl").write_text("\n".join(lines) + "\n")
+    for traces, listed in ((("flagged",), False), (("flagged", "numpyro_nuts"), True)):
+        report.build(tmp_path / "run", tmp_path / "out", traces=traces)
+        md = (tmp_path / "out" / "report.md").read_text()
+        assert "N=8 handrolled_hmc (cpu) seed 0, 1, 2" in md
+        assert ("N=8 numpyro_nuts (cpu) seed 0, 1, 2" in md) is listed
