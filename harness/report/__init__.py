@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.report import crossovers, figures, frame, tables
-from harness.report.render import Code, Heading, Image, Table, Text, to_html, to_markdown
+from harness.report.render import Bullets, Code, Heading, Image, Table, Text, to_html, to_markdown
 
 DEFAULT_BASELINE = "numpyro_nuts"
 
@@ -55,8 +55,8 @@ def _figures(cells: pd.DataFrame, out: Path, baseline: str) -> list:
             blocks.append(Image(f"figures/{path.name}", f"{model}/{dataset}: {caption}"))
     blocks.append(Heading("Crossovers", 3))
     said = crossovers.statements(cells, baseline=baseline)
-    blocks.append(Text("\n".join(f"- {s}" for s in said) if said else
-                       "No pair of curves to compare (needs GPU and CPU, or HMCECS / SVI and the baseline, "
+    blocks.append(Bullets(said) if said else
+                  Text("No pair of curves to compare (needs GPU and CPU, or HMCECS / SVI and the baseline, "
                        "at two sizes or more)."))
     blocks.append(Heading("Accuracy against time (MCMC and VI)", 2))
     acc = figures.accuracy_groups(cells)

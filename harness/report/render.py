@@ -1,6 +1,6 @@
 """A report as a list of blocks, rendered to Markdown and to one self-contained HTML page.
 
-Blocks: :class:`Heading`, :class:`Text`, :class:`Code`, :class:`Table`,
+Blocks: :class:`Heading`, :class:`Text`, :class:`Bullets`, :class:`Code`, :class:`Table`,
 :class:`Image`. Images are PNG files written beside the page (``figures/``,
 ``diagnostics/``) and linked by relative paths, so the Markdown and the HTML
 share them and the folder can be moved or committed as it is; the HTML page
@@ -20,6 +20,10 @@ class Heading(NamedTuple):
 
 class Text(NamedTuple):
     text: str
+
+
+class Bullets(NamedTuple):
+    items: list
 
 
 class Code(NamedTuple):
@@ -48,6 +52,8 @@ def to_markdown(blocks) -> str:
             out.append("#" * b.level + " " + b.text)
         elif isinstance(b, Text):
             out.append(b.text)
+        elif isinstance(b, Bullets):
+            out.append("\n".join(f"- {_md_cell(i)}" for i in b.items))
         elif isinstance(b, Code):
             out.append("```\n" + b.text + "\n```")
         elif isinstance(b, Table):
@@ -84,6 +90,8 @@ def to_html(blocks, title: str) -> str:
             body.append(f"<h{b.level}>{html.escape(b.text)}</h{b.level}>")
         elif isinstance(b, Text):
             body.append(f"<p>{html.escape(b.text)}</p>")
+        elif isinstance(b, Bullets):
+            body.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in b.items) + "</ul>")
         elif isinstance(b, Code):
             body.append(f"<pre>{html.escape(b.text)}</pre>")
         elif isinstance(b, Table):

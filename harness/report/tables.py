@@ -73,16 +73,19 @@ def _varying(cells: pd.DataFrame) -> list[str]:
 
 
 def headline(cells: pd.DataFrame) -> list[Table]:
-    """One table per (model, dataset, N)."""
+    """One table per (model, dataset, N); 'x floor' (the runner's overhead_ratio: sampling seconds
+    per gradient over the measured gradient floor) when rows carry it."""
     tables = []
     for (model, dataset, n), g in cells.groupby(GROUP, dropna=False, sort=True):
         extra = _varying(g)
-        cols = ["rank", "method", "device", *extra, "seeds ok", "ESS/s", "ESS/grad", "compile s",
-                "first draw s", "max R-hat", "div", "max |z| mean", "max |z| sd", "flag"]
+        floor = bool(g["overhead_ratio_med"].notna().any())
+        cols = ["rank", "method", "device", *extra, "seeds ok", "ESS/s", "ESS/grad", *(["x floor"] if floor else []),
+                "compile s", "first draw s", "max R-hat", "div", "max |z| mean", "max |z| sd", "flag"]
         rows = []
         for _, r in ranked(g).iterrows():
             rows.append([r["rank"], r["method"], r["device"], *[str(r[e]) for e in extra],
                          f"{r['seeds_ok']}/{r['seeds']}", spread(r, "ess_per_s"), fmt(r["ess_per_grad_med"]),
+                         *([fmt(r["overhead_ratio_med"])] if floor else []),
                          fmt(r["compile_s_med"]), fmt(r["ttfd_s_med"]), fmt(r["max_rhat"], 4),
                          fmt(r["divergences"]), fmt(r["acc_z_mean"]), fmt(r["acc_z_sd"]), r["flag"]])
         tables.append(Table(cols, rows, f"{model}/{dataset}, N = {size_label(n)}"))
