@@ -1,4 +1,4 @@
-"""Command-line front: ``harness run``, ``harness list``.
+"""Command-line front: ``harness run``, ``harness list``, ``harness report``, ``harness compare``.
 
 Bad input (unknown name, bad size or option) prints one line,
 ``harness: error: ...``, to stderr and exits with code 2.
@@ -145,11 +145,68 @@ def cmd_list(args) -> int:
     return 0
 
 
+def add_report(sub) -> None:
+    p = sub.add_parser("report", help="write a Markdown + HTML report of a run directory",
+                       description="Tables, speedups, scaling figures and diagnostics from stored rows.")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="run directory (holds rows.jsonl)")
+    p.add_argument("--out", help="output directory (default: RUN_DIR/report)")
+    p.add_argument("--baseline", default="numpyro_nuts", help="method the speedup table divides by (default: numpyro_nuts)")
+    p.add_argument("--traces", action="append", metavar="all|METHOD",
+                   help="ArviZ trace/rank plots for these rows too (flagged rows always), when draws were saved")
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_report(args) -> int:
+    from harness import report
+
+    path = report.build(args.run_dir, args.out, baseline=args.baseline, traces=("flagged", *(_split(args.traces) or [])))
+    print(f"report: {path}\nreport: {path.with_suffix('.md')}")
+    return 0
+
+
+def add_compare(sub) -> None:
+    p = sub.add_parser("compare", help="compare two runs cell by cell (faster / slower / same within noise)",
+                       description="Match cells of BASE and NEW (run directories, or pytest-benchmark JSON files).")
+    p.add_argument("base", metavar="BASE", help="run directory or pytest-benchmark JSON")
+    p.add_argument("new", metavar="NEW", help="run directory or pytest-benchmark JSON")
+    p.add_argument("--metric", default="ess_per_s", help="row figure to compare in run directories (default: ess_per_s; "
+                   "also ess_per_grad, sample_s, compile_s, us_per_grad, ttfd_s, ...)")
+    p.add_argument("--noise", type=float, metavar="PCT", help="noise threshold %% when a side has one repeat "
+                   "(default 10, compile_s 25)")
+    p.add_argument("--fail-on-regression", type=float, metavar="PCT",
+                   help="exit 1 when a cell is slower by more than PCT %% beyond the noise, or broken")
+    p.add_argument("--out", help="directory for compare.md / compare.csv (default: NEW/compare, or beside a NEW file)")
+    p.set_defaults(func=cmd_compare)
+
+
+def cmd_compare(args) -> int:
+    from harness.report import compare
+    from harness.report.render import to_markdown
+
+    table = compare.compare(args.base, args.new, metric=args.metric,
+                            threshold=None if args.noise is None else args.noise / 100)
+    new = Path(args.new)
+    md, csv = compare.write(table, args.out or (new / "compare" if new.is_dir() else new.parent / "compare"))
+    print(to_markdown([compare.as_table(table)]), end="")
+    print(f"\ncompare: {md}\ncompare: {csv}")
+    counts = table["verdict"].value_counts().to_dict()
+    print("verdicts: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if args.fail_on_regression is not None:
+        bad = compare.regressions(table, args.fail_on_regression)
+        if len(bad):
+            print(f"harness: {len(bad)} cell(s) regressed beyond noise + {args.fail_on_regression:g}%: "
+                  + "; ".join(bad["cell"]), file=sys.stderr)
+            return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="harness", description="Benchmarking harness for Bayesian inference on JAX.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     add_run(sub)
     add_list(sub)
+    add_report(sub)
+    add_compare(sub)
     return parser
 
 

@@ -1,0 +1,193 @@
+"""``harness compare BASE NEW``: per cell, base, new, ratio and a verdict above or within noise.
+
+Inputs (both sides the same kind):
+
+- run directories (``rows.jsonl``): cells are matched on their configuration
+  (:data:`harness.report.frame.CONFIG`: target, size, method, options, device,
+  precision, chains, warmup, samples, data seed), seeds pooled; the figure is a
+  row column (``--metric``, default ``ess_per_s``) over the seeds' ok rows;
+- pytest-benchmark JSON files (``--benchmark-json`` output): benchmarks matched
+  on ``fullname``; the figure is the median round time, its spread the
+  interquartile range of the rounds (q1, q3). asv results are not read: use
+  ``asv compare``, which knows asv's own format.
+
+Rule (all on the log scale, so faster and slower are symmetric). Let
+t = new cost / base cost (for a higher-is-better figure such as ESS/s,
+t = base / new) and d = log t. The noise band is
+
+- with two or more repeats on both sides: the sum of each side's half-spread,
+  max(log(max/median), log(median/min)) (for pytest-benchmark: q1, q3), i.e.
+  the medians differ by more than the two seed ranges allow;
+- otherwise a default threshold: 10 % for run figures, 25 % for compile
+  seconds (NumPyro's benchmarks measured 5 % run and 25 % compile noise in A/A
+  runs on a quiet machine; this shared machine is noisier, hence 10 %).
+
+Verdict: ``slower`` when d > noise, ``faster`` when d < -noise, else ``same``.
+A cell whose base has ok rows and new has none is ``broken``; cells in one side
+only are ``only base`` / ``only new``. ``--fail-on-regression PCT`` fails (exit 1)
+when some cell is broken or slower by more than PCT beyond the noise:
+d - noise > log(1 + PCT/100).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from harness import UsageError, store
+from harness.report import frame
+from harness.report.render import Table, to_markdown
+from harness.report.tables import fmt, size_label
+
+#: Figures a run directory can be compared on, and whether higher is better.
+METRICS = {
+    "ess_per_s": True, "ess_per_grad": True, "min_ess_bulk": True,
+    "sample_s": False, "warmup_s": False, "compile_s": False, "wall_s": False, "ttfd_s": False,
+    "time_to_result_s": False, "us_per_grad": False, "overhead_ratio": False, "peak_rss_mb": False,
+}
+DEFAULT_NOISE = 0.10
+COMPILE_NOISE = 0.25
+
+
+class Side(NamedTuple):
+    """One cell on one side: median, min, max (or q1, q3), repeats."""
+
+    med: float
+    lo: float
+    hi: float
+    k: int
+
+
+def default_noise(metric: str) -> float:
+    return COMPILE_NOISE if metric == "compile_s" else DEFAULT_NOISE
+
+
+def _cell_label(rec: dict) -> str:
+    parts = [f"{rec.get('model')}/{rec.get('dataset')}", f"N={size_label(rec.get('n'))}", str(rec.get("method")),
+             str(rec.get("device"))]
+    if rec.get("num_chains") is not None and not pd.isna(rec.get("num_chains")):
+        parts.append(f"{int(rec['num_chains'])} chains")
+    if isinstance(rec.get("precision"), str):
+        parts.append(rec["precision"])
+    if rec.get("options") not in (None, "{}", "") and isinstance(rec.get("options"), str):
+        parts.append(rec["options"])
+    return " ".join(parts)
+
+
+def _summarise(values) -> Side:
+    v = np.asarray([x for x in values if np.isfinite(x) and x > 0], dtype=float)
+    if not len(v):
+        return Side(math.nan, math.nan, math.nan, 0)
+    return Side(float(np.median(v)), float(v.min()), float(v.max()), len(v))
+
+
+def read_run(path: Path, metric: str) -> dict:
+    """Cell label -> Side from a run directory (ok rows only)."""
+    df = frame.load(path)
+    if metric not in df:
+        raise UsageError(f"no column {metric!r} in {path}; valid metrics: {', '.join(METRICS)}")
+    keys = [c for c in frame.CONFIG if c in df]
+    out = {}
+    for key, g in df.groupby(keys, dropna=False, sort=True):
+        rec = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        ok = g[g["status"] == "ok"]
+        out[_cell_label(rec)] = _summarise(pd.to_numeric(ok[metric], errors="coerce").to_numpy(float))
+    return out
+
+
+def read_pytest_benchmark(path: Path) -> dict:
+    """Benchmark fullname -> Side(median, q1, q3, rounds) from a pytest-benchmark JSON file."""
+    try:
+        data = json.loads(path.read_text())
+        return {b["fullname"]: Side(float(b["stats"]["median"]), float(b["stats"]["q1"]), float(b["stats"]["q3"]),
+                                    int(b["stats"]["rounds"])) for b in data["benchmarks"]}
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise UsageError(f"{path}: not a pytest-benchmark JSON file ({type(e).__name__}: {e})") from None
+
+
+def read(path, metric: str) -> tuple[str, dict]:
+    """('run' or 'pytest-benchmark', cells) for a path; UsageError for anything else."""
+    p = Path(path)
+    if p.is_dir() and store.rows_path(p).is_file():
+        return "run", read_run(p, metric)
+    if p.is_file() and p.suffix == ".json":
+        return "pytest-benchmark", read_pytest_benchmark(p)
+    raise UsageError(f"{path}: not a run directory (with {store.ROWS_FILE}) nor a pytest-benchmark .json file")
+
+
+def _half_spread(s: Side) -> float:
+    return max(math.log(s.hi / s.med), math.log(s.med / s.lo))
+
+
+def verdict(base: Side, new: Side, higher_is_better: bool, threshold: float) -> tuple[str, float, float]:
+    """(verdict, d, noise) for one cell, by the rule in the module docstring."""
+    if not np.isfinite(base.med):
+        return ("only new" if np.isfinite(new.med) else "no data"), math.nan, math.nan
+    if not np.isfinite(new.med):
+        return "broken", math.nan, math.nan
+    d = math.log(base.med / new.med) if higher_is_better else math.log(new.med / base.med)
+    if base.k >= 2 and new.k >= 2:
+        noise = _half_spread(base) + _half_spread(new)
+    else:
+        noise = math.log1p(threshold)
+    return ("slower" if d > noise else "faster" if d < -noise else "same"), d, noise
+
+
+def compare(base_path, new_path, metric: str = "ess_per_s", threshold: float | None = None) -> pd.DataFrame:
+    """One row per cell present on either side: base, new, new/base, noise, verdict."""
+    if metric not in METRICS:
+        raise UsageError(f"unknown metric {metric!r}; valid: {', '.join(METRICS)}")
+    kind_b, base = read(base_path, metric)
+    kind_n, new = read(new_path, metric)
+    if kind_b != kind_n:
+        raise UsageError(f"cannot compare a {kind_b} with a {kind_n}: give two of the same kind")
+    higher = METRICS[metric] if kind_b == "run" else False
+    threshold = default_noise(metric) if threshold is None else threshold
+    missing = Side(math.nan, math.nan, math.nan, 0)
+    rows = []
+    for cell in sorted(set(base) | set(new)):
+        b, n = base.get(cell), new.get(cell)
+        if b is None or n is None:
+            rows.append(dict(cell=cell, base=(b or missing).med, new=(n or missing).med, ratio=math.nan,
+                             noise_pct=math.nan, change=math.nan, verdict="only base" if n is None else "only new"))
+            continue
+        v, d, noise = verdict(b, n, higher, threshold)
+        rows.append(dict(cell=cell, base=b.med, base_k=b.k, new=n.med, new_k=n.k,
+                         ratio=n.med / b.med if b.med > 0 and np.isfinite(n.med) else math.nan,
+                         noise_pct=100 * math.expm1(noise) if np.isfinite(noise) else math.nan,
+                         d=d, noise=noise, verdict=v))
+    out = pd.DataFrame(rows)
+    out.attrs.update(metric=metric if kind_b == "run" else "median seconds per round", higher_is_better=higher,
+                     kind=kind_b)
+    return out
+
+
+def regressions(table: pd.DataFrame, pct: float) -> pd.DataFrame:
+    """Cells broken, or slower by more than ``pct`` % beyond the noise."""
+    d, noise = table.get("d", pd.Series(np.nan, index=table.index)), table.get("noise", pd.Series(np.nan, index=table.index))
+    beyond = (d - noise) > math.log1p(pct / 100)
+    return table[beyond.fillna(False) | table["verdict"].eq("broken")]
+
+
+def as_table(table: pd.DataFrame) -> Table:
+    metric = table.attrs.get("metric", "")
+    better = "higher is better" if table.attrs.get("higher_is_better") else "lower is better"
+    rows = [[r["cell"], fmt(r["base"]), fmt(r["new"]), fmt(r["ratio"]),
+             "-" if not np.isfinite(r["noise_pct"]) else f"{r['noise_pct']:.0f}%", r["verdict"]]
+            for _, r in table.iterrows()]
+    return Table(["cell", "base", "new", "new/base", "noise", "verdict"], rows, f"{metric} ({better})")
+
+
+def write(table: pd.DataFrame, out_dir) -> tuple[Path, Path]:
+    """compare.md and compare.csv under out_dir."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    md, csv = out / "compare.md", out / "compare.csv"
+    md.write_text(to_markdown([as_table(table)]))
+    table.drop(columns=[c for c in ("d", "noise") if c in table]).to_csv(csv, index=False)
+    return md, csv

@@ -1,0 +1,79 @@
+"""Crossover sizes read off the scaling curves, stated in words.
+
+Three questions per scaling group (a model and dataset measured at two sizes
+or more), each on usable cells only (flagged cells have no speed to compare):
+
+- where the GPU overtakes the CPU, per method: ESS/s, higher is better;
+- where HMCECS overtakes NUTS (the baseline method), per device: ESS/s;
+- where SVI overtakes NUTS, per device: time to result (compile + init +
+  warmup + sampling), lower is better, since a VI guide's iid draws make its
+  ESS/s meaningless; only accurate SVI cells count.
+
+The crossing is interpolated linearly in log N on log(y_a / y_b) between the
+two measured sizes around the sign change (:func:`harness.report.stats.crossover`).
+"""
+
+from __future__ import annotations
+
+from harness.report import stats
+from harness.report.figures import scaling_groups
+from harness.report.tables import size_label
+
+
+def _sizes(ns) -> str:
+    return f"N = {size_label(min(ns))} to {size_label(max(ns))}"
+
+
+def sentence(a: str, b: str, c: stats.Crossover, what: str) -> str:
+    """One sentence for crossover ``c`` of curve a against curve b."""
+    if c.state == "too_few":
+        return f"{a} vs {b} ({what}): fewer than two sizes measured for both; no crossover can be read."
+    if c.state in ("a_overtakes", "b_overtakes"):
+        win, lose = (a, b) if c.state == "a_overtakes" else (b, a)
+        return (f"{win} overtakes {lose} ({what}) at N ~ {size_label(round(c.n))} (interpolated in log-log "
+                f"between N = {size_label(c.between[0])} and {size_label(c.between[1])}).")
+    ahead, behind = (a, b) if c.state == "a_ahead" else (b, a)
+    return f"{ahead} is ahead of {behind} ({what}) at every measured size ({_sizes(c.sizes)}): no crossover in the measured range."
+
+
+def _curve(cells, method, device, col):
+    c = cells[(cells["method"] == method) & (cells["device"] == device) & cells["usable"]].sort_values("n")
+    c = c.groupby("n", as_index=False)[f"{col}_med"].median()
+    return c["n"].to_numpy(float), c[f"{col}_med"].to_numpy(float)
+
+
+def statements(cells, baseline: str = "numpyro_nuts") -> list[str]:
+    """Every crossover statement the cells allow, grouped by target.
+
+    A pair is stated only when both curves have at least one usable cell.
+    """
+    out = []
+    for model, dataset in scaling_groups(cells):
+        g = cells[(cells["model"] == model) & (cells["dataset"] == dataset)]
+        target = f"{model}/{dataset}"
+        devices = sorted(set(g["device"].dropna()))
+        if {"cpu", "gpu"} <= set(devices):
+            for method in sorted(set(g["method"])):
+                a, b = _curve(g, method, "gpu", "ess_per_s"), _curve(g, method, "cpu", "ess_per_s")
+                if len(a[0]) and len(b[0]):
+                    c = stats.crossover(*a, *b, higher_is_better=True)
+                    out.append(f"{target}: " + sentence(f"{method} on GPU", f"{method} on CPU", c, "ESS/s"))
+        for device in devices:
+            if baseline not in set(g.loc[g["device"] == device, "method"]):
+                continue
+            base = f"{baseline} ({device})"
+            for method in sorted(set(g.loc[g["device"] == device, "method"])):
+                if method == baseline:
+                    continue
+                family = g.loc[g["method"] == method, "family"].iloc[0]
+                if "hmcecs" in method:
+                    col, what, higher = "ess_per_s", "ESS/s", True
+                elif family == "vi":
+                    col, what, higher = "time_to_result_s", "time to result", False
+                else:
+                    continue
+                a, b = _curve(g, method, device, col), _curve(g, baseline, device, col)
+                if len(a[0]) and len(b[0]):
+                    c = stats.crossover(*a, *b, higher_is_better=higher)
+                    out.append(f"{target}: " + sentence(f"{method} ({device})", base, c, what))
+    return out

@@ -1,0 +1,198 @@
+"""Rows in, one tidy frame out: read the store's columns defensively, flag, aggregate over seeds.
+
+Rows come from several writers (methods, targets, runner, ingestion), so every
+optional column is looked up by a list of candidate names and may be missing.
+Columns read (first candidate found wins):
+
+- accuracy, max |z| of posterior means: ``max_abs_z_mean`` (or ``max_abs_mean_z``,
+  ``max_z_mean``, ``max_abs_z``); of posterior sds: ``max_abs_z_sd`` (or
+  ``max_abs_sd_z``, ``max_z_sd``); bias squared: ``bias2`` (or ``bias_sq``,
+  ``bias_squared``); an explicit verdict: ``inaccurate`` (True = bad) or
+  ``accurate`` / ``accuracy_ok`` (True = good). Without a verdict column a row is
+  inaccurate when its max |z| of the means exceeds :data:`Z_MEAN_MAX`.
+- family: ``family`` ("mcmc" / "vi"), else ``vi`` for methods named ``svi_*``.
+- gradient floor: ``floor_us_per_grad``; draws file: ``draws_path``.
+
+Derived columns: ``us_per_grad`` (sampling seconds per gradient evaluation per
+chain, microseconds: comparable with the floor of the same batch shape),
+``ttfd_s`` (time to the first usable draw = compile + init + warmup seconds),
+``time_to_result_s`` (ttfd + sampling seconds), and ``flag`` (empty when the run
+is usable, else why not: ERROR / TIMEOUT / NAN / SKIPPED, NOT CONVERGED,
+INACCURATE, POINT ESTIMATE).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness import UsageError, store
+
+#: Configuration columns: rows equal on these (seed aside) are repeats of one cell.
+CONFIG = ["model", "dataset", "n", "method", "options", "device", "precision", "num_chains",
+          "num_warmup", "num_samples", "data_seed"]
+
+ACCURACY_MEAN = ("max_abs_z_mean", "max_abs_mean_z", "max_z_mean", "max_abs_z")
+ACCURACY_SD = ("max_abs_z_sd", "max_abs_sd_z", "max_z_sd")
+BIAS2 = ("bias2", "bias_sq", "bias_squared")
+
+#: Max |z| of the posterior means above which a row is inaccurate, used only when
+#: rows carry no explicit verdict column. 0.5 reference sd is far outside Monte
+#: Carlo error for any run with a few hundred effective draws (se of z ~ 1/sqrt(ESS)).
+Z_MEAN_MAX = 0.5
+
+NUMERIC = ["n", "num_chains", "num_warmup", "num_samples", "seed", "compile_s", "init_s", "warmup_s",
+           "sample_s", "wall_s", "grad_evals_warmup", "grad_evals", "min_ess_bulk", "min_ess_tail",
+           "max_rhat", "ess_per_s", "ess_per_grad", "accept_rate", "divergences", "floor_us_per_grad",
+           "overhead_ratio", "peak_rss_mb"]
+
+
+def first_column(df: pd.DataFrame, candidates) -> str | None:
+    """Name of the first candidate column present with at least one value, else None."""
+    for name in candidates:
+        if name in df and df[name].notna().any():
+            return name
+    return None
+
+
+def _bool(series: pd.Series) -> pd.Series:
+    """Booleans from JSON values (True/False/None/'true'); missing stays NA."""
+    def one(v):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return pd.NA
+        if isinstance(v, str):
+            return v.strip().lower() in ("true", "1", "yes")
+        return bool(v)
+    return series.map(one).astype("boolean")
+
+
+def load(run_dir) -> pd.DataFrame:
+    """The rows of a run directory, normalised (see module docstring); UsageError if none."""
+    path = Path(run_dir)
+    if not store.rows_path(path).is_file():
+        raise UsageError(f"no run directory with {store.ROWS_FILE} at {run_dir!s}")
+    df = store.load(path)
+    if df.empty:
+        raise UsageError(f"run directory {run_dir!s} has no rows")
+    return normalise(df, path)
+
+
+def normalise(df: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:
+    """Add the derived columns; keep every original one."""
+    df = df.copy()
+    for col in NUMERIC:
+        df[col] = pd.to_numeric(df[col], errors="coerce") if col in df else np.nan
+    for col in CONFIG:
+        if col not in df:
+            df[col] = None
+    df["options"] = df["options"].map(lambda o: o if isinstance(o, str) or o is None else json.dumps(o, sort_keys=True))
+    df["status"] = df["status"].fillna("error") if "status" in df else "ok"
+    if "family" in df and df["family"].notna().any():
+        df["family"] = df["family"].fillna("").astype(str)
+    else:
+        df["family"] = ""
+    guess = np.where(df["method"].astype(str).str.startswith("svi_"), "vi", "mcmc")
+    df["family"] = np.where(df["family"].isin(["mcmc", "vi"]), df["family"], guess)
+
+    zmean, zsd, bias2 = first_column(df, ACCURACY_MEAN), first_column(df, ACCURACY_SD), first_column(df, BIAS2)
+    df["acc_z_mean"] = pd.to_numeric(df[zmean], errors="coerce") if zmean else np.nan
+    df["acc_z_sd"] = pd.to_numeric(df[zsd], errors="coerce") if zsd else np.nan
+    df["acc_bias2"] = pd.to_numeric(df[bias2], errors="coerce") if bias2 else np.nan
+    if first_column(df, ("inaccurate",)):
+        bad = _bool(df["inaccurate"])
+    elif col := first_column(df, ("accurate", "accuracy_ok")):
+        bad = ~_bool(df[col])
+    else:
+        bad = pd.Series(np.where(df["acc_z_mean"].notna(), df["acc_z_mean"] > Z_MEAN_MAX, pd.NA),
+                        index=df.index, dtype="boolean")
+    df["inaccurate"] = bad.fillna(False).astype(bool)
+    df["converged"] = _bool(df["converged"]) if "converged" in df else pd.Series(pd.NA, index=df.index, dtype="boolean")
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df["us_per_grad"] = np.where(df["grad_evals"] > 0, 1e6 * df["sample_s"] / df["grad_evals"], np.nan)
+    df["ttfd_s"] = df["compile_s"] + df["init_s"].fillna(0.0) + df["warmup_s"]
+    df["time_to_result_s"] = df["ttfd_s"] + df["sample_s"]
+    df["flag"] = [_flag(r) for r in df.itertuples()]
+    df["usable"] = df["flag"].eq("")
+    if run_dir is not None:
+        df["draws_file"] = [_draws_file(r, run_dir) for r in df.to_dict("records")]
+    return df
+
+
+def _flag(r) -> str:
+    """Why a row may not be ranked, '' when it may."""
+    if r.status != "ok":
+        return str(r.status).upper()
+    if r.family == "vi" and not np.isfinite(r.min_ess_bulk):
+        return "POINT ESTIMATE"
+    reasons = []
+    known = r.converged is not pd.NA
+    if (known and not bool(r.converged)) or (not known and r.family == "mcmc" and not np.isfinite(r.max_rhat)):
+        reasons.append("NOT CONVERGED")
+    if r.inaccurate:
+        reasons.append("INACCURATE")
+    return ", ".join(reasons)
+
+
+def _draws_file(row: dict, run_dir: Path) -> str | None:
+    """The row's saved InferenceData: ``draws_path`` (absolute or relative to the run dir), if it exists."""
+    value = row.get("draws_path")
+    if not isinstance(value, str) or not value:
+        return None
+    path = Path(value)
+    for candidate in (path, run_dir / path, run_dir / "draws" / path.name):
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
+def config_columns(df: pd.DataFrame) -> list[str]:
+    """Configuration columns that carry a value in these rows."""
+    return [c for c in CONFIG if c in df and df[c].notna().any()]
+
+
+def aggregate(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per configuration (seeds pooled).
+
+    Per figure: median over the seeds' usable-or-flagged ok rows, with min and
+    max (``<col>_med``, ``<col>_min``, ``<col>_max``); worst-case R-hat, max |z|
+    and divergences; ``seeds`` (rows), ``seeds_ok``; the worst flag of any seed.
+    Rows with a failure status count toward ``seeds`` only.
+    """
+    keys = config_columns(df)
+    out = []
+    for key, g in df.groupby(keys, dropna=False, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        rec = {**dict.fromkeys(CONFIG), **dict(zip(keys, key))}
+        ok = g[g["status"] == "ok"]
+        rec.update(family=g["family"].iloc[0], seeds=len(g), seeds_ok=len(ok))
+        for col in ("ess_per_s", "ess_per_grad", "compile_s", "ttfd_s", "time_to_result_s", "us_per_grad",
+                    "sample_s", "wall_s", "min_ess_bulk", "floor_us_per_grad", "overhead_ratio", "acc_z_mean",
+                    "peak_rss_mb"):
+            v = ok[col].dropna() if col in ok else pd.Series(dtype=float)
+            rec[f"{col}_med"] = float(v.median()) if len(v) else np.nan
+            rec[f"{col}_min"] = float(v.min()) if len(v) else np.nan
+            rec[f"{col}_max"] = float(v.max()) if len(v) else np.nan
+        rec["max_rhat"] = float(ok["max_rhat"].max()) if ok["max_rhat"].notna().any() else np.nan
+        rec["divergences"] = float(ok["divergences"].max()) if ok["divergences"].notna().any() else np.nan
+        rec["acc_z_mean"] = float(ok["acc_z_mean"].max()) if ok["acc_z_mean"].notna().any() else np.nan
+        rec["acc_z_sd"] = float(ok["acc_z_sd"].max()) if ok["acc_z_sd"].notna().any() else np.nan
+        flags = [f for f in g["flag"] if f]
+        rec["flag"] = _worst(flags, len(g))
+        rec["usable"] = rec["flag"] == ""
+        out.append(rec)
+    return pd.DataFrame(out)
+
+
+def _worst(flags: list[str], total: int) -> str:
+    """One flag for a cell: every distinct reason, with 'k/n seeds' when only some seeds have it."""
+    if not flags:
+        return ""
+    parts = []
+    for f in dict.fromkeys(flags):
+        k = flags.count(f)
+        parts.append(f if k == total else f"{f} ({k}/{total} seeds)")
+    return "; ".join(parts)

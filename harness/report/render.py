@@ -1,0 +1,112 @@
+"""A report as a list of blocks, rendered to Markdown and to one self-contained HTML page.
+
+Blocks: :class:`Heading`, :class:`Text`, :class:`Bullets`, :class:`Code`, :class:`Table`,
+:class:`Image`. Images are PNG files written beside the page (``figures/``,
+``diagnostics/``) and linked by relative paths, so the Markdown and the HTML
+share them and the folder can be moved or committed as it is; the HTML page
+needs nothing else (its style is inline, no scripts, no network).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import NamedTuple
+
+
+class Heading(NamedTuple):
+    text: str
+    level: int = 2
+
+
+class Text(NamedTuple):
+    text: str
+
+
+class Bullets(NamedTuple):
+    items: list
+
+
+class Code(NamedTuple):
+    text: str
+
+
+class Table(NamedTuple):
+    columns: list
+    rows: list  # list of lists of str
+    caption: str = ""
+
+
+class Image(NamedTuple):
+    path: str  # relative to the page
+    caption: str
+
+
+def _md_cell(value) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(blocks) -> str:
+    out = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            out.append("#" * b.level + " " + b.text)
+        elif isinstance(b, Text):
+            out.append(b.text)
+        elif isinstance(b, Bullets):
+            out.append("\n".join(f"- {_md_cell(i)}" for i in b.items))
+        elif isinstance(b, Code):
+            out.append("```\n" + b.text + "\n```")
+        elif isinstance(b, Table):
+            lines = ([f"*{b.caption}*", ""] if b.caption else []) + [
+                "| " + " | ".join(_md_cell(c) for c in b.columns) + " |",
+                "|" + "|".join("---" for _ in b.columns) + "|",
+            ]
+            lines += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in b.rows]
+            out.append("\n".join(lines))
+        elif isinstance(b, Image):
+            alt = b.caption.replace("[", "(").replace("]", ")")
+            out.append(f"![{alt}]({b.path})\n\n*{b.caption}*")
+        else:
+            raise TypeError(f"unknown block {b!r}")
+    return "\n\n".join(out) + "\n"
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th { background: #f0f0f0; } td:nth-child(-n+3) { text-align: left; }
+tr.flagged td { color: #888; background: #fff6f0; }
+caption { caption-side: top; text-align: left; font-style: italic; padding-bottom: 0.3em; }
+pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; }
+figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
+"""
+
+
+def to_html(blocks, title: str) -> str:
+    body = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            body.append(f"<h{b.level}>{html.escape(b.text)}</h{b.level}>")
+        elif isinstance(b, Text):
+            body.append(f"<p>{html.escape(b.text)}</p>")
+        elif isinstance(b, Bullets):
+            body.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in b.items) + "</ul>")
+        elif isinstance(b, Code):
+            body.append(f"<pre>{html.escape(b.text)}</pre>")
+        elif isinstance(b, Table):
+            flag_at = b.columns.index("flag") if "flag" in b.columns else None
+            rows = []
+            for row in b.rows:
+                cls = ' class="flagged"' if flag_at is not None and row[flag_at] else ""
+                rows.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>")
+            cap = f"<caption>{html.escape(b.caption)}</caption>" if b.caption else ""
+            head = "<tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in b.columns) + "</tr>"
+            body.append(f"<table>{cap}<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>")
+        elif isinstance(b, Image):
+            body.append(f'<figure><img src="{html.escape(b.path)}" alt="{html.escape(b.caption)}">'
+                        f"<figcaption>{html.escape(b.caption)}</figcaption></figure>")
+        else:
+            raise TypeError(f"unknown block {b!r}")
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")

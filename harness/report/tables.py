@@ -1,0 +1,178 @@
+"""Report tables from seed-aggregated cells (:func:`harness.report.frame.aggregate`).
+
+Ranking rule of the headline table: only usable cells (every seed ok,
+converged, accurate) get a rank. MCMC cells are ranked by median ESS/s; VI cells
+(whose draws come iid from a fitted guide, so their ESS/s is not comparable)
+are ranked among themselves by time to result. Flagged cells follow, unranked,
+with the reason; failed cells (no seed ok) come last.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from harness.report import stats
+from harness.report.render import Table
+
+GROUP = ["model", "dataset", "n"]
+
+
+def fmt(x, digits: int = 3) -> str:
+    """A number for a table: 3 significant digits, '-' for missing."""
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return "-"
+    x = float(x)
+    if x != 0 and (abs(x) >= 1e5 or abs(x) < 1e-3):
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{digits}g}"
+
+
+def spread(cell, col: str) -> str:
+    """'median [min-max]' over seeds, or the median alone for one seed."""
+    med, lo, hi = cell[f"{col}_med"], cell[f"{col}_min"], cell[f"{col}_max"]
+    if not np.isfinite(med):
+        return "-"
+    return fmt(med) if lo == hi else f"{fmt(med)} [{fmt(lo)}-{fmt(hi)}]"
+
+
+def size_label(n) -> str:
+    return "-" if n is None or (isinstance(n, float) and math.isnan(n)) else f"{int(n):,}"
+
+
+def target_label(cell) -> str:
+    return f"{cell['model']}/{cell['dataset']}"
+
+
+def ranked(cells: pd.DataFrame) -> pd.DataFrame:
+    """Cells of one group in report order, with a ``rank`` column (see module docstring)."""
+    c = cells.copy()
+    failed = c["seeds_ok"] == 0
+    mcmc = c["usable"] & ~failed & c["family"].eq("mcmc")
+    vi = c["usable"] & ~failed & c["family"].eq("vi")
+    c["_tier"] = np.select([mcmc, vi, ~failed], [0, 1, 2], 3)
+    c["_key"] = np.where(c["_tier"] == 1, c["time_to_result_s_med"], -c["ess_per_s_med"].fillna(-np.inf))
+    c = c.sort_values(["_tier", "_key"], kind="stable")
+    rank, counters = [], {0: 0, 1: 0}
+    for tier in c["_tier"]:
+        if tier in counters:
+            counters[tier] += 1
+            rank.append(str(counters[tier]) if tier == 0 else f"vi {counters[tier]}")
+        else:
+            rank.append("-")
+    c["rank"] = rank
+    return c.drop(columns=["_tier", "_key"])
+
+
+def _varying(cells: pd.DataFrame) -> list[str]:
+    """Configuration columns that tell apart two cells of one method (shown so rows are not ambiguous)."""
+    return [c for c in ("num_chains", "precision", "options", "num_warmup", "num_samples")
+            if c in cells and cells.groupby("method")[c].agg(lambda v: v.astype(str).nunique()).gt(1).any()]
+
+
+def headline(cells: pd.DataFrame) -> list[Table]:
+    """One table per (model, dataset, N); 'x floor' (the runner's overhead_ratio: sampling seconds
+    per gradient over the measured gradient floor) when rows carry it."""
+    tables = []
+    for (model, dataset, n), g in cells.groupby(GROUP, dropna=False, sort=True):
+        extra = _varying(g)
+        floor = bool(g["overhead_ratio_med"].notna().any())
+        cols = ["rank", "method", "device", *extra, "seeds ok", "ESS/s", "ESS/grad", *(["x floor"] if floor else []),
+                "compile s", "first draw s", "max R-hat", "div", "max |z| mean", "max |z| sd", "flag"]
+        rows = []
+        for _, r in ranked(g).iterrows():
+            rows.append([r["rank"], r["method"], r["device"], *[str(r[e]) for e in extra],
+                         f"{r['seeds_ok']}/{r['seeds']}", spread(r, "ess_per_s"), fmt(r["ess_per_grad_med"]),
+                         *([fmt(r["overhead_ratio_med"])] if floor else []),
+                         fmt(r["compile_s_med"]), fmt(r["ttfd_s_med"]), fmt(r["max_rhat"], 4),
+                         fmt(r["divergences"]), fmt(r["acc_z_mean"]), fmt(r["acc_z_sd"]), r["flag"]])
+        tables.append(Table(cols, rows, f"{model}/{dataset}, N = {size_label(n)}"))
+    return tables
+
+
+def _match_key(cells: pd.DataFrame, drop: tuple) -> list[str]:
+    return [c for c in ("model", "dataset", "n", "device", "precision", "num_chains", "num_warmup",
+                        "num_samples", "data_seed") if c in cells and c not in drop]
+
+
+def _keyed(cells: pd.DataFrame, key: list[str]):
+    return cells.assign(_k=[tuple(str(v) for v in t) for t in cells[key].itertuples(index=False)])
+
+
+def _ratio(a, b, col: str) -> stats.Ratio:
+    return stats.ratio(a[f"{col}_med"], a[f"{col}_min"], a[f"{col}_max"],
+                       b[f"{col}_med"], b[f"{col}_min"], b[f"{col}_max"])
+
+
+def _flags(*cells) -> str:
+    return "; ".join(f"{c['method']}{'@' + str(c['device']) if len(cells) > 1 else ''}: {c['flag']}"
+                     for c in cells if c["flag"])
+
+
+def vs_baseline(cells: pd.DataFrame, baseline: str) -> Table:
+    """Every method against the baseline, same target, N, device and chains.
+
+    ESS/s and ESS per gradient as method / baseline (MCMC only: a VI guide's iid
+    draws have no comparable ESS), and time to result as baseline / method, so
+    every column reads > 1 = better than the baseline.
+    """
+    key = _match_key(cells, drop=())
+    k = _keyed(cells, key)
+    rows = []
+    for _, base in k[k["method"] == baseline].iterrows():
+        for _, other in k[(k["_k"] == base["_k"]) & (k["method"] != baseline)].iterrows():
+            ess = [_ratio(other, base, c).text() if other["family"] == "mcmc" else "n/a (VI)"
+                   for c in ("ess_per_s", "ess_per_grad")]
+            rows.append([target_label(base), size_label(base["n"]), base["device"], other["method"], *ess,
+                         _ratio(base, other, "time_to_result_s").text(), _flags(other, base)])
+    return Table(["target", "N", "device", "method", "ESS/s ratio", "ESS/grad ratio", "time-to-result speedup", "flag"],
+                 rows, f"Each method against {baseline} (>1: better than {baseline}); "
+                       "ratio of medians [min-max over seeds]")
+
+
+def gpu_vs_cpu(cells: pd.DataFrame) -> Table:
+    """GPU over CPU for the same method and configuration."""
+    key = _match_key(cells, drop=("device",)) + ["method", "options"]
+    k = _keyed(cells, key)
+    rows = []
+    gpu, cpu = k[k["device"] == "gpu"], k[k["device"] == "cpu"]
+    for _, g in gpu.iterrows():
+        for _, c in cpu[cpu["_k"] == g["_k"]].iterrows():
+            rows.append([target_label(g), size_label(g["n"]), g["method"], _ratio(g, c, "ess_per_s").text(),
+                         _ratio(g, c, "us_per_grad").text(), _ratio(g, c, "compile_s").text(), _flags(g, c)])
+    return Table(["target", "N", "method", "ESS/s GPU/CPU", "s per grad GPU/CPU", "compile GPU/CPU", "flag"], rows,
+                 "GPU over CPU, same cell (ESS/s > 1 and s per grad < 1: GPU faster)")
+
+
+def handrolled_vs_libraries(cells: pd.DataFrame) -> Table:
+    """Each hand-rolled MCMC method over each library MCMC method in the same cell."""
+    key = _match_key(cells, drop=())
+    k = _keyed(cells, key)
+    hand = k[k["method"].astype(str).str.startswith("handrolled") & k["family"].eq("mcmc")]
+    libs = k[~k["method"].astype(str).str.startswith("handrolled") & k["family"].eq("mcmc")]
+    rows = []
+    for _, h in hand.iterrows():
+        for _, lib in libs[libs["_k"] == h["_k"]].iterrows():
+            rows.append([target_label(h), size_label(h["n"]), h["device"], h["method"], lib["method"],
+                         _ratio(h, lib, "ess_per_s").text(), _ratio(h, lib, "us_per_grad").text(), _flags(h, lib)])
+    return Table(["target", "N", "device", "hand-rolled", "library", "ESS/s hand/lib", "s per grad hand/lib", "flag"],
+                 rows, "Hand-rolled over library (ESS/s > 1: hand-rolled faster; s per grad < 1: cheaper gradient step)")
+
+
+ENVIRONMENT = ["git_commit", "python", "jax", "jaxlib", "numpyro", "blackjax", "arviz", "optax", "numpy",
+               "backend", "device_kind", "device_count", "cpu", "cpu_count", "platform", "hostname"]
+
+
+def environment(df: pd.DataFrame) -> Table:
+    """Every distinct value of each environment column over the rows (more than one means a mixed run)."""
+    rows = []
+    for col in ENVIRONMENT:
+        if col in df and df[col].notna().any():
+            values = [str(v) for v in dict.fromkeys(df[col].dropna())]
+            rows.append([col, ", ".join(values)])
+    if "timestamp" in df and df["timestamp"].notna().any():
+        ts = sorted(str(t) for t in df["timestamp"].dropna())
+        rows.append(["measured", f"{ts[0]} to {ts[-1]}"])
+    return Table(["item", "value"], rows)

@@ -1,0 +1,82 @@
+import re
+
+import pytest
+
+from harness import cli, report
+
+
+@pytest.fixture(scope="module")
+def built(run_small, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    return report.build(run_small, out), out
+
+
+def test_every_figure_exists_and_every_linked_image_exists(built):
+    html_path, out = built
+    html = html_path.read_text()
+    md = (out / "report.md").read_text()
+    html_imgs = re.findall(r'<img src="([^"]+)"', html)
+    md_imgs = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert html_imgs and sorted(html_imgs) == sorted(md_imgs)
+    for rel in html_imgs:
+        assert not rel.startswith(("/", "http")) and (out / rel).is_file() and (out / rel).stat().st_size > 1000
+    names = {p.name for p in (out / "figures").iterdir()}
+    assert {"ess_per_s__sparse_logistic_synthetic.png", "compile_s__sparse_logistic_synthetic.png",
+            "us_per_grad__sparse_logistic_synthetic.png", "accuracy__sparse_logistic_synthetic_10000.png",
+            "accuracy__eight_schools_noncentered_posteriordb_8.png"} <= names
+    assert set(names) == {p.split("/")[-1] for p in html_imgs if p.startswith("figures/")}
+    assert "<script" not in html and "http" not in html.split("</style>")[0]
+
+
+def test_traces_for_the_flagged_cell_with_draws_and_a_note_for_the_rest(built):
+    html_path, out = built
+    diag = sorted(p.name for p in (out / "diagnostics").iterdir())
+    assert len(diag) == 2 and diag[0].endswith("_rank.png") and "handrolled_hmc" in diag[0] and "seed0" in diag[0]
+    md = (out / "report.md").read_text()
+    assert "No saved draws (run with `--save-draws`) for: sparse_logistic/synthetic N=10,000 handrolled_hmc (cpu) seed 0, 1, 2;" in md
+    assert "N=1,000 handrolled_hmc (cpu) seed 1" not in md  # that cell was plotted from seed 0's draws
+    assert "svi_autodelta (cpu) seed" not in md  # a point estimate has no chains to plot
+
+
+def test_report_states_crossovers_environment_and_commands(built):
+    md = (built[1] / "report.md").read_text()
+    assert "numpyro_nuts on GPU overtakes numpyro_nuts on CPU (ESS/s) at N ~ 19,307" in md
+    assert "numpyro_hmcecs (cpu) overtakes numpyro_nuts (cpu) (ESS/s) at N ~ 40,000" in md
+    assert "svi_autonormal (cpu) is ahead of numpyro_nuts (cpu) (time to result) at every measured size" in md
+    assert "harness run --suite fixture --seed 0 --seed 1 --seed 2" in md
+    assert "| numpyro | 0.22.0 |" in md and "| git_commit | 0123456789abcdef" in md
+    assert "XlaRuntimeError: RESOURCE_EXHAUSTED" in md
+
+
+def test_cli_report_and_bad_paths(run_small, tmp_path, capsys):
+    assert cli.main(["report", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("harness: error:") and "rows.jsonl" in err
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "rows.jsonl").write_text("")
+    assert cli.main(["report", str(tmp_path / "empty")]) == 2 and "no rows" in capsys.readouterr().err
+    assert cli.main(["compare", str(tmp_path / "x"), str(run_small)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "not a run directory" in err
+
+
+def test_stored_fixture_is_what_its_script_writes(run_small, tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_run_small", run_small.parent / "make_run_small.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(tmp_path / "again")
+    assert (tmp_path / "again" / "rows.jsonl").read_text() == (run_small / "rows.jsonl").read_text()
+
+
+def test_traces_on_request(run_small, tmp_path):
+    """'--traces METHOD' adds that method's converged rows to the diagnosed ones (here: no draws saved)."""
+    lines = [ln for ln in (run_small / "rows.jsonl").read_text().splitlines() if "eight_schools" in ln]
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "rows.jsonl").write_text("\n".join(lines) + "\n")
+    for traces, listed in ((("flagged",), False), (("flagged", "numpyro_nuts"), True)):
+        report.build(tmp_path / "run", tmp_path / "out", traces=traces)
+        md = (tmp_path / "out" / "report.md").read_text()
+        assert "N=8 handrolled_hmc (cpu) seed 0, 1, 2" in md
+        assert ("N=8 numpyro_nuts (cpu) seed 0, 1, 2" in md) is listed

@@ -1,0 +1,95 @@
+import json
+
+import pytest
+
+from harness import UsageError, cli
+from harness.report import compare
+
+from tests.report.conftest import raw_rows
+
+SLOW = ("sparse_logistic", 10000, "numpyro_nuts", "cpu")
+
+
+def _write(path, df):
+    path.mkdir(parents=True)
+    (path / "rows.jsonl").write_text("".join(json.dumps({k: (None if v != v else v) for k, v in r.items()}) + "\n"
+                                             for r in df.to_dict("records")))
+    return path
+
+
+def _planted(tmp_path, seeds=(0, 1, 2)):
+    """BASE = fixture rows; NEW = every ESS/s x0.97 (a 3 % wobble) and one cell x0.5 (2x slower)."""
+    raw = raw_rows()
+    raw = raw[raw["seed"].isin(seeds)]
+    new = raw.copy()
+    new["ess_per_s"] = new["ess_per_s"] * 0.97
+    slow = (new["model"] == SLOW[0]) & (new["n"] == SLOW[1]) & (new["method"] == SLOW[2]) & (new["device"] == SLOW[3])
+    new.loc[slow, "ess_per_s"] = raw.loc[slow, "ess_per_s"] * 0.5
+    return _write(tmp_path / "base", raw), _write(tmp_path / "new", new)
+
+
+@pytest.mark.parametrize("seeds", [(0, 1, 2), (1,)], ids=["three seeds: seed spread", "one seed: 10% default"])
+def test_flags_a_planted_2x_slowdown_and_not_a_3pct_wobble(tmp_path, seeds):
+    base, new = _planted(tmp_path, seeds)
+    t = compare.compare(base, new)
+    slow = t[t["cell"].str.contains("N=10,000 numpyro_nuts cpu")]
+    assert slow["verdict"].tolist() == ["slower"] and slow["ratio"].item() == pytest.approx(0.5)
+    rest = t[~t.index.isin(slow.index) & t["base"].notna()]
+    assert len(rest) >= 19 and set(rest["verdict"]) == {"same"}
+    # the failed seed is ignored; the point estimate has no ESS/s on either side
+    assert set(t.loc[t["base"].isna(), "verdict"]) == {"no data"}
+    assert len(compare.regressions(t, 50)) == 1 and len(compare.regressions(t, 150)) == 0
+
+
+def test_same_run_is_same_everywhere_and_a_faster_cell_is_faster(tmp_path):
+    raw = raw_rows()
+    fast = raw.copy()
+    fast.loc[fast["method"] == "blackjax_nuts", "sample_s"] *= 0.5
+    base, new = _write(tmp_path / "b", raw), _write(tmp_path / "n", fast)
+    t = compare.compare(base, base, metric="sample_s")
+    assert set(t["verdict"]) == {"same"} and t["ratio"].eq(1).all()
+    t = compare.compare(base, new, metric="sample_s")
+    assert set(t.loc[t["cell"].str.contains("blackjax_nuts"), "verdict"]) == {"faster"}
+
+
+def test_new_side_failing_is_broken(tmp_path):
+    raw = raw_rows()
+    new = raw.copy()
+    new.loc[new["method"] == "svi_autonormal", "status"] = "timeout"
+    t = compare.compare(_write(tmp_path / "b", raw), _write(tmp_path / "n", new))
+    assert set(t.loc[t["cell"].str.contains("svi_autonormal"), "verdict"]) == {"broken"}
+    assert len(compare.regressions(t, 1000)) == 3
+
+
+def test_cli_writes_table_and_fails_on_regression(tmp_path, capsys):
+    base, new = _planted(tmp_path)
+    out = tmp_path / "cmp"
+    assert cli.main(["compare", str(base), str(new), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| slower |" in printed and (out / "compare.md").is_file() and (out / "compare.csv").is_file()
+    assert "slower" in (out / "compare.csv").read_text()
+    assert cli.main(["compare", str(base), str(new), "--out", str(out), "--fail-on-regression", "20"]) == 1
+    assert "1 cell(s) regressed" in capsys.readouterr().err
+    assert cli.main(["compare", str(base), str(new), "--out", str(out), "--fail-on-regression", "200"]) == 0
+    assert cli.main(["compare", str(base), str(new), "--metric", "nope"]) == 2
+    assert "unknown metric 'nope'" in capsys.readouterr().err
+
+
+def _bench(path, medians):
+    path.write_text(json.dumps({"benchmarks": [
+        {"fullname": name, "stats": {"median": m, "q1": m * 0.98, "q3": m * 1.02, "rounds": 10}}
+        for name, m in medians.items()]}))
+    return path
+
+
+def test_pytest_benchmark_json(tmp_path):
+    base = _bench(tmp_path / "a.json", {"t::step[hmc]": 1e-3, "t::step[nuts]": 2e-3, "t::ess": 5e-3})
+    new = _bench(tmp_path / "b.json", {"t::step[hmc]": 2e-3, "t::step[nuts]": 2.06e-3, "t::svi": 1.0})
+    t = compare.compare(base, new).set_index("cell")
+    assert t.loc["t::step[hmc]", "verdict"] == "slower" and t.loc["t::step[nuts]", "verdict"] == "same"
+    assert t.loc["t::ess", "verdict"] == "only base" and t.loc["t::svi", "verdict"] == "only new"
+    with pytest.raises(UsageError, match="cannot compare"):
+        compare.compare(base, _write(tmp_path / "r", raw_rows()))
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(UsageError, match="not a pytest-benchmark JSON"):
+        compare.compare(tmp_path / "bad.json", new)

@@ -1,0 +1,45 @@
+import pandas as pd
+
+from harness.report import tables
+
+
+def test_flagged_cells_are_never_ranked_above_usable_ones(cells):
+    for _, g in cells.groupby(["model", "dataset", "n"], dropna=False):
+        order = tables.ranked(g)
+        usable = order["usable"].tolist()
+        # every usable cell comes before every flagged one, and only usable cells carry a rank
+        assert usable == sorted(usable, reverse=True)
+        assert (order.loc[~order["usable"], "rank"] == "-").all()
+        assert (order.loc[order["usable"], "rank"] != "-").all()
+
+
+def test_ranking_orders_mcmc_by_ess_per_s_even_when_a_flagged_method_is_faster(cells):
+    g = cells[(cells["model"] == "sparse_logistic") & (cells["n"] == 1000)]
+    order = tables.ranked(g)
+    assert order["rank"].tolist()[:4] == ["1", "2", "3", "4"]
+    assert order["method"].tolist()[:2] == ["blackjax_nuts", "numpyro_nuts"]
+    hand = order[order["method"] == "handrolled_hmc"].iloc[0]
+    assert hand["ess_per_s_med"] > order.iloc[0]["ess_per_s_med"] and hand["rank"] == "-"
+    assert order[order["method"] == "svi_autonormal"]["rank"].item() == "vi 1"
+
+
+def test_headline_table_marks_failures_and_shows_spread(cells):
+    t = {tb.caption: tb for tb in tables.headline(cells)}["sparse_logistic/synthetic, N = 100,000"]
+    row = {r[1] + "@" + r[2]: dict(zip(t.columns, r)) for r in t.rows}
+    assert row["blackjax_nuts@cpu"]["flag"] == "ERROR (1/3 seeds)" and row["blackjax_nuts@cpu"]["rank"] == "-"
+    assert row["numpyro_nuts@cpu"]["ESS/s"] == "2 [1.9-2.1]" and row["numpyro_nuts@cpu"]["x floor"] == "1.7"
+    assert t.rows[-1][1] in ("svi_autodelta", "blackjax_nuts", "handrolled_hmc")
+
+
+def test_speedup_tables(cells):
+    base = tables.vs_baseline(cells, "numpyro_nuts")
+    r = [x for x in base.rows if x[1] == "1,000" and x[3] == "blackjax_nuts"][0]
+    assert r[4].startswith("1.5x") and r[6].startswith("1.79x")  # time to result 11.5 s / 6.44 s
+    vi = [x for x in base.rows if x[3] == "svi_autonormal"]
+    assert len(vi) == 3 and all(x[4] == x[5] == "n/a (VI)" for x in vi)
+    gpu = tables.gpu_vs_cpu(cells)
+    assert [x[3].split("x")[0] for x in gpu.rows] == ["0.126", "0.631", "3.16"]
+    hand = tables.handrolled_vs_libraries(cells)
+    assert all("NOT CONVERGED" in x[-1] for x in hand.rows) and len(hand.rows) == 10
+    env = dict(tables.environment(pd.DataFrame([{"jax": "0.10.2", "git_commit": "abc"}, {"jax": "0.9.0"}])).rows)
+    assert env == {"jax": "0.10.2, 0.9.0", "git_commit": "abc"}
