@@ -294,15 +294,20 @@ class ModelLayout(Layout):
     data: Mapping | None = field(default=None, compare=False)
     deterministic: tuple[str, ...] = ()
 
-    def constrain(self, z) -> dict:
-        out = super().constrain(z)
-        z = jnp.asarray(z)
-        batch = z.shape[:-1]
+    @functools.cached_property
+    def _constrain_batch(self):
+        """Jitted (points, dim), data -> {site: (points, *shape)}, built once per layout."""
 
         def one(zi, data):
             return constrain_fn(self.model, (), data, self.unflatten(zi), return_deterministic=True)
 
-        values = jax.jit(jax.vmap(one, in_axes=(0, None)))(z.reshape(-1, self.dim), self.data)
+        return jax.jit(jax.vmap(one, in_axes=(0, None)))
+
+    def constrain(self, z) -> dict:
+        out = super().constrain(z)
+        z = jnp.asarray(z)
+        batch = z.shape[:-1]
+        values = self._constrain_batch(z.reshape(-1, self.dim), self.data)
         for name in self.deterministic:
             v = np.asarray(values[name])
             out[name] = v.reshape(batch + v.shape[1:])
@@ -314,6 +319,8 @@ def model_layout(model: Callable, data: dict) -> Layout:
 
     The model is traced once at NumPyro's uniform initial values (which also
     handles improper priors); observed sites and factors are not coordinates.
+    A support is read at those values, so it must not depend on other
+    parameters (garch's beta1 is therefore deterministic, from beta1_raw).
     """
     seeded = numpyro.handlers.substitute(numpyro.handlers.seed(model, 0), substitute_fn=init_to_uniform)
     trace = numpyro.handlers.trace(seeded).get_trace(**data)
