@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness import UsageError
 from harness.targets.base import ANY_N, Layout, Param, Posterior, Reference, Target
-from harness.targets import sparse_logistic
+from harness.targets import posteriordb, sparse_logistic
 
 _REGISTRY: dict[str, Target] = {}
 
@@ -28,5 +28,7 @@ def get(name: str) -> Target:
 
 
 register(sparse_logistic.TARGET)
+for _t in posteriordb.TARGETS:
+    register(_t)
 
 __all__ = ["ANY_N", "Layout", "Param", "Posterior", "Reference", "Target", "get", "names", "register"]
