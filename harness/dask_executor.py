@@ -57,7 +57,7 @@ def run_cells_dask(
     except (OSError, TimeoutError) as e:
         raise UsageError(f"cannot reach Dask scheduler {scheduler!r}: {e}") from None
     in_flight: dict = {}  # future -> (cell, worker, claim stack)
-    completions = as_completed()
+    completions = as_completed(loop=client.loop)
 
     def record(cell: Cell, row: dict) -> None:
         row = session.finish(cell, row)

@@ -98,7 +98,8 @@ def run_one(cell: Cell, timeout_s: float = DEFAULT_TIMEOUT_S, floors: dict | Non
                     break
                 if time.perf_counter() - t0 > timeout_s:
                     timed_out = True
-                    os.killpg(proc.pid, signal.SIGKILL)
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
                     _, wstatus, usage = os.wait4(proc.pid, 0)
                     break
                 time.sleep(POLL_S)

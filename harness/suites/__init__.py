@@ -200,6 +200,10 @@ def expand(suite: dict, **override) -> list[Cell]:
     if override.get("dataset") or override.get("sizes"):
         data = [dict(d, **{k: v for k, v in (("dataset", override.get("dataset")), ("sizes", override.get("sizes"))) if v})
                 for d in data]
+        if override.get("dataset") and not override.get("sizes"):
+            # the suite's sizes belong to its own datasets: a fixed dataset named on the CLI takes none
+            fixed = lambda d: targets.get(d["model"]).datasets.get(d["dataset"], ANY_N) != ANY_N  # noqa: E731
+            data = [{k: v for k, v in d.items() if k != "sizes"} if fixed(d) else d for d in data]
     suite_methods = suite.get("methods")
     methods = override.get("methods") or suite_methods
     if not methods:
