@@ -7,8 +7,8 @@ finished cell instead; ``quiet`` silences both.
 
 ETA: the estimated seconds of the cells still to run (the suite cost model,
 :func:`harness.suites.estimate_cell_s`) scaled by how long the finished cells
-really took against their own estimates; until a cell has finished, the raw
-estimate.
+really took against their own estimates (until one has finished, the raw
+estimate), less the time the current cell has already run.
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ class Progress:
         self.total = len(cells)
         self.done_count = 0
         self.spent_est = 0.0  # estimated seconds of the finished cells
+        self.spent_real = 0.0  # and the seconds they really took
         self.current: str = ""
-        self.t0 = time.monotonic()
+        self.t0 = self.cell_t0 = time.monotonic()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = None
@@ -51,11 +52,11 @@ class Progress:
             self._thread.start()
 
     def eta_s(self) -> float:
+        """Estimated seconds left: remaining estimates x (real / estimated so far), less the current cell's run."""
         left = sum(self.remaining.values())
-        elapsed = time.monotonic() - self.t0
-        if self.spent_est > 0 and self.done_count:
-            return left * elapsed / self.spent_est
-        return left
+        rate = self.spent_real / self.spent_est if self.spent_est > 0 else 1.0
+        running = time.monotonic() - self.cell_t0 if self.current else 0.0
+        return max(left * rate - running, 0.0)
 
     def line(self) -> str:
         filled = BAR_WIDTH * self.done_count // max(self.total, 1)
@@ -75,11 +76,15 @@ class Progress:
     def start(self, cell: Cell) -> None:
         with self._lock:
             self.current = cell.label()
+            self.cell_t0 = time.monotonic()
             if self.live:
                 self._draw()
 
-    def _finish(self, key: str) -> None:
-        self.spent_est += self.remaining.pop(key, 0.0)
+    def _finish(self, key: str, ran: bool = True) -> None:
+        est = self.remaining.pop(key, 0.0)
+        if ran:
+            self.spent_est += est
+            self.spent_real += time.monotonic() - self.cell_t0
         self.done_count += 1
 
     def done(self, row: dict) -> None:
@@ -97,7 +102,7 @@ class Progress:
     def skip(self, cell: Cell) -> None:
         """A cell this run leaves alone (another live run holds it, or it is now stored ok)."""
         with self._lock:
-            self._finish(cell.key())
+            self._finish(cell.key(), ran=False)
 
     def close(self) -> None:
         self._stop.set()

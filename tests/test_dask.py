@@ -56,3 +56,11 @@ def test_unreachable_scheduler_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="cannot reach Dask scheduler"):
         run_cells_dask([fake(0)], tmp_path, "tcp://127.0.0.1:9", connect_timeout_s=1)
     assert not store.rows_path(tmp_path).exists()
+
+
+def test_gpu_cells_go_to_workers_that_declare_a_gpu(tmp_path):
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
+                                  host="127.0.0.1", dashboard_address=None, resources={"GPU": 1}) as cluster:
+        (row,) = run_cells_dask([fake(0, device="gpu")], tmp_path, cluster.scheduler_address)
+    # it reached the GPU worker, whose cell process then found no GPU on this machine
+    assert row["status"] == "skipped" and "JAX could not initialise" in row["error"]
