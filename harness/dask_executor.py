@@ -18,6 +18,7 @@ directory's path: on several machines that path must be a shared file system.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections import deque
 from typing import Callable, Iterable
 
@@ -26,6 +27,7 @@ from harness.cell import Cell
 from harness.runner import DEFAULT_TIMEOUT_S, Session, failure_row, run_one
 
 GPU_RESOURCE = "GPU"
+POLL_S = 0.2  # how often the client looks for finished cells, free and departed workers
 NO_GPU_WORKER = f"no Dask worker declares a {GPU_RESOURCE} resource (start one with --resources {GPU_RESOURCE}=1)"
 
 
@@ -48,7 +50,7 @@ def run_cells_dask(
     connect_timeout_s: float = 30.0,
 ) -> list[dict]:
     """Run the cells on the cluster at ``scheduler``; same contract as :func:`harness.runner.run_cells`."""
-    from distributed import Client, as_completed
+    from distributed import Client
 
     session = Session(out_dir, command, timeout_s, resume, save_draws, on_row)
     pending = deque(session.todo(cells))
@@ -57,7 +59,6 @@ def run_cells_dask(
     except (OSError, TimeoutError) as e:
         raise UsageError(f"cannot reach Dask scheduler {scheduler!r}: {e}") from None
     in_flight: dict = {}  # future -> (cell, worker, claim stack)
-    completions = as_completed(loop=client.loop)
 
     def record(cell: Cell, row: dict) -> None:
         row = session.finish(cell, row)
@@ -97,7 +98,6 @@ def run_cells_dask(
                 future = client.submit(run_one, cell, **kwargs, pure=False, workers=[worker],
                                        allow_other_workers=False)
                 in_flight[future] = (cell, worker, stack)
-                completions.add(future)
                 busy.add(worker)
             if not any(w for w in workers.values()):  # GPU cells no worker here can take
                 for cell in [c for c in pending if c.device == "gpu"]:
@@ -107,12 +107,23 @@ def run_cells_dask(
                     record(cell, failure_row(cell, "skipped", NO_GPU_WORKER))
             if not in_flight:
                 continue
-            future = next(completions)
-            cell, _, stack = in_flight.pop(future)
-            try:
-                row = future.result()
-            except Exception as e:  # the worker died or the task was lost: the cell becomes an error row
-                row = failure_row(cell, "error", f"Dask task failed: {type(e).__name__}: {e}".splitlines()[0])
-            stack.close()
-            record(cell, row)
+            done = {f for f in in_flight if f.done()}
+            if not done:
+                time.sleep(POLL_S)
+            alive = _workers(client)
+            for future in list(in_flight):
+                cell, worker, stack = in_flight[future]
+                if future in done:
+                    try:
+                        row = future.result()
+                    except Exception as e:  # the task failed on the worker: the cell becomes an error row
+                        row = failure_row(cell, "error", f"Dask task failed: {type(e).__name__}: {e}".splitlines()[0])
+                elif worker not in alive:  # a task pinned to a worker that left would wait forever
+                    future.cancel()
+                    row = failure_row(cell, "error", f"Dask worker {worker} left while running the cell")
+                else:
+                    continue
+                del in_flight[future]
+                stack.close()
+                record(cell, row)
     return session.rows

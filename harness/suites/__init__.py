@@ -147,12 +147,14 @@ def check(suite: dict, where: str = "<suite>", resolve: bool = True) -> None:
             if m not in suite["methods"]:
                 raise UsageError(f"suite {where}: data[{i}].methods[{j}] {m!r} is not in the suite's methods")
     for section in ("options", "settings"):
-        _check_table(suite.get(section, {}), dict.fromkeys(suite.get(section, {})), where, f"{section}.")
-        for method, table in suite.get(section, {}).items():
+        tables = suite.get(section, {})
+        if not isinstance(tables, dict):
+            raise UsageError(f"suite {where}: {section} must be a table of per-method tables ([{section}.<method>])")
+        for method, table in tables.items():
+            if not isinstance(table, dict):
+                raise UsageError(f"suite {where}: {section}.{method} must be a table")
             if section == "settings":
                 _check_table(table, SETTINGS, where, f"settings.{method}.")
-            elif not isinstance(table, dict):
-                raise UsageError(f"suite {where}: options.{method} must be a table")
     if resolve:
         _resolve(suite, where)
 
