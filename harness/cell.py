@@ -1,13 +1,29 @@
 """One measurement: the Cell record, and running it in this process into a row.
 
-``python -m harness.cell CELL.json ROW.json`` is what the runner starts in a
+``python -m harness.cell JOB.json ROW.json`` is what the runner starts in a
 fresh subprocess for every cell, so that compile times are real (no in-process
 caches, persistent compilation cache off) and a crash costs only that cell.
+JOB.json holds the cell, the gradient floors already measured in this run
+(``floors``: group key -> seconds per gradient) and where to save draws.
+
+Statuses a row can carry: ``ok``; ``nan`` (non-finite draws); ``diverged``
+(every sampling transition divergent); ``error`` (the method raised);
+``oom`` (out of memory); ``timeout``, ``crashed`` (killed by a signal, e.g.
+a segfault) from the runner; ``skipped`` (a GPU cell where no GPU is).
+
+Test-only or user targets and methods: modules named in the environment
+variable ``HARNESS_PLUGINS`` (comma-separated) are imported before any name is
+resolved, in the runner and in every cell process, so they can call
+``targets.register`` / ``methods.register``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import json
+import os
+import resource
 import sys
 import time
 import traceback
@@ -15,10 +31,20 @@ from dataclasses import asdict, dataclass, field
 
 from harness import UsageError
 
+PRECISIONS = ("float32", "float64")
+PLUGINS_ENV = "HARNESS_PLUGINS"
+OOM_MARKERS = ("RESOURCE_EXHAUSTED", "Out of memory", "out of memory", "OOM")
+
 
 @dataclass(frozen=True)
 class Cell:
-    """The full configuration of one measurement; its identity for resume."""
+    """The full configuration of one measurement; its identity for resume.
+
+    ``xla_devices`` forces that many host (CPU) devices (XLA_FLAGS
+    --xla_force_host_platform_device_count); ``xla_flags`` are further XLA
+    flags for the cell's process. Both change what is measured, so both are
+    part of the key.
+    """
 
     model: str
     dataset: str
@@ -31,6 +57,9 @@ class Cell:
     num_samples: int = 500
     seed: int = 0
     data_seed: int = 0
+    precision: str = "float32"
+    xla_devices: int | None = None
+    xla_flags: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -41,13 +70,29 @@ class Cell:
 
     def label(self) -> str:
         size = self.dataset if self.n is None else f"{self.dataset}:{self.n}"
-        return f"{self.model}/{size}/{self.method}/c{self.num_chains}/s{self.seed}"
+        extra = "" if self.precision == "float32" else f"/{self.precision}"
+        return f"{self.model}/{size}/{self.method}/{self.device}/c{self.num_chains}/s{self.seed}{extra}"
+
+    def floor_group(self, batch: int) -> str:
+        """Cells that share a gradient floor: same posterior, device, precision, XLA setup, batch."""
+        keep = ("model", "dataset", "n", "data_seed", "device", "precision", "xla_devices", "xla_flags")
+        return json.dumps({**{k: getattr(self, k) for k in keep}, "batch": batch}, sort_keys=True)
+
+
+def load_plugins() -> None:
+    """Import the modules named in HARNESS_PLUGINS (they register targets / methods)."""
+    for name in filter(None, (s.strip() for s in os.environ.get(PLUGINS_ENV, "").split(","))):
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            raise UsageError(f"{PLUGINS_ENV}: cannot import {name!r}: {e}") from None
 
 
 def validate(cell: Cell) -> Cell:
     """Resolve names, size and options now (raises UsageError), so bad input fails before any run."""
     from harness import methods, targets
 
+    load_plugins()
     target = targets.get(cell.model)
     method = methods.get(cell.method)
     try:
@@ -60,28 +105,100 @@ def validate(cell: Cell) -> Cell:
             raise UsageError(f"{name} must be a positive integer, got {value}")
     if cell.num_warmup < 0:
         raise UsageError(f"num_warmup must be >= 0, got {cell.num_warmup}")
+    if cell.precision not in PRECISIONS:
+        raise UsageError(f"unknown precision {cell.precision!r}; valid: {', '.join(PRECISIONS)}")
+    if cell.xla_devices is not None and cell.xla_devices < 1:
+        raise UsageError(f"xla_devices must be a positive integer, got {cell.xla_devices}")
     return Cell(**{**cell.to_dict(), "n": n, "options": opts})
 
 
 def base_row(cell: Cell) -> dict:
     row = cell.to_dict()
     row["options"] = json.dumps(cell.options, sort_keys=True)
+    row["cell_key"] = cell.key()
     return row
 
 
-def run_cell(cell: Cell) -> dict:
-    """Run one cell here and return its row (status 'ok' or 'error', never raises)."""
+def peak_rss_mb(usage) -> float:
+    """ru_maxrss in MiB (Linux reports KiB, macOS bytes)."""
+    scale = 1.0 / 2**20 if sys.platform == "darwin" else 1.0 / 2**10
+    return usage.ru_maxrss * scale
+
+
+def _cast_make_data(make_data, dtype):
+    """make_data whose floating arrays are cast to ``dtype`` (the precision axis)."""
+    import numpy as np
+
+    def cast(dataset, n, seed=0):
+        data = make_data(dataset, n, seed)
+        return {k: (np.asarray(v, dtype) if np.issubdtype(np.asarray(v).dtype, np.floating) else v)
+                for k, v in data.items()}
+
+    return cast
+
+
+def _posterior(cell: Cell):
+    from harness import targets
+
+    target = targets.get(cell.model)
+    if cell.precision != "float32":
+        target = dataclasses.replace(target, make_data=_cast_make_data(target.make_data, cell.precision))
+    return targets.Posterior(target, cell.dataset, cell.n, cell.data_seed)
+
+
+def _device_peak_mb(jax) -> float | None:
+    """Peak device memory from the allocator's statistics (GPU); None where there are none (CPU)."""
+    try:
+        stats = jax.devices()[0].memory_stats()
+    except Exception:  # backends without the call
+        return None
+    if not stats or "peak_bytes_in_use" not in stats:
+        return None
+    return stats["peak_bytes_in_use"] / 2**20
+
+
+def _floor(cell: Cell, posterior, batch: int, floors: dict) -> tuple[float, bool]:
+    """Seconds per gradient per point at this batch: from this run's cache, else measured now."""
     import jax
 
-    from harness import environment, methods, metrics, targets
+    from harness.timing import gradient_floor
+
+    group = cell.floor_group(batch)
+    if floors.get(group):
+        return floors[group], True
+    positions = posterior.initial_positions(jax.random.key(cell.seed + 1), batch)
+    return gradient_floor(posterior.log_density, positions, budget_s=1.0), False
+
+
+def _classify(e: BaseException) -> str:
+    text = f"{type(e).__name__}: {e}"
+    return "oom" if isinstance(e, MemoryError) or any(m in text for m in OOM_MARKERS) else "error"
+
+
+def run_cell(cell: Cell, floors: dict | None = None, draws_path: str | None = None) -> dict:
+    """Run one cell here and return its row (never raises; failures become the row's status)."""
+    import jax
+
+    from harness import environment, methods, metrics
 
     row = base_row(cell)
     t0 = time.perf_counter()
+    if cell.precision == "float64":
+        jax.config.update("jax_enable_x64", True)
     try:
-        target, method = targets.get(cell.model), methods.get(cell.method)
-        posterior = targets.Posterior(target, cell.dataset, cell.n, cell.data_seed)
+        jax.devices()
+    except Exception as e:  # JAX_PLATFORMS=cuda where no GPU is (RuntimeError) or no CUDA plugin (AssertionError)
+        why = f"{type(e).__name__}: {e}".splitlines()[0]
+        row.update(status="skipped", error=f"no {cell.device} device here (JAX could not initialise it: {why})"[:500])
+        row["wall_s"] = time.perf_counter() - t0
+        row.update(environment.capture(with_device=False))
+        return row
+    try:
+        method = methods.get(cell.method)
+        posterior = _posterior(cell)
         config = methods.RunConfig(cell.num_chains, cell.num_warmup, cell.num_samples, cell.options)
         result = method.run(posterior, config, jax.random.key(cell.seed))
+        row["peak_device_mb"] = _device_peak_mb(jax)
         summary = metrics.summarize(posterior.layout.unconstrain(result.draws))
         row.update(
             status="ok",
@@ -103,23 +220,60 @@ def run_cell(cell: Cell) -> dict:
         )
         if summary["min_ess_bulk"] != summary["min_ess_bulk"]:  # NaN: non-finite draws
             row.update(status="nan", error="draws contain NaN or inf")
-        row.update({f"x_{k}": v for k, v in result.extra.items() if k != "init_s"})
+        elif result.divergences >= cell.num_chains * cell.num_samples:
+            row.update(status="diverged", error="every sampling transition diverged")
+        scalars = {k: v for k, v in result.extra.items() if k not in ("init_s", "grad_batch") and _is_scalar(v)}
+        row.update({f"x_{k}": v for k, v in scalars.items()})
+
+        batch = int(result.extra.get("grad_batch", cell.num_chains))
+        floor_s, cached = _floor(cell, posterior, batch, floors or {})
+        per_grad = result.sample_s / result.grad_evals_sample if result.grad_evals_sample else float("nan")
+        row.update(floor_us_per_grad=floor_s * 1e6, floor_batch=batch, floor_group=cell.floor_group(batch),
+                   floor_cached=cached, overhead_ratio=per_grad / floor_s)
+        if draws_path:
+            from harness import draws
+
+            stats = {k: v for k, v in result.extra.items() if not _is_scalar(v)}
+            draws.save(draws_path, result.draws, stats, attrs={"cell_key": cell.key(), "status": row["status"]})
+            row["draws_path"] = draws_path
     except Exception as e:  # the matrix goes on: the failure becomes the row
-        row.update(status="error", error=f"{type(e).__name__}: {e}".splitlines()[0][:500])
+        row.update(status=_classify(e), error=f"{type(e).__name__}: {e}".splitlines()[0][:500])
         traceback.print_exc(file=sys.stderr)
     row["wall_s"] = time.perf_counter() - t0
+    row["peak_rss_mb"] = peak_rss_mb(resource.getrusage(resource.RUSAGE_SELF))
     row.update(environment.capture(with_device=True))
     return row
+
+
+def _is_scalar(v) -> bool:
+    return isinstance(v, (int, float, str, bool)) or (hasattr(v, "ndim") and v.ndim == 0)
+
+
+def _exit_with_parent(poll_s: float = 1.0) -> None:
+    """End this cell process when the runner that started it dies (e.g. kill -9): no orphans left running."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch():
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 2:
-        print("usage: python -m harness.cell CELL.json ROW.json", file=sys.stderr)
+        print("usage: python -m harness.cell JOB.json ROW.json", file=sys.stderr)
         return 2
+    _exit_with_parent()
+    load_plugins()
     with open(argv[0]) as f:
-        cell = Cell(**json.load(f))
-    row = run_cell(cell)
+        job = json.load(f)
+    row = run_cell(Cell(**job["cell"]), job.get("floors"), job.get("draws_path"))
     from harness.store import _clean
 
     with open(argv[1], "w") as f:

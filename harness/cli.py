@@ -83,38 +83,79 @@ def add_run(sub) -> None:
     p.add_argument("--method", action="append", help="method name(s), repeatable or comma-separated")
     p.add_argument("--chains", type=positive_int, action="append", help="number of chains (repeatable)")
     p.add_argument("--seed", type=non_negative_int, action="append", help="PRNG seed (repeatable)")
+    p.add_argument("--seeds", type=positive_int, metavar="K",
+                   help="K seeds per cell: 0..K-1, or S..S+K-1 from each --seed S")
+    p.add_argument("--device", action="append", help="cpu and/or gpu (repeatable or comma-separated)")
+    p.add_argument("--precision", action="append", help="float32 and/or float64 (repeatable or comma-separated)")
     p.add_argument("--warmup", type=non_negative_int, help="warmup iterations per chain")
     p.add_argument("--samples", type=positive_int, help="sampling iterations per chain")
     p.add_argument("--option", action="append", metavar="[METHOD.]KEY=VALUE", help="method option (repeatable)")
+    p.add_argument("--xla-devices", type=positive_int, metavar="N",
+                   help="N host devices per cell (XLA_FLAGS=--xla_force_host_platform_device_count=N)")
+    p.add_argument("--xla-flags", default="", metavar="FLAGS", help="further XLA_FLAGS for every cell's process")
     p.add_argument("--out", help="run directory to append rows to (default: results/runs/<UTC time>)")
-    p.add_argument("--timeout", type=float, default=1800.0, help="per-cell wall-clock limit, seconds")
+    p.add_argument("--resume", action="store_true",
+                   help="skip cells already stored in --out with status ok; rerun the others")
+    p.add_argument("--timeout", type=float, help="per-cell wall-clock limit, seconds (default: the suite's, else 1800)")
+    p.add_argument("--save-draws", action="store_true", help="write each cell's draws as ArviZ netCDF under OUT/draws")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the cells on this Dask distributed scheduler")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--dry-run", action="store_true", help="list the cells and the estimated duration; run nothing")
     p.set_defaults(func=cmd_run)
+
+
+def _seeds(args) -> list[int] | None:
+    if not args.seeds:
+        return args.seed
+    return [s + i for s in (args.seed or [0]) for i in range(args.seeds)]
 
 
 def cmd_run(args) -> int:
     from harness import runner, store, suites
+    from harness.progress import Progress
     from harness.table import format_table
 
+    if args.resume and not args.out:
+        raise UsageError("--resume needs --out DIR (the run directory to resume)")
     suite = suites.load(args.suite)
     methods = _split(args.method) or suite.get("methods", [])
     cells = suites.expand(
-        suite, model=args.model, dataset=args.dataset, sizes=args.size, methods=methods, chains=args.chains,
-        seeds=args.seed, num_warmup=args.warmup, num_samples=args.samples,
-        options=parse_options(args.option, methods),
+        suite, model=args.model, dataset=args.dataset, sizes=args.size, methods=_split(args.method),
+        chains=args.chains, seeds=_seeds(args), devices=_split(args.device), precisions=_split(args.precision),
+        num_warmup=args.warmup, num_samples=args.samples, options=parse_options(args.option, methods),
+        xla_devices=args.xla_devices, xla_flags=args.xla_flags,
     )
+    default_timeout = args.timeout or runner.DEFAULT_TIMEOUT_S
+    timeout = (lambda c: args.timeout) if args.timeout else (lambda c: suites.timeout_for(suite, c, default_timeout))
+    estimate = suites.estimate_s(suite, cells, default_timeout)
+    if args.dry_run:
+        for c in cells:
+            print(c.label())
+        print(f"{len(cells)} cell(s), estimated {estimate / 60:.1f} min")
+        return 0
     out = Path(args.out) if args.out else DEFAULT_RESULTS / _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     command = "harness " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    print(f"harness: {len(cells)} cell(s) -> {out}", file=sys.stderr)
-    done = [0]
+    session = runner.Session(out, resume=args.resume)
+    todo = session.todo(cells)
+    if not args.quiet:
+        skipped = f", {len(cells) - len(todo)} already stored ok" if args.resume else ""
+        print(f"harness: {len(todo)} cell(s){skipped} -> {out} (estimated {suites.estimate_s(suite, todo, default_timeout) / 60:.1f} min)",
+              file=sys.stderr)
+    progress = Progress(todo, lambda c: suites.estimate_cell_s(c, timeout(c)), quiet=args.quiet)
+    kwargs = dict(command=command, timeout_s=timeout, resume=args.resume, save_draws=args.save_draws,
+                  progress=progress)
+    try:
+        if args.scheduler:
+            from harness.dask_executor import run_cells_dask
 
-    def progress(row):
-        done[0] += 1
-        print(f"[{done[0]}/{len(cells)}] {row['model']}/{row['dataset']}/{row.get('n')}/{row['method']}: "
-              f"{row['status']} in {row.get('wall_s', 0):.1f} s", file=sys.stderr)
-
-    runner.run_cells(cells, out, command=command, timeout_s=args.timeout, on_row=progress)
-    print(format_table(store.load(out)))
-    print(f"\nrows: {store.rows_path(out)}")
+            run_cells_dask(todo, out, args.scheduler, **kwargs)
+        else:
+            runner.run_cells(todo, out, **kwargs)
+    finally:
+        progress.close()
+    if store.rows_path(out).exists():
+        print(format_table(store.load(out)))
+        print(f"\nrows: {store.rows_path(out)}")
     return 0
 
 
@@ -140,8 +181,15 @@ def cmd_list(args) -> int:
     if args.what in (None, "suites"):
         print("suites:")
         for name in suites.names():
-            suite = suites.load(name)
-            print(f"  {name:28s} {len(suites.expand(suite))} cells: {suite.get('description', '')}")
+            try:
+                suite = suites.load(name)
+                cells = suites.expand(suite)
+            except UsageError as e:  # a shipped suite naming what this installation lacks
+                print(f"  {name:28s} NOT RUNNABLE HERE: {e}")
+                continue
+            minutes = suites.estimate_s(suite, cells, 1800.0) / 60
+            print(f"  {name:28s} {len(cells):4d} cells, estimated {minutes:6.1f} min: {suite.get('description', '')}")
+        print("  (estimates: a cost model, see harness/suites/_costs.toml; cells run one after another)")
     return 0
 
 

@@ -1,78 +1,223 @@
 """Runs cells, each in a fresh subprocess, and appends each row to the store as it ends.
 
-The child gets ``JAX_PLATFORMS`` for its device and the persistent compilation
-cache off, so every compile it reports is a real one. A child that crashes or
-outlives its timeout still becomes a row (status 'error' or 'timeout').
+The child (``python -m harness.cell``) gets ``JAX_PLATFORMS`` for its device,
+the persistent compilation cache off and exactly the XLA flags its cell names
+(``--xla_force_host_platform_device_count`` for ``xla_devices``), so every
+compile it reports is a real one and every row says how it was measured. The
+child runs in its own session; the runner reaps it with ``os.wait4`` to read
+its peak resident memory even when it crashed, and kills its whole process
+group at the wall-clock timeout. A child that raises, crashes, or outlives its
+timeout still becomes a row (status ``error``/``oom``, ``crashed``, ``timeout``)
+and the matrix goes on.
+
+Within one run the gradient floor of each group (:meth:`Cell.floor_group`) is
+measured by the first cell of the group and handed to the later ones; once a
+GPU cell finds no GPU, the run's other GPU cells are recorded ``skipped``
+without starting a process. With ``resume`` the cells already stored with
+status ok are skipped, and each cell is claimed (:func:`harness.store.claim`)
+while it runs so two resumed runs on one directory never run it twice.
+
+Cells go to a :class:`Session`; :func:`run_cells` runs them here one after
+another, :mod:`harness.dask_executor` on a Dask cluster with the same session.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
+import shlex
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Callable, Iterable
 
 from harness import environment, store
-from harness.cell import Cell, base_row
+from harness.cell import Cell, base_row, peak_rss_mb
 
 DEFAULT_TIMEOUT_S = 1800.0
+POLL_S = 0.05
 
 
 def cell_env(cell: Cell) -> dict:
+    """The child's environment: device platform, no compilation cache, the cell's XLA flags only."""
     env = dict(os.environ)
     env["JAX_PLATFORMS"] = "cuda" if cell.device == "gpu" else "cpu"
     env["JAX_ENABLE_COMPILATION_CACHE"] = "false"
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
     env["PYTHONUNBUFFERED"] = "1"
+    flags = shlex.split(cell.xla_flags)
+    if cell.xla_devices:
+        flags.append(f"--xla_force_host_platform_device_count={cell.xla_devices}")
+    if flags:
+        env["XLA_FLAGS"] = " ".join(flags)
+    else:
+        env.pop("XLA_FLAGS", None)
     return env
 
 
-def _failure_row(cell: Cell, status: str, error: str, wall_s: float) -> dict:
+def failure_row(cell: Cell, status: str, error: str, wall_s: float = 0.0) -> dict:
+    """A row for a cell that produced no row of its own."""
     row = base_row(cell)
-    row.update(status=status, error=error, wall_s=wall_s)
+    row.update(status=status, error=error[:500], wall_s=wall_s)
     row.update(environment.capture(with_device=False))
     return row
 
 
-def run_one(cell: Cell, timeout_s: float = DEFAULT_TIMEOUT_S) -> dict:
-    """Run ``cell`` in a fresh Python process and return its row."""
+def _last_line(path: Path) -> str:
+    try:
+        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1].strip() if lines else ""
+
+
+def run_one(cell: Cell, timeout_s: float = DEFAULT_TIMEOUT_S, floors: dict | None = None,
+            draws_path: str | None = None) -> dict:
+    """Run ``cell`` in a fresh Python process and return its row (never raises for the cell's faults)."""
     with tempfile.TemporaryDirectory(prefix="harness-cell-") as tmp:
-        cell_path, row_path = Path(tmp) / "cell.json", Path(tmp) / "row.json"
-        cell_path.write_text(json.dumps(cell.to_dict()))
+        job_path, row_path, log_path = Path(tmp) / "job.json", Path(tmp) / "row.json", Path(tmp) / "log.txt"
+        job_path.write_text(json.dumps({"cell": cell.to_dict(), "floors": floors or {}, "draws_path": draws_path}))
         t0 = time.perf_counter()
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-m", "harness.cell", str(cell_path), str(row_path)],
-                env=cell_env(cell), capture_output=True, text=True, timeout=timeout_s,
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-X", "faulthandler", "-m", "harness.cell", str(job_path), str(row_path)],
+                env=cell_env(cell), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
-        except subprocess.TimeoutExpired:
-            return _failure_row(cell, "timeout", f"cell exceeded {timeout_s:g} s", time.perf_counter() - t0)
+        timed_out, usage, wstatus = False, None, 0
+        try:
+            while True:
+                pid, wstatus, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.perf_counter() - t0 > timeout_s:
+                    timed_out = True
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    _, wstatus, usage = os.wait4(proc.pid, 0)
+                    break
+                time.sleep(POLL_S)
+        finally:
+            if usage is None:  # interrupted (Ctrl-C, a Dask cancel): take the child's group down with us
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                with contextlib.suppress(ChildProcessError):
+                    os.wait4(proc.pid, 0)
+        proc.returncode = code = os.waitstatus_to_exitcode(wstatus)
         wall = time.perf_counter() - t0
-        if proc.returncode != 0 or not row_path.exists():
-            lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-            why = lines[-1] if lines else f"exit code {proc.returncode}"
-            return _failure_row(cell, "error", f"process exited {proc.returncode}: {why}"[:500], wall)
-        return json.loads(row_path.read_text())
+        if timed_out:
+            row = failure_row(cell, "timeout", f"cell exceeded its {timeout_s:g} s wall-clock limit", wall)
+        elif code < 0:
+            name = signal.Signals(-code).name
+            hint = " (most often the kernel's out-of-memory killer)" if -code == signal.SIGKILL else ""
+            row = failure_row(cell, "crashed", f"killed by {name}{hint}; last output: {_last_line(log_path)}", wall)
+        elif code != 0 or not row_path.exists():
+            row = failure_row(cell, "error", f"process exited {code}: {_last_line(log_path) or 'no output'}", wall)
+        else:
+            row = json.loads(row_path.read_text())
+        row["peak_rss_mb"] = max(peak_rss_mb(usage), row.get("peak_rss_mb") or 0.0)
+        return row
+
+
+class Session:
+    """What one ``harness run`` shares across its cells, whatever executes them.
+
+    ``prepare(cell)`` -> (row already decided or None, keyword arguments for
+    :func:`run_one`); ``finish(cell, row)`` stamps the row, appends it to the
+    store at once and updates the run's caches.
+    """
+
+    def __init__(self, out_dir, command: str = "", timeout_s: float | Callable[[Cell], float] = DEFAULT_TIMEOUT_S,
+                 resume: bool = False, save_draws: bool = False, on_row: Callable[[dict], None] | None = None):
+        self.out_dir = Path(out_dir)
+        self.command = command
+        self.timeout_s = timeout_s
+        self.resume = resume
+        self.save_draws = save_draws
+        self.on_row = on_row
+        self.floors: dict[str, float] = {}
+        self.no_gpu: str | None = None
+        self.rows: list[dict] = []
+
+    def todo(self, cells: Iterable[Cell]) -> list[Cell]:
+        """The cells still to run: all of them, or with resume those not stored with status ok."""
+        cells = list(cells)
+        if not self.resume:
+            return cells
+        done = store.ok_keys(self.out_dir)
+        return [c for c in cells if c.key() not in done]
+
+    def timeout_for(self, cell: Cell) -> float:
+        return self.timeout_s(cell) if callable(self.timeout_s) else self.timeout_s
+
+    def prepare(self, cell: Cell) -> tuple[dict | None, dict]:
+        if cell.device == "gpu" and self.no_gpu:
+            return failure_row(cell, "skipped", self.no_gpu), {}
+        kwargs = {"timeout_s": self.timeout_for(cell), "floors": dict(self.floors)}
+        if self.save_draws:
+            name = f"{hashlib.sha1(cell.key().encode()).hexdigest()[:16]}-{uuid.uuid4().hex[:8]}.nc"
+            kwargs["draws_path"] = str((self.out_dir / "draws" / name).resolve())
+            (self.out_dir / "draws").mkdir(parents=True, exist_ok=True)
+        return None, kwargs
+
+    @contextlib.contextmanager
+    def claimed(self, cell: Cell):
+        """With resume: yields False when another live run holds the cell or it is now stored ok."""
+        if not self.resume:
+            yield True
+            return
+        with store.claim(self.out_dir, cell.key()) as mine:
+            yield mine and cell.key() not in store.ok_keys(self.out_dir)
+
+    def finish(self, cell: Cell, row: dict) -> dict:
+        row["command"] = self.command
+        if row.get("draws_path"):
+            row["draws_path"] = os.path.relpath(row["draws_path"], self.out_dir)
+        if cell.device == "gpu" and row.get("status") == "skipped" and not self.no_gpu:
+            self.no_gpu = f"{row.get('error')} (found by an earlier cell of this run)"
+        if row.get("floor_group") and row.get("floor_us_per_grad") and not row.get("floor_cached"):
+            self.floors.setdefault(row["floor_group"], row["floor_us_per_grad"] * 1e-6)
+        store.append(self.out_dir, row)
+        self.rows.append(row)
+        if self.on_row:
+            self.on_row(row)
+        return row
 
 
 def run_cells(
     cells: Iterable[Cell],
     out_dir,
     command: str = "",
-    timeout_s: float = DEFAULT_TIMEOUT_S,
+    timeout_s: float | Callable[[Cell], float] = DEFAULT_TIMEOUT_S,
     on_row: Callable[[dict], None] | None = None,
+    resume: bool = False,
+    save_draws: bool = False,
+    progress=None,
 ) -> list[dict]:
-    """Run every cell in order, appending each row to ``out_dir`` as soon as it ends."""
-    rows = []
-    for cell in cells:
-        row = run_one(cell, timeout_s)
-        row["command"] = command
-        store.append(out_dir, row)
-        rows.append(row)
-        if on_row:
-            on_row(row)
-    return rows
+    """Run the cells here, one after another, appending each row to ``out_dir`` as soon as it ends.
+
+    Returns the rows of this call; with ``resume`` the cells already stored ok
+    are skipped (and cells another live run holds are left to it).
+    ``progress`` (a :class:`harness.progress.Progress`) hears of each cell's
+    start, row or skip.
+    """
+    session = Session(out_dir, command, timeout_s, resume, save_draws, on_row)
+    for cell in session.todo(cells):
+        with session.claimed(cell) as mine:
+            if not mine:
+                if progress:
+                    progress.skip(cell)
+                continue
+            if progress:
+                progress.start(cell)
+            row, kwargs = session.prepare(cell)
+            row = session.finish(cell, row if row is not None else run_one(cell, **kwargs))
+            if progress:
+                progress.done(row)
+    return session.rows

@@ -4,11 +4,17 @@ Each row is written with a single ``write`` on a file opened with O_APPEND,
 under an exclusive ``flock``, then fsync'ed: rows already stored are never
 rewritten, concurrent writers interleave whole lines, and a reader never sees
 half a row (a torn last line from a killed writer is skipped by :func:`load`).
+
+Every row carries ``cell_key`` (:meth:`harness.cell.Cell.key`), the full
+configuration it measured: :func:`ok_keys` is what ``--resume`` skips, and
+:func:`claim` lets concurrent resumed runs on one directory split the work.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import hashlib
 import json
 import math
 import os
@@ -21,13 +27,14 @@ ROWS_FILE = "rows.jsonl"
 #: Columns every row has, in display order (rows may carry more).
 COLUMNS = [
     "model", "dataset", "n", "method", "options", "device", "num_chains", "num_warmup",
-    "num_samples", "seed", "data_seed", "status", "error",
+    "num_samples", "seed", "data_seed", "precision", "xla_devices", "xla_flags", "status", "error",
     "compile_s", "init_s", "warmup_s", "sample_s", "wall_s",
     "grad_evals_warmup", "grad_evals", "min_ess_bulk", "min_ess_tail", "max_rhat", "converged",
     "ess_per_s", "ess_per_grad", "accept_rate", "divergences", "step_size",
+    "floor_us_per_grad", "floor_batch", "overhead_ratio", "peak_rss_mb", "peak_device_mb", "draws_path",
     "python", "jax", "jaxlib", "numpyro", "blackjax", "arviz", "optax", "numpy",
     "backend", "device_kind", "device_count", "cpu", "cpu_count", "platform",
-    "git_commit", "hostname", "timestamp", "command",
+    "git_commit", "hostname", "timestamp", "command", "cell_key",
 ]
 
 
@@ -80,6 +87,36 @@ def read_rows(run_dir) -> list[dict]:
         except json.JSONDecodeError:
             continue  # a torn line from a writer killed mid-write
     return rows
+
+
+def ok_keys(run_dir) -> set[str]:
+    """Cell keys already stored with status ok (what a resumed run skips)."""
+    return {r["cell_key"] for r in read_rows(run_dir) if r.get("status") == "ok" and r.get("cell_key")}
+
+
+@contextlib.contextmanager
+def claim(run_dir, key: str):
+    """Non-blocking exclusive claim on one cell across processes; yields True if this process holds it.
+
+    An ``flock`` on ``RUN_DIR/claims/<sha1 of key>``: held while the cell runs,
+    released when the block ends or the process dies (the kernel drops the
+    lock), so a killed run never leaves a stale claim behind.
+    """
+    path = Path(run_dir) / "claims" / (hashlib.sha1(key.encode()).hexdigest() + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def load(run_dir) -> pd.DataFrame:

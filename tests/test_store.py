@@ -21,3 +21,58 @@ def test_load_skips_a_torn_last_line(tmp_path):
     with open(store.rows_path(tmp_path), "a") as f:
         f.write(json.dumps({"model": "m", "method": "b"})[:10])  # a writer killed mid-row
     assert list(store.load(tmp_path)["method"]) == ["a"]
+
+
+WRITER = """
+import sys
+from harness import store
+out, who, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for i in range(n):
+    store.append(out, {"writer": who, "i": i, "pad": "x" * (5000 + 37 * i)})  # rows beyond one pipe buffer
+"""
+
+
+def test_concurrent_writers_neither_corrupt_nor_lose_rows(tmp_path):
+    import subprocess
+    import sys
+
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), str(w), "40"]) for w in range(4)]
+    assert all(p.wait(timeout=120) == 0 for p in procs)
+    lines = store.rows_path(tmp_path).read_text().splitlines()
+    rows = [json.loads(line) for line in lines]  # every line is one whole row
+    assert len(rows) == 160
+    for w in range(4):  # each writer's rows all there, in its own order
+        assert [r["i"] for r in rows if r["writer"] == str(w)] == list(range(40))
+
+
+def test_claim_is_exclusive_and_dies_with_its_holder(tmp_path):
+    import subprocess
+    import sys
+
+    with store.claim(tmp_path, "cell-a") as first:
+        assert first
+        with store.claim(tmp_path, "cell-a") as second:
+            assert not second  # another open file description: flock excludes it, even in one process
+        with store.claim(tmp_path, "cell-b") as other:
+            assert other
+    with store.claim(tmp_path, "cell-a") as again:
+        assert again
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\nfrom harness import store\n"
+        f"with store.claim({str(tmp_path)!r}, 'cell-a') as c:\n    print(c, flush=True)\n    time.sleep(60)")],
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "True"
+    with store.claim(tmp_path, "cell-a") as held:
+        assert not held
+    holder.kill()
+    holder.wait()
+    with store.claim(tmp_path, "cell-a") as freed:
+        assert freed  # a killed holder leaves no stale claim
+
+
+def test_ok_keys_are_the_cells_stored_ok(tmp_path):
+    store.append(tmp_path, {"cell_key": "a", "status": "ok"})
+    store.append(tmp_path, {"cell_key": "b", "status": "timeout"})
+    store.append(tmp_path, {"cell_key": "c", "status": "error"})
+    store.append(tmp_path, {"cell_key": "c", "status": "ok"})
+    assert store.ok_keys(tmp_path) == {"a", "c"}

@@ -1,22 +1,41 @@
-"""Suites: TOML files that list the axes of a benchmark matrix.
+"""Suites: TOML files that list the axes of a benchmark matrix, and what running one costs.
 
-Keys (all optional but ``methods`` and ``data``)::
+Shipped suites live beside this module (``quick``, ``default``, ``scaling``,
+``gpu``); a user's suite is a path to a ``.toml`` file. Keys (only
+``methods`` and ``data`` are required)::
 
     description = "..."
     methods = ["handrolled_hmc", "numpyro_nuts"]   # registry names
-    chains = [4]                                   # one cell per entry
+    chains = [4]                                   # axes: one cell per entry ...
     seeds = [0]
-    devices = ["cpu"]
-    num_warmup = 500
+    devices = ["cpu"]                              # cpu, gpu
+    precisions = ["float32"]                       # float32, float64
+    num_warmup = 500                               # scalars
     num_samples = 500
+    timeout_s = 1800                               # per-cell wall-clock cap
+    xla_devices = 4                                # forced host devices (CPU)
+
     [[data]]                                       # one entry per model/dataset
     model = "sparse_logistic"
     dataset = "synthetic"                          # default: the model's first dataset
     sizes = [2000]                                 # for datasets without a fixed N
-    [options.handrolled_hmc]                       # per-method options
+    methods = ["numpyro_nuts"]                     # optional: only these of `methods`
+    chains = [4]                                   # optional: num_warmup, num_samples, timeout_s too
+
+    [options.handrolled_hmc]                       # a method's options (validated by the method)
     num_steps = 10
 
-Cells are the product data x sizes x methods x devices x chains x seeds.
+    [settings.numpyro_nuts]                        # a method's run settings
+    max_n = 100000                                 # skip sizes above (a method that does not scale)
+    num_warmup = 300                               # also: num_samples, chains, timeout_s
+
+Cells are data x sizes x methods x devices x precisions x chains x seeds.
+Precedence, highest first: CLI flags, ``settings.<method>``, the data entry,
+the top level. Any malformed key (unknown, wrong type, unknown model, method
+or device, empty axis) is a :class:`harness.UsageError` naming the key.
+
+The duration estimate (:func:`estimate_cell_s`) is a cost model, not a
+measurement; its constants and their provenance are in ``_costs.toml``.
 """
 
 from __future__ import annotations
@@ -27,19 +46,49 @@ from importlib import resources
 from pathlib import Path
 
 from harness import UsageError
-from harness.cell import Cell, validate
+from harness.cell import PRECISIONS, Cell, load_plugins, validate
 
-TOP_KEYS = {"description", "methods", "chains", "seeds", "devices", "num_warmup", "num_samples", "data", "options"}
-DATA_KEYS = {"model", "dataset", "sizes"}
 DEVICES = ("cpu", "gpu")
+COSTS_FILE = "_costs.toml"
+
+
+def _int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+# key -> (check, what it must be); lists are checked element-wise and must be non-empty
+_POS_INT = (lambda v: _int(v) and v >= 1, "a positive integer")
+_NONNEG_INT = (lambda v: _int(v) and v >= 0, "an integer >= 0")
+_POS_NUM = (lambda v: _num(v) and v > 0, "a positive number")
+_STR = (lambda v: isinstance(v, str) and v != "", "a non-empty string")
+_LIST_STR = ("list", _STR)
+AXES = {
+    "methods": _LIST_STR,
+    "chains": ("list", _POS_INT),
+    "seeds": ("list", _NONNEG_INT),
+    "devices": ("list", (lambda v: v in DEVICES, f"one of {', '.join(DEVICES)}")),
+    "precisions": ("list", (lambda v: v in PRECISIONS, f"one of {', '.join(PRECISIONS)}")),
+}
+SCALARS = {"num_warmup": _NONNEG_INT, "num_samples": _POS_INT, "timeout_s": _POS_NUM}
+TOP = {"description": _STR, **AXES, **SCALARS, "xla_devices": _POS_INT, "data": None, "options": None,
+       "settings": None}
+DATA = {"model": _STR, "dataset": _STR, "sizes": ("list", _POS_INT), "methods": _LIST_STR,
+        "chains": AXES["chains"], **SCALARS}
+SETTINGS = {"max_n": _POS_INT, "chains": AXES["chains"], **SCALARS}
 
 
 def names() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files(__name__).iterdir() if p.name.endswith(".toml"))
+    """Shipped suites (files named ``_*.toml`` are data, not suites)."""
+    return sorted(p.name[:-5] for p in resources.files(__name__).iterdir()
+                  if p.name.endswith(".toml") and not p.name.startswith("_"))
 
 
-def load(name_or_path: str) -> dict:
-    """A shipped suite by name, or a user's suite by path to a TOML file."""
+def load(name_or_path: str, resolve: bool = True) -> dict:
+    """A shipped suite by name, or a user's suite by path; validated (``resolve``: names too)."""
     if name_or_path in names():
         text = resources.files(__name__).joinpath(f"{name_or_path}.toml").read_text()
         where = name_or_path
@@ -52,37 +101,100 @@ def load(name_or_path: str) -> dict:
         suite = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"suite {where}: not valid TOML: {e}") from None
-    _check(suite, where)
+    check(suite, where, resolve)
     return suite
 
 
-def _check(suite: dict, where: str) -> None:
-    unknown = sorted(set(suite) - TOP_KEYS)
-    if unknown:
-        raise UsageError(f"suite {where}: unknown key {unknown[0]!r}; valid: {', '.join(sorted(TOP_KEYS))}")
-    for key in ("methods", "chains", "seeds", "devices", "data"):
-        if key in suite and (not isinstance(suite[key], list) or not suite[key]):
-            raise UsageError(f"suite {where}: key {key!r} must be a non-empty list")
-    for i, entry in enumerate(suite.get("data", [])):
-        bad = sorted(set(entry) - DATA_KEYS)
-        if bad:
-            raise UsageError(f"suite {where}: unknown key data[{i}].{bad[0]}; valid: {', '.join(sorted(DATA_KEYS))}")
+def _check_table(table, spec: dict, where: str, prefix: str) -> None:
+    if not isinstance(table, dict):
+        raise UsageError(f"suite {where}: {prefix.rstrip('.') or 'suite'} must be a table")
+    for key, value in table.items():
+        at = f"{prefix}{key}"
+        if key not in spec:
+            raise UsageError(f"suite {where}: unknown key {at!r}; valid: {', '.join(sorted(spec))}")
+        rule = spec[key]
+        if rule is None:
+            continue
+        if rule[0] == "list":
+            ok, what = rule[1]
+            if not isinstance(value, list) or not value:
+                raise UsageError(f"suite {where}: {at} must be a non-empty list of {what}s, got {value!r}")
+            for i, v in enumerate(value):
+                if not ok(v):
+                    raise UsageError(f"suite {where}: {at}[{i}] must be {what}, got {v!r}")
+        elif not rule[0](value):
+            raise UsageError(f"suite {where}: {at} must be {rule[1]}, got {value!r}")
+
+
+def check(suite: dict, where: str = "<suite>", resolve: bool = True) -> None:
+    """Validate a parsed suite; the first problem raises UsageError naming its key.
+
+    ``resolve`` also checks model, dataset, method and option names against
+    the registries (off only to check the shape of a suite whose names
+    belong to another installation).
+    """
+    _check_table(suite, TOP, where, "")
+    for key in ("methods", "data"):
+        if key not in suite:
+            raise UsageError(f"suite {where}: missing key {key!r}")
+    if not isinstance(suite["data"], list) or not suite["data"]:
+        raise UsageError(f"suite {where}: data must be a non-empty array of tables ([[data]])")
+    for i, entry in enumerate(suite["data"]):
+        _check_table(entry, DATA, where, f"data[{i}].")
         if "model" not in entry:
             raise UsageError(f"suite {where}: data[{i}] needs a 'model'")
-    for dev in suite.get("devices", []):
-        if dev not in DEVICES:
-            raise UsageError(f"suite {where}: unknown device {dev!r}; valid: {', '.join(DEVICES)}")
+        for j, m in enumerate(entry.get("methods", [])):
+            if m not in suite["methods"]:
+                raise UsageError(f"suite {where}: data[{i}].methods[{j}] {m!r} is not in the suite's methods")
+    for section in ("options", "settings"):
+        tables = suite.get(section, {})
+        if not isinstance(tables, dict):
+            raise UsageError(f"suite {where}: {section} must be a table of per-method tables ([{section}.<method>])")
+        for method, table in tables.items():
+            if not isinstance(table, dict):
+                raise UsageError(f"suite {where}: {section}.{method} must be a table")
+            if section == "settings":
+                _check_table(table, SETTINGS, where, f"settings.{method}.")
+    if resolve:
+        _resolve(suite, where)
+
+
+def _resolve(suite: dict, where: str) -> None:
+    from harness import methods, targets
+
+    load_plugins()
+
+    def at(key, fn, *args):
+        try:
+            return fn(*args)
+        except UsageError as e:
+            raise UsageError(f"suite {where}: {key}: {e}") from None
+
+    for i, m in enumerate(suite["methods"]):
+        at(f"methods[{i}]", methods.get, m)
+    for section in ("options", "settings"):
+        for method, table in suite.get(section, {}).items():
+            found = at(f"{section}.{method}", methods.get, method)
+            if section == "options":
+                at(f"options.{method}", found.resolve_options, table)
+    for i, entry in enumerate(suite["data"]):
+        target = at(f"data[{i}].model", targets.get, entry["model"])
+        if "dataset" in entry and entry["dataset"] not in target.datasets:
+            raise UsageError(f"suite {where}: data[{i}].dataset: unknown dataset {entry['dataset']!r} for model "
+                             f"{target.name!r}; valid: {', '.join(target.datasets)}")
 
 
 def expand(suite: dict, **override) -> list[Cell]:
     """The suite's cells, after CLI overrides (None means: keep the suite's value).
 
     Overrides: model, dataset, sizes (list), methods (list), chains (list),
-    seeds (list), devices (list), num_warmup, num_samples, options (per method).
+    seeds (list), devices (list), precisions (list), num_warmup, num_samples,
+    options (per method), xla_devices, xla_flags.
     """
     from harness import targets
     from harness.targets import ANY_N
 
+    load_plugins()
     data = suite.get("data", [])
     if override.get("model"):
         target = targets.get(override["model"])
@@ -90,15 +202,29 @@ def expand(suite: dict, **override) -> list[Cell]:
     if override.get("dataset") or override.get("sizes"):
         data = [dict(d, **{k: v for k, v in (("dataset", override.get("dataset")), ("sizes", override.get("sizes"))) if v})
                 for d in data]
-    methods = override.get("methods") or suite.get("methods")
+        if override.get("dataset") and not override.get("sizes"):
+            # the suite's sizes belong to its own datasets: a fixed dataset named on the CLI takes none
+            fixed = lambda d: targets.get(d["model"]).datasets.get(d["dataset"], ANY_N) != ANY_N  # noqa: E731
+            data = [{k: v for k, v in d.items() if k != "sizes"} if fixed(d) else d for d in data]
+    suite_methods = suite.get("methods")
+    methods = override.get("methods") or suite_methods
     if not methods:
         raise UsageError("no methods: give --method or a suite with 'methods'")
-    chains = override.get("chains") or suite.get("chains", [4])
     seeds = override.get("seeds") or suite.get("seeds", [0])
     devices = override.get("devices") or suite.get("devices", ["cpu"])
-    warmup = override.get("num_warmup") if override.get("num_warmup") is not None else suite.get("num_warmup", 500)
-    samples = override.get("num_samples") or suite.get("num_samples", 500)
+    precisions = override.get("precisions") or suite.get("precisions", ["float32"])
     options = {**suite.get("options", {}), **(override.get("options") or {})}
+    settings = suite.get("settings", {})
+    xla_devices = override.get("xla_devices") or suite.get("xla_devices")
+    xla_flags = override.get("xla_flags") or ""
+
+    def pick(key, method, entry, default):
+        if override.get(key) is not None:
+            return override[key]
+        for scope in (settings.get(method, {}), entry, suite):
+            if key in scope:
+                return scope[key]
+        return default
 
     cells = []
     for d in data:
@@ -115,9 +241,73 @@ def expand(suite: dict, **override) -> list[Cell]:
         sizes = d.get("sizes") if target.datasets[dataset] == ANY_N else [None]
         if not sizes:
             raise UsageError(f"dataset {dataset!r} of model {target.name!r} needs sizes (e.g. --size 10000)")
-        for n, method, device, c, s in itertools.product(sizes, methods, devices, chains, seeds):
-            cell = Cell(model=target.name, dataset=dataset, n=n, method=method, options=options.get(method, {}),
-                        device=device, num_chains=c, num_warmup=warmup, num_samples=samples, seed=s)
-            cells.append(validate(cell))
+        # a data entry's method list narrows the suite's, unless the CLI named methods
+        entry_methods = [m for m in methods if m in d.get("methods", methods)] if methods is suite_methods else methods
+        for n, method in itertools.product(sizes, entry_methods):
+            max_n = settings.get(method, {}).get("max_n")
+            if max_n is not None and n is not None and n > max_n and not override.get("sizes"):
+                continue
+            chains = override.get("chains") or pick("chains", method, d, [4])
+            for device, precision, c, s in itertools.product(devices, precisions, chains, seeds):
+                cell = Cell(model=target.name, dataset=dataset, n=n, method=method, options=options.get(method, {}),
+                            device=device, num_chains=c, num_warmup=pick("num_warmup", method, d, 500),
+                            num_samples=pick("num_samples", method, d, 500), seed=s, precision=precision,
+                            xla_devices=xla_devices, xla_flags=xla_flags)
+                cells.append(validate(cell))
     unique = {c.key(): c for c in reversed(cells)}  # overrides can map two entries onto one cell
     return [c for c in cells if unique.get(c.key()) is c]
+
+
+def timeout_for(suite: dict, cell: Cell, default: float) -> float:
+    """The cell's wall-clock cap: settings.<method>, then the matching data entry, then the top level."""
+    if "timeout_s" in suite.get("settings", {}).get(cell.method, {}):
+        return float(suite["settings"][cell.method]["timeout_s"])
+    for d in suite.get("data", []):
+        if d["model"] == cell.model and d.get("dataset", cell.dataset) == cell.dataset and "timeout_s" in d:
+            return float(d["timeout_s"])
+    return float(suite.get("timeout_s", default))
+
+
+def costs() -> dict:
+    """The cost model's constants (``_costs.toml``)."""
+    return tomllib.loads(resources.files(__name__).joinpath(COSTS_FILE).read_text())
+
+
+def floor_us(n: int | None, device: str, model: dict | None = None) -> float:
+    """Modelled gradient floor per point (µs) at data size n: intercept + slope * n."""
+    f = (model or costs())["floor"][device]
+    return f["base_us"] + f["us_per_row"] * (n or 0)
+
+
+def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | None = None,
+                    measures_floor: bool = True) -> float:
+    """Estimated wall seconds of one cell (see ``_costs.toml``), capped at its timeout.
+
+    startup + compile + (floor measurement, first cell of a floor group only)
+        + chains * (warmup + samples) * grads_per_iter * floor(min(N, subsample)) * overhead
+    """
+    model = model or costs()
+    from harness import methods
+
+    try:
+        family = methods.get(cell.method).family
+    except UsageError:
+        family = "mcmc"
+    m = {**model["family"].get(family, model["family"]["mcmc"]), **model["method"].get(cell.method, {})}
+    n = cell.n if cell.n is None or "subsample" not in m else min(cell.n, m["subsample"])
+    grads = cell.num_chains * (cell.num_warmup + cell.num_samples) * m["grads_per_iter"]
+    per_grad_s = floor_us(n, cell.device, model) * 1e-6 * m["overhead"]
+    process = model["process"][cell.device]
+    fixed = process["startup_s"] + m["compile_s"] + (process["floor_s"] if measures_floor else 0.0)
+    total = fixed + grads * per_grad_s
+    return min(total, timeout_s) if timeout_s else total
+
+
+def estimate_s(suite: dict, cells: list[Cell], default_timeout_s: float) -> float:
+    """Estimated wall seconds of running ``cells`` of ``suite`` one after another."""
+    model, groups, total = costs(), set(), 0.0
+    for c in cells:
+        group = c.floor_group(c.num_chains)
+        total += estimate_cell_s(c, timeout_for(suite, c, default_timeout_s), model, group not in groups)
+        groups.add(group)
+    return total

@@ -1,0 +1,195 @@
+"""The runner: failures become rows, floors and overheads, precision / XLA / GPU axes, resume after kill -9,
+concurrent runs on one directory, draws on disk, progress output.
+
+Cells are tiny: the test-only target/method of tests/fake_cells.py (loaded in
+every cell process through HARNESS_PLUGINS) and one real hand-rolled HMC cell.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import cli, runner, store
+from harness.cell import Cell, validate
+from harness.progress import Progress
+
+ROOT = Path(__file__).resolve().parent.parent
+PLUGIN = "tests.fake_cells"
+
+
+@pytest.fixture(autouse=True)
+def plugin_env(monkeypatch):
+    monkeypatch.setenv("HARNESS_PLUGINS", PLUGIN)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+
+
+def fake(behaviour="ok", **kw) -> Cell:
+    kw = {"num_chains": 2, "num_warmup": 0, "num_samples": 50, **kw}
+    opts = {"behaviour": behaviour, **kw.pop("options", {})}
+    return validate(Cell("test_tiny", "analytic", None, "test_fake", opts, **kw))
+
+
+def real(seed) -> Cell:
+    return validate(Cell("sparse_logistic", "synthetic", 200, "handrolled_hmc", {"step_size": 0.02, "num_steps": 5},
+                         num_chains=2, num_warmup=50,
+                         num_samples=50, seed=seed))
+
+
+def test_failures_become_rows_and_the_matrix_goes_on(tmp_path):
+    """raise / oom / timeout / segfault / NaN / all-divergent cells are rows; ok cells around them complete,
+    with floor and overhead columns, a cached floor for the second cell of a group, precision, XLA devices,
+    a GPU cell skipped, and draws saved as netCDF."""
+    cells = [real(0), fake("raise"), fake("oom"), fake("sleep"), fake("segfault"), fake("nan"), fake("diverge"),
+             fake(precision="float64", xla_devices=2), fake(device="gpu"), fake(device="gpu", seed=1), real(1)]
+    rows = runner.run_cells(cells, tmp_path, command="test", save_draws=True,
+                            timeout_s=lambda c: 6.0 if c.options.get("behaviour") == "sleep" else 300.0)
+    assert [r["cell_key"] for r in rows] == [c.key() for c in cells]
+    assert [r["status"] for r in store.read_rows(tmp_path)] == [r["status"] for r in rows]  # stored as they ended
+    by = {c.options.get("behaviour", c.method) + (f"/{c.device}{c.seed}" if c.device == "gpu" else ""): r
+          for c, r in zip(cells, rows) if c.precision == "float32" and c.method == "test_fake"}
+    assert (by["raise"]["status"], by["raise"]["error"]) == ("error", "ValueError: fake failure")
+    assert by["oom"]["status"] == "oom" and "MemoryError" in by["oom"]["error"]
+    assert by["sleep"]["status"] == "timeout" and "6 s" in by["sleep"]["error"]
+    assert by["segfault"]["status"] == "crashed" and "SIGSEGV" in by["segfault"]["error"]
+    assert by["nan"]["status"] == "nan" and by["diverge"]["status"] == "diverged"
+    for key in ("gpu0", "gpu1"):
+        assert by[f"ok/{key}"]["status"] == "skipped" and "gpu" in by[f"ok/{key}"]["error"]
+    assert "earlier cell" in by["ok/gpu1"]["error"]  # the second GPU cell started no process
+
+    first, second = rows[0], rows[-1]
+    for row in (first, second):
+        assert row["status"] == "ok" and row["command"] == "test"
+        assert row["floor_us_per_grad"] > 0 and row["overhead_ratio"] > 0 and row["floor_batch"] == 2
+        assert row["overhead_ratio"] == pytest.approx(row["sample_s"] / row["grad_evals"] / (row["floor_us_per_grad"] * 1e-6))
+        assert row["peak_rss_mb"] > 50 and row["precision"] == "float32"
+    assert not first["floor_cached"] and second["floor_cached"]  # measured once per group within a run
+    assert second["floor_us_per_grad"] == pytest.approx(first["floor_us_per_grad"], rel=1e-12)
+
+    wide = rows[7]
+    assert wide["status"] == "ok" and wide["precision"] == "float64" and wide["x_dtype"] == "float64"
+    assert wide["x_device_count"] == 2 and wide["xla_devices"] == 2
+
+    from harness import draws
+
+    idata = draws.load(tmp_path / first["draws_path"])
+    assert idata.posterior["beta"].shape == (2, 50, 30) and idata.attrs["cell_key"] == first["cell_key"]
+    fake_draws = draws.load(tmp_path / wide["draws_path"])
+    assert fake_draws.sample_stats["accept_prob"].shape == (2, 50)  # per-draw stats from RunResult.extra
+
+
+def _write_suite(path: Path, seeds: int, sleep_s: float) -> Path:
+    path.write_text(f"""
+methods = ["test_fake"]
+chains = [2]
+seeds = {list(range(seeds))}
+num_warmup = 0
+num_samples = 20
+[[data]]
+model = "test_tiny"
+[options.test_fake]
+sleep_s = {sleep_s}
+""")
+    return path
+
+
+def _harness(*args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "harness.cli", "run", "--quiet", *map(str, args)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def test_resume_after_kill_9_loses_nothing_and_duplicates_nothing(tmp_path):
+    suite, out = _write_suite(tmp_path / "s.toml", seeds=3, sleep_s=0.5), tmp_path / "run"
+    proc = _harness("--suite", suite, "--out", out)
+    deadline = time.time() + 120
+    while len(store.read_rows(out)) < 1 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)  # mid-matrix: at least one row stored, at least one cell left
+    proc.wait()
+    before = store.rows_path(out).read_bytes()
+    kept = store.read_rows(out)
+    assert 1 <= len(kept) < 3 and all(r["status"] == "ok" for r in kept)
+
+    assert cli.main(["run", "--suite", str(suite), "--out", str(out), "--resume", "--quiet"]) == 0
+    after = store.rows_path(out).read_bytes()
+    assert after.startswith(before)  # nothing rewritten
+    rows = store.read_rows(out)
+    keys = [r["cell_key"] for r in rows]
+    assert len(keys) == len(set(keys)) == 3 and all(r["status"] == "ok" for r in rows)
+    assert sorted(r["seed"] for r in rows) == [0, 1, 2]
+
+    assert cli.main(["run", "--suite", str(suite), "--out", str(out), "--resume", "--quiet"]) == 0
+    assert store.rows_path(out).read_bytes() == after  # everything stored ok: nothing rerun
+
+
+def test_resume_reruns_cells_that_did_not_end_ok(tmp_path):
+    out = tmp_path / "run"
+    ok, bad = fake(), fake("raise")
+    store.append(out, {"cell_key": ok.key(), "status": "ok"})
+    store.append(out, {"cell_key": bad.key(), "status": "error"})
+    session = runner.Session(out, resume=True)
+    assert session.todo([ok, bad]) == [bad]
+
+
+def test_two_resumed_runs_on_one_directory_split_the_cells(tmp_path):
+    suite, out = _write_suite(tmp_path / "s.toml", seeds=3, sleep_s=0.5), tmp_path / "run"
+    procs = [_harness("--suite", suite, "--out", out, "--resume") for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    rows = store.read_rows(out)  # every line parses: nothing torn, nothing interleaved
+    assert len(store.rows_path(out).read_text().splitlines()) == len(rows) == 3
+    assert len({r["cell_key"] for r in rows}) == 3 and all(r["status"] == "ok" for r in rows)
+
+
+def test_cell_env_sets_platform_cache_and_exactly_the_cells_xla_flags(monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", "--inherited_flag")
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", "/tmp/cache")
+    env = runner.cell_env(Cell("m", "d", None, "x", device="gpu", xla_devices=3, xla_flags="--xla_cpu_foo=1"))
+    assert env["JAX_PLATFORMS"] == "cuda" and env["JAX_ENABLE_COMPILATION_CACHE"] == "false"
+    assert "JAX_COMPILATION_CACHE_DIR" not in env
+    assert env["XLA_FLAGS"] == "--xla_cpu_foo=1 --xla_force_host_platform_device_count=3"
+    assert "XLA_FLAGS" not in runner.cell_env(Cell("m", "d", None, "x"))
+
+
+class _TTY(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_on_a_tty_and_plain_lines_otherwise():
+    cells = [fake(seed=0), fake(seed=1)]
+    row = {**runner.base_row(cells[0]), "status": "ok", "wall_s": 1.0}
+    tty = _TTY()
+    bar = Progress(cells, estimate=lambda c: 10.0, stream=tty, refresh_s=0.05)
+    bar.start(cells[0])
+    assert "0/2 cells" in tty.getvalue() and cells[0].label() in tty.getvalue() and "ETA 0:00:20" in tty.getvalue()
+    bar.done(row)
+    bar.close()
+    assert "1/2 cells" in tty.getvalue() and "elapsed" in tty.getvalue()
+
+    log = io.StringIO()
+    plain = Progress(cells, stream=log)
+    plain.start(cells[0])
+    plain.done(row)
+    plain.close()
+    assert log.getvalue().count("\n") == 1 and "[1/2]" in log.getvalue() and "\r" not in log.getvalue()
+
+    quiet = _TTY()
+    q = Progress(cells, stream=quiet, quiet=True)
+    q.start(cells[0])
+    q.done(row)
+    q.close()
+    assert quiet.getvalue() == "" and not q.live
+
+
+def test_resume_needs_out(capsys):
+    assert cli.main(["run", "--resume"]) == 2
+    assert "--resume needs --out" in capsys.readouterr().err

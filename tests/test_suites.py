@@ -1,0 +1,171 @@
+"""Suites: malformed files fail with one line naming the key (exit 2, nothing run); shipped suites are
+well-formed; CLI flags narrow or override; per-method settings; the duration estimate."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from harness import UsageError, cli, methods, suites, targets
+from harness.methods.base import Method
+from harness.targets import ANY_N
+from harness.targets.sparse_logistic import TARGET
+
+GOOD = """
+methods = ["handrolled_hmc"]
+chains = [2]
+[[data]]
+model = "sparse_logistic"
+dataset = "synthetic"
+sizes = [200]
+"""
+
+
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ("bogus = 1\n" + GOOD, "unknown key 'bogus'"),
+        (GOOD.replace('sizes = [200]', 'sizes = [200]\nsize = 3'), "unknown key 'data[0].size'"),
+        (GOOD.replace("chains = [2]", 'chains = "4"'), "chains must be a non-empty list"),
+        (GOOD.replace("chains = [2]", "chains = [0]"), "chains[0] must be a positive integer"),
+        (GOOD.replace("chains = [2]", "chains = []"), "chains must be a non-empty list"),
+        (GOOD.replace("sizes = [200]", "sizes = []"), "data[0].sizes must be a non-empty list"),
+        (GOOD.replace('"handrolled_hmc"]', '"handrolled_hmc", "nope"]'), "methods[1]: unknown method 'nope'"),
+        (GOOD.replace('model = "sparse_logistic"', 'model = "nope"'), "data[0].model: unknown model 'nope'"),
+        (GOOD.replace('dataset = "synthetic"', 'dataset = "nope"'), "data[0].dataset: unknown dataset 'nope'"),
+        (GOOD.replace("chains = [2]", 'devices = ["tpu"]'), "devices[0] must be one of cpu, gpu"),
+        (GOOD.replace("chains = [2]", 'precisions = ["float16"]'), "precisions[0] must be one of float32"),
+        (GOOD.replace("chains = [2]", "num_samples = 1.5"), "num_samples must be a positive integer"),
+        (GOOD.replace("chains = [2]", "timeout_s = -1"), "timeout_s must be a positive number"),
+        (GOOD + "[options.handrolled_hmc]\nbogus = 1\n", "options.handrolled_hmc: unknown option(s) bogus"),
+        (GOOD + "[settings.handrolled_hmc]\nmax_m = 1\n", "unknown key 'settings.handrolled_hmc.max_m'"),
+        (GOOD + "[settings.nope]\nmax_n = 1\n", "settings.nope: unknown method 'nope'"),
+        (GOOD + 'methods = ["numpyro_nuts"]\n', "data[0].methods[0] 'numpyro_nuts' is not in the suite's methods"),
+        (GOOD + "x = \n", "not valid TOML"),
+        ('methods = ["handrolled_hmc"]\n', "missing key 'data'"),
+    ],
+)
+def test_malformed_suite_is_one_line_exit_2_and_nothing_runs(tmp_path, capsys, text, needle):
+    path, out = tmp_path / "bad.toml", tmp_path / "run"
+    path.write_text(text)
+    assert cli.main(["run", "--suite", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("harness: error: suite ") and needle in err, err
+    assert not out.exists()
+
+
+def test_cli_flags_narrow_and_override(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(GOOD.replace('["handrolled_hmc"]', '["handrolled_hmc", "numpyro_nuts"]')
+                    + "[options.handrolled_hmc]\nnum_steps = 5\n[settings.numpyro_nuts]\nnum_warmup = 7\n")
+    suite = suites.load(str(path))
+    cells = suites.expand(suite)
+    assert len(cells) == 2 and cells[0].options["num_steps"] == 5 and cells[1].num_warmup == 7
+    assert cells[0].num_warmup == 500  # the top-level default
+    cells = suites.expand(suite, methods=["handrolled_hmc"], seeds=[0, 1, 2], precisions=["float32", "float64"],
+                          sizes=[100, 300], num_warmup=3, xla_devices=2)
+    assert len(cells) == 2 * 3 * 2  # sizes x seeds x precisions
+    assert {c.n for c in cells} == {100, 300} and {c.num_warmup for c in cells} == {3}
+    assert {c.precision for c in cells} == {"float32", "float64"} and {c.xla_devices for c in cells} == {2}
+    assert len({c.key() for c in cells}) == len(cells)
+
+
+def test_seeds_flag_gives_k_seeds_per_cell(capsys):
+    assert cli.main(["run", "--method", "handrolled_hmc", "--model", "sparse_logistic", "--dataset", "breast_cancer",
+                     "--seeds", "3", "--seed", "10", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert [ln.rsplit("/", 1)[1] for ln in out.splitlines()[:-1]] == ["s10", "s11", "s12"]
+    assert "3 cell(s), estimated" in out
+
+
+def test_per_method_max_n_timeout_and_data_entry_methods(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text("""
+methods = ["handrolled_hmc", "numpyro_nuts"]
+timeout_s = 100
+[[data]]
+model = "sparse_logistic"
+sizes = [1000, 100000]
+timeout_s = 50
+[[data]]
+model = "sparse_logistic"
+dataset = "breast_cancer"
+methods = ["numpyro_nuts"]
+[settings.numpyro_nuts]
+max_n = 10000
+timeout_s = 20
+""")
+    suite = suites.load(str(path))
+    cells = suites.expand(suite)
+    got = sorted((c.dataset, c.n, c.method) for c in cells)
+    assert got == [("breast_cancer", 569, "numpyro_nuts"), ("synthetic", 1000, "handrolled_hmc"),
+                   ("synthetic", 1000, "numpyro_nuts"), ("synthetic", 100000, "handrolled_hmc")]
+    timeouts = {(c.dataset, c.n, c.method): suites.timeout_for(suite, c, 1800) for c in cells}
+    assert timeouts[("synthetic", 1000, "numpyro_nuts")] == 20  # settings.<method> first
+    assert timeouts[("synthetic", 1000, "handrolled_hmc")] == 50  # then the data entry
+    assert timeouts[("breast_cancer", 569, "numpyro_nuts")] == 20
+
+
+@pytest.fixture
+def other_branches_names():
+    """Register stand-ins for the method and model names the shipped suites use that are not here yet."""
+    added_m, added_t = [], []
+    for name in ("handrolled_hmc_tuned", "numpyro_hmc", "numpyro_hmcecs", "numpyro_sa", "numpyro_barkermh",
+                 "svi_autonormal", "svi_automvn", "svi_autolowrank", "svi_autodelta", "svi_autolaplace",
+                 "blackjax_hmc", "blackjax_nuts", "blackjax_mala", "blackjax_chees"):
+        if name not in methods.names():
+            methods.register(Method(name, "stand-in", run=None, family="vi" if name.startswith("svi") else "mcmc"))
+            added_m.append(name)
+    fixed = ("eight_schools-eight_schools_noncentered", "arK-arK", "diamonds-diamonds", "earnings-logearn_interaction",
+             "garch-garch11", "gp_pois_regr-gp_pois_regr", "kidiq-kidscore_momiq",
+             "low_dim_gauss_mix-low_dim_gauss_mix", "mesquite-logmesquite_logvolume", "sblrc-blr")
+    for name in ("logistic", *fixed):
+        if name not in targets.names():
+            sets = {"synthetic": ANY_N} if name == "logistic" else {"posteriordb": 1000}
+            targets.register(dataclasses.replace(TARGET, name=name, datasets=sets, default_dataset=next(iter(sets))))
+            added_t.append(name)
+    yield
+    for name in added_m:
+        methods._REGISTRY.pop(name)
+    for name in added_t:
+        targets._REGISTRY.pop(name)
+
+
+def test_shipped_suites_are_well_formed_and_estimated(other_branches_names):
+    assert {"quick", "default", "scaling", "gpu"} <= set(suites.names())
+    minutes = {}
+    for name in suites.names():
+        suite = suites.load(name)
+        cells = suites.expand(suite)
+        assert cells and len({c.key() for c in cells}) == len(cells)
+        minutes[name] = suites.estimate_s(suite, cells, 1800) / 60
+    assert minutes["quick"] < 3 and minutes["default"] < 45
+    default = suites.expand(suites.load("default"))
+    seed = {c.method for c in default if c.model == "sparse_logistic" and c.n == 100000}
+    assert seed == set(suites.load("default")["methods"])  # every method at 569 / 10k / 100k
+    gpu = suites.expand(suites.load("gpu"))
+    assert {c.device for c in gpu} == {"gpu"} and max(c.n for c in gpu) == 10**7
+    scaling = suites.expand(suites.load("scaling"))
+    assert max(c.n for c in scaling if c.method == "numpyro_nuts") == 10**5
+    assert max(c.n for c in scaling) == 10**6 and {c.model for c in scaling} == {"sparse_logistic", "logistic"}
+
+
+def test_estimate_grows_with_n_and_is_capped_by_the_timeout():
+    from harness.cell import Cell
+
+    small, big = (Cell("sparse_logistic", "synthetic", n, "numpyro_nuts") for n in (1000, 1_000_000))
+    assert suites.estimate_cell_s(big) > suites.estimate_cell_s(small) > 0
+    assert suites.estimate_cell_s(big, timeout_s=60) == 60
+
+
+def test_list_suites_shows_cells_and_estimate(capsys):
+    assert cli.main(["list", "suites"]) == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("quick"))
+    assert "4 cells, estimated" in line and "min" in line
+
+
+def test_unknown_suite_name():
+    with pytest.raises(UsageError, match="unknown suite 'nope'; valid: .*quick"):
+        suites.load("nope")
