@@ -39,7 +39,8 @@ def test_console_script_exit_code_and_list():
 def test_run_end_to_end_in_fresh_processes(tmp_path, capsys):
     """Both methods on a small synthetic size: table printed, rows stored and loadable."""
     out = tmp_path / "run"
-    argv = ["run", "--size", "200", "--chains", "2", "--warmup", "100", "--samples", "100", "--out", str(out)]
+    argv = ["run", "--size", "200", "--chains", "2", "--warmup", "100", "--samples", "100", "--out", str(out),
+            "--option", "handrolled_hmc.step_size=0.02", "--quiet"]
     assert cli.main(argv) == 0
     table = capsys.readouterr().out
     assert "handrolled_hmc" in table and "numpyro_nuts" in table
