@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness import UsageError
 from harness.methods.base import Method, RunConfig, RunResult
-from harness.methods.handrolled import HANDROLLED_HMC
+from harness.methods.handrolled import HANDROLLED_HMC, HANDROLLED_HMC_TUNED
 from harness.methods.numpyro_mcmc import NUMPYRO_NUTS
 
 _REGISTRY: dict[str, Method] = {}
@@ -28,7 +28,7 @@ def get(name: str) -> Method:
         raise UsageError(f"unknown method {name!r}; valid: {', '.join(names())}") from None
 
 
-for _m in (HANDROLLED_HMC, NUMPYRO_NUTS):
+for _m in (HANDROLLED_HMC, HANDROLLED_HMC_TUNED, NUMPYRO_NUTS):
     register(_m)
 
 __all__ = ["Method", "RunConfig", "RunResult", "get", "names", "register"]
