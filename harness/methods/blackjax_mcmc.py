@@ -32,7 +32,7 @@ from blackjax.adaptation.base import get_filter_adapt_info_fn
 
 from harness import UsageError
 from harness.methods.base import Method, RunConfig, RunResult
-from harness.methods.handrolled import _positive, default_step_size, density_and_data
+from harness.methods.handrolled import positive_option, default_step_size, density_and_data
 from harness.timing import compile_timed, run_timed
 
 MALA_TARGET_ACCEPT = 0.574  # optimal MALA acceptance (Roberts & Rosenthal 1998)
@@ -102,7 +102,7 @@ def _window_warmup(algorithm, log_density_of, config: RunConfig, opts, **params)
     """Per-chain (vmapped) BlackJAX window adaptation: step size by dual averaging + diagonal mass."""
     if config.num_warmup < 1:
         raise UsageError("window adaptation needs num_warmup >= 1 (Stan's schedule; 150 or more is sensible)")
-    initial = {} if opts.get("step_size") is None else {"initial_step_size": _positive(opts, "step_size", float)}
+    initial = {} if opts.get("step_size") is None else {"initial_step_size": positive_option(opts, "step_size", float)}
 
     def warmup(z0, key, data):
         adapt = blackjax.window_adaptation(
@@ -152,14 +152,18 @@ def _euclidean_sample(kernel, log_density_of, config: RunConfig, **params):
 
 
 def run_hmc(posterior, config: RunConfig, key) -> RunResult:
+    """Fixed L = num_steps. adapt=true (default, what a demanding user runs): BlackJAX window
+    adaptation of step size and diagonal mass per chain, step_size being its initial step
+    (null: BlackJAX's 1.0). adapt=false: fixed step_size (null: the seed's 0.05 sqrt(569/N)),
+    identity mass, warmup is burn-in; this is the seed's sampler with gradient reuse."""
     opts = config.options
-    num_steps = _positive(opts, "num_steps", int)
+    num_steps = positive_option(opts, "num_steps", int)
     log_density_of, _ = density_and_data(posterior)
     kernel = blackjax.hmc.build_kernel()
     if opts["adapt"] is True:
         warmup = _window_warmup(blackjax.hmc, log_density_of, config, opts, num_integration_steps=num_steps)
     elif opts["adapt"] is False:
-        step_size = _positive(opts, "step_size", float, default_step_size(posterior.n))
+        step_size = positive_option(opts, "step_size", float, default_step_size(posterior.n))
 
         def warmup(z0, key, data):  # burn-in with the fixed kernel, identity mass
             logdensity = log_density_of(data)
@@ -167,7 +171,8 @@ def run_hmc(posterior, config: RunConfig, key) -> RunResult:
             eps, imm = jnp.full(chains, step_size), jnp.ones((chains, posterior.dim))
             one = lambda k, s: kernel(k, s, logdensity, step_size, jnp.ones(posterior.dim), num_steps)
             state = jax.vmap(blackjax.hmc.init, (0, None))(z0, logdensity)
-            state, steps = _scan_chains(jax.vmap(one), state, key, config.num_warmup, chains, lambda s, i: i.num_integration_steps)
+            steps = lambda s, i: i.num_integration_steps
+            state, steps = _scan_chains(jax.vmap(one), state, key, config.num_warmup, chains, steps)
             return (state, eps, imm), chains + jnp.sum(steps), eps
     else:
         raise UsageError(f"option adapt must be true or false, got {opts['adapt']!r}")
@@ -176,8 +181,9 @@ def run_hmc(posterior, config: RunConfig, key) -> RunResult:
 
 
 def run_nuts(posterior, config: RunConfig, key) -> RunResult:
+    """NUTS after per-chain window adaptation (step_size: its initial step; null: BlackJAX's 1.0)."""
     opts = config.options
-    depth = _positive(opts, "max_tree_depth", int)
+    depth = positive_option(opts, "max_tree_depth", int)
     log_density_of, _ = density_and_data(posterior)
     warmup = _window_warmup(blackjax.nuts, log_density_of, config, opts, max_num_doublings=depth)
     sample = _euclidean_sample(blackjax.nuts.build_kernel(), log_density_of, config, max_num_doublings=depth)
@@ -185,9 +191,13 @@ def run_nuts(posterior, config: RunConfig, key) -> RunResult:
 
 
 def run_mala(posterior, config: RunConfig, key) -> RunResult:
+    """MALA, identity preconditioner. BlackJAX has no MALA warmup, so the tuning is ours, with
+    BlackJAX's dual averaging: with step_size null (default) each chain's step h is dual-averaged
+    during warmup towards target_accept (0.574, the optimal MALA acceptance), starting at 1e-3;
+    a given step_size is kept fixed and warmup is burn-in."""
     opts = config.options
     fixed = opts["step_size"]
-    fixed = None if fixed is None else _positive(opts, "step_size", float)
+    fixed = None if fixed is None else positive_option(opts, "step_size", float)
     target = _target(opts, "target_accept")
     log_density_of, _ = density_and_data(posterior)
     kernel = blackjax.mala.build_kernel()
@@ -217,7 +227,8 @@ def run_mala(posterior, config: RunConfig, key) -> RunResult:
         logdensity = log_density_of(data)
         state, eps = carry
         step = lambda keys, s: jax.vmap(lambda k, s, e: kernel(k, s, logdensity, e))(keys, s, eps)
-        record = lambda s, i: (s.position, Trace(i.acceptance_rate, jnp.zeros_like(i.is_accepted), jnp.ones_like(eps, int)))
+        no_divergence, one_grad = jnp.zeros(chains, bool), jnp.ones(chains, int)
+        record = lambda s, i: (s.position, Trace(i.acceptance_rate, no_divergence, one_grad))
         _, (zs, trace) = _scan_chains(step, state, key, config.num_samples, chains, record)
         return zs, trace
 
@@ -225,14 +236,23 @@ def run_mala(posterior, config: RunConfig, key) -> RunResult:
 
 
 def run_chees(posterior, config: RunConfig, key) -> RunResult:
+    """ChEES-adapted jittered HMC over an ensemble.
+
+    The ensemble size is the option num_chains (default 128, the accelerator-friendly
+    regime), which overrides RunConfig.num_chains; num_chains=null uses RunConfig.num_chains.
+    The size used is in the draws' chain axis and in extra["num_chains"]. Step size by dual
+    averaging towards 0.651, trajectory length by Adam (learning_rate) on the ChEES criterion,
+    diagonal mass estimated over the ensemble in late warmup (mass_matrix="identity": the
+    original ChEES); initial_step_size null means the seed's 0.05 sqrt(569/N).
+    """
     opts = config.options
-    chains = config.num_chains if opts["num_chains"] is None else _positive(opts, "num_chains", int)
+    chains = config.num_chains if opts["num_chains"] is None else positive_option(opts, "num_chains", int)
     if chains < 2:
         raise UsageError(f"ChEES adapts over an ensemble: num_chains must be >= 2, got {chains}")
     if config.num_warmup < 1:
         raise UsageError("ChEES adapts during warmup: num_warmup must be >= 1")
-    step0 = _positive(opts, "initial_step_size", float, default_step_size(posterior.n))
-    rate = _positive(opts, "learning_rate", float)
+    step0 = positive_option(opts, "initial_step_size", float, default_step_size(posterior.n))
+    rate = positive_option(opts, "learning_rate", float)
     mass = {"diagonal": "diagonal", "identity": None}.get(opts["mass_matrix"], KeyError)
     if mass is KeyError:
         raise UsageError(f"option mass_matrix must be 'diagonal' or 'identity', got {opts['mass_matrix']!r}")

@@ -131,7 +131,7 @@ def default_step_size(n: int | None) -> float:
     return SEED_STEP_SIZE * math.sqrt(SEED_N / n) if n else SEED_STEP_SIZE
 
 
-def _positive(opts, name, kind, default=None):
+def positive_option(opts, name, kind, default=None):
     """Option ``name`` as a positive ``kind``; None gives ``default``; anything else is a UsageError."""
     value = opts[name]
     types = (int,) if kind is int else (int, float)
@@ -164,8 +164,8 @@ def _result(posterior, config, zs, info, grads_per_iter, grads_init, timings, st
 def run(posterior, config: RunConfig, key) -> RunResult:
     """The seed's sampler: burn-in then sampling, both with the fixed-step kernel, chains by vmap."""
     opts = config.options
-    step_size = _positive(opts, "step_size", float, default_step_size(posterior.n))
-    num_steps = _positive(opts, "num_steps", int)
+    step_size = positive_option(opts, "step_size", float, default_step_size(posterior.n))
+    num_steps = positive_option(opts, "num_steps", int)
     chains = config.num_chains
     log_density_of, data = density_and_data(posterior)
 
@@ -270,8 +270,8 @@ def _adapt_update(s: AdaptState, accept_prob, z, collect, window_end, target) ->
 def run_tuned(posterior, config: RunConfig, key) -> RunResult:
     """Gradient reuse + per-chain Stan-style warmup (dual-averaged step, diagonal mass), then fixed-L sampling."""
     opts = config.options
-    step0 = _positive(opts, "initial_step_size", float, default_step_size(posterior.n))
-    num_steps = _positive(opts, "num_steps", int)
+    step0 = positive_option(opts, "initial_step_size", float, default_step_size(posterior.n))
+    num_steps = positive_option(opts, "num_steps", int)
     target = opts["target_accept"]
     if not (isinstance(target, (int, float)) and 0 < target < 1):
         raise UsageError(f"option target_accept must be in (0, 1), got {target!r}")

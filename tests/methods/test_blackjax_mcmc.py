@@ -10,7 +10,8 @@ BLACKJAX = ["blackjax_hmc", "blackjax_nuts", "blackjax_mala", "blackjax_chees"]
 
 def _run(posterior, name, chains, warmup, samples, seed=0, **options):
     m = methods.get(name)
-    return m.run(posterior, methods.RunConfig(chains, warmup, samples, m.resolve_options(options)), jax.random.key(seed))
+    config = methods.RunConfig(chains, warmup, samples, m.resolve_options(options))
+    return m.run(posterior, config, jax.random.key(seed))
 
 
 def _check_timings(r):
