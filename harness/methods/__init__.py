@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from harness import UsageError
 from harness.methods.base import Method, RunConfig, RunResult
-from harness.methods.handrolled import HANDROLLED_HMC
+from harness.methods.blackjax_mcmc import BLACKJAX_CHEES, BLACKJAX_HMC, BLACKJAX_MALA, BLACKJAX_NUTS
+from harness.methods.handrolled import HANDROLLED_HMC, HANDROLLED_HMC_TUNED
 from harness.methods.numpyro_mcmc import NUMPYRO_NUTS
 
 _REGISTRY: dict[str, Method] = {}
@@ -28,7 +29,15 @@ def get(name: str) -> Method:
         raise UsageError(f"unknown method {name!r}; valid: {', '.join(names())}") from None
 
 
-for _m in (HANDROLLED_HMC, NUMPYRO_NUTS):
+for _m in (
+    HANDROLLED_HMC,
+    HANDROLLED_HMC_TUNED,
+    BLACKJAX_HMC,
+    BLACKJAX_NUTS,
+    BLACKJAX_MALA,
+    BLACKJAX_CHEES,
+    NUMPYRO_NUTS,
+):
     register(_m)
 
 __all__ = ["Method", "RunConfig", "RunResult", "get", "names", "register"]

@@ -1,13 +1,25 @@
-"""The classic hand-rolled HMC of the seed: leapfrog in ``lax.fori_loop``, MH accept.
+"""Hand-rolled HMC: the seed's kernel, and what a careful user adds to it.
 
-Identity mass matrix, fixed step size and number of leapfrog steps L, no
-adaptation: warmup iterations are plain burn-in. Faithful to the seed, it
-recomputes the gradient at the current point every iteration, so one
-iteration costs L + 1 gradient evaluations. Chains are vectorised with ``vmap``.
+One leapfrog kernel (velocity Verlet in ``lax.fori_loop``, Gaussian momentum
+p ~ N(0, M) with a diagonal inverse mass M^-1, Metropolis accept on
+H(z, p) = -log p(z) + p^T M^-1 p / 2), in the BlackJAX style: NamedTuple state
+and info, pure ``init`` / ``build_kernel``, the caller jits. Two methods use it:
 
-Pure ``init``-free kernel in the BlackJAX style: ``build_kernel(logdensity,
-step_size, L)`` returns ``kernel(key, position) -> (position, HMCInfo)``; the
-caller jits.
+``handrolled_hmc``, faithful to the seed: fixed step size, identity mass, L
+leapfrog steps, no adaptation (warmup is plain burn-in), and the gradient at
+the current point recomputed every iteration, so one iteration costs L + 1
+gradients. Its float operations, key splits and momentum draw are those of
+``blackjax.hmc`` with an identity inverse mass matrix, so with the same keys the
+draws are bit-identical (tested).
+
+``handrolled_hmc_tuned``: the same kernel with the state carrying log p and its
+gradient (L gradients per iteration, one more per chain at init), and a Stan-
+style warmup per chain: dual averaging of log step size (Hoffman & Gelman 2014,
+Algorithm 5) towards a target acceptance, and a diagonal inverse mass set to a
+regularised Welford variance at the end of each doubling slow window.
+
+Data enter the compiled loops as arguments (:func:`density_and_data`), never
+as closure constants, so chains through ``vmap`` share one read of the data.
 """
 
 from __future__ import annotations
@@ -19,11 +31,25 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from harness import UsageError
 from harness.methods.base import Method, RunConfig, RunResult
+from harness.targets.base import model_log_density
 from harness.timing import compile_timed, run_timed
 
-DIVERGENCE_THRESHOLD = 1000.0  # energy error above which a transition counts as divergent
+DIVERGENCE_THRESHOLD = 1000.0  # energy error above which a transition counts as divergent (BlackJAX's)
 SEED_STEP_SIZE, SEED_N = 0.05, 569  # the seed's step at N = 569; scaled like 1/sqrt(N)
+# Dual averaging constants of Hoffman & Gelman (2014) and Stan.
+DA_GAMMA, DA_T0, DA_KAPPA = 0.05, 10.0, 0.75
+# Stan's warmup windows: initial fast buffer, first slow window, terminal fast buffer.
+INIT_BUFFER, BASE_WINDOW, TERM_BUFFER = 75, 25, 50
+
+
+class HMCState(NamedTuple):
+    """Position z with log p(z) and its gradient, so a transition need not recompute them."""
+
+    position: jax.Array
+    logdensity: jax.Array
+    logdensity_grad: jax.Array
 
 
 class HMCInfo(NamedTuple):
@@ -32,30 +58,72 @@ class HMCInfo(NamedTuple):
     is_divergent: jax.Array
 
 
-def build_kernel(logdensity_fn, step_size: float, num_steps: int):
-    """One HMC transition with L = num_steps velocity-Verlet steps and an MH accept."""
+def density_and_data(posterior):
+    """(data -> log density, data arrays) so data can be a jit argument, not a closure constant.
+
+    The flat log density is rebuilt from traced data inside the compiled function,
+    from the target's hand-written density or from its NumPyro model; entries
+    that are not arrays stay static.
+    """
+    target, layout = posterior.target, posterior.layout
+    arrays = {k: v for k, v in posterior.data.items() if isinstance(v, (np.ndarray, jax.Array))}
+    static = {k: v for k, v in posterior.data.items() if k not in arrays}
+
+    def log_density_of(data):
+        data = {**static, **data}
+        if target.log_density is not None:
+            return target.log_density(data)
+        return model_log_density(target.model, data, layout)
+
+    return log_density_of, arrays
+
+
+def init(position, logdensity_fn) -> HMCState:
+    return HMCState(position, *jax.value_and_grad(logdensity_fn)(position))
+
+
+def build_kernel(logdensity_fn, num_steps: int):
+    """``kernel(key, state, step_size, inverse_mass) -> (state, HMCInfo)``: L leapfrog steps + MH.
+
+    Costs exactly ``num_steps`` gradients. ``inverse_mass`` is a scalar (1.0:
+    identity) or the diagonal of M^-1.
+    """
     value_and_grad = jax.value_and_grad(logdensity_fn)
 
-    def leapfrog(_, carry):
-        z, p, logp, g = carry
-        p = p + 0.5 * step_size * g
-        z = z + step_size * p
-        logp, g = value_and_grad(z)
-        p = p + 0.5 * step_size * g
-        return z, p, logp, g
-
-    def kernel(key, z):
+    def kernel(key, state: HMCState, step_size, inverse_mass):
         key_momentum, key_accept = jax.random.split(key)
-        p0 = jax.random.normal(key_momentum, z.shape, z.dtype)
-        logp0, g0 = value_and_grad(z)  # recomputed each iteration, as in the seed
-        z1, p1, logp1, _ = jax.lax.fori_loop(0, num_steps, leapfrog, (z, p0, logp0, g0))
-        delta = (-logp0 + 0.5 * p0 @ p0) - (-logp1 + 0.5 * p1 @ p1)
+        z, logp0, g0 = state
+        p0 = jax.random.normal(key_momentum, z.shape, z.dtype) / jnp.sqrt(inverse_mass)
+
+        def leapfrog(_, carry):
+            z, p, logp, g = carry
+            p = p + 0.5 * step_size * g
+            z = z + step_size * (inverse_mass * p)
+            logp, g = value_and_grad(z)
+            p = p + 0.5 * step_size * g
+            return z, p, logp, g
+
+        z1, p1, logp1, g1 = jax.lax.fori_loop(0, num_steps, leapfrog, (z, p0, logp0, g0))
+        kinetic = lambda p: 0.5 * jnp.dot(inverse_mass * p, p)
+        delta = (-logp0 + kinetic(p0)) - (-logp1 + kinetic(p1))
         delta = jnp.where(jnp.isnan(delta), -jnp.inf, delta)
         p_accept = jnp.clip(jnp.exp(delta), max=1.0)
         accept = jax.random.bernoulli(key_accept, p_accept)
-        return jnp.where(accept, z1, z), HMCInfo(p_accept, accept, -delta > DIVERGENCE_THRESHOLD)
+        new = jax.tree.map(lambda a, b: jnp.where(accept, a, b), HMCState(z1, logp1, g1), state)
+        return new, HMCInfo(p_accept, accept, -delta > DIVERGENCE_THRESHOLD)
 
     return kernel
+
+
+def build_seed_kernel(logdensity_fn, step_size: float, num_steps: int):
+    """The seed's ``kernel(key, z) -> (z, HMCInfo)``: recomputes log p and gradient at z (L + 1 gradients)."""
+    kernel = build_kernel(logdensity_fn, num_steps)
+
+    def seed_kernel(key, z):
+        state, info = kernel(key, init(z, logdensity_fn), step_size, 1.0)
+        return state.position, info
+
+    return seed_kernel
 
 
 def default_step_size(n: int | None) -> float:
@@ -63,19 +131,56 @@ def default_step_size(n: int | None) -> float:
     return SEED_STEP_SIZE * math.sqrt(SEED_N / n) if n else SEED_STEP_SIZE
 
 
-def run(posterior, config: RunConfig, key) -> RunResult:
-    opts = config.options
-    step_size = float(opts["step_size"] or default_step_size(posterior.n))
-    num_steps = int(opts["num_steps"])
+def positive_option(opts, name, kind, default=None):
+    """Option ``name`` as a positive ``kind``; None gives ``default``; anything else is a UsageError."""
+    value = opts[name]
+    types = (int,) if kind is int else (int, float)
+    if value is None and default is not None:
+        return default
+    if not (isinstance(value, types) and not isinstance(value, bool) and value > 0):
+        hint = " (or null for the default)" if default is not None else ""
+        raise UsageError(f"option {name} must be a positive {kind.__name__}{hint}, got {value!r}")
+    return kind(value)
+
+
+def _result(posterior, config, zs, info, grads_per_iter, grads_init, timings, step_size, extra) -> RunResult:
     chains = config.num_chains
-    kernel = jax.vmap(build_kernel(posterior.log_density, step_size, num_steps))
+    compile_s, warmup_s, sample_s = timings
+    z = np.swapaxes(np.asarray(zs), 0, 1)  # (draw, chain, dim) -> (chain, draw, dim)
+    return RunResult(
+        draws=posterior.layout.constrain(z),
+        grad_evals_warmup=chains * (grads_init + config.num_warmup * grads_per_iter),
+        grad_evals_sample=chains * config.num_samples * grads_per_iter,
+        compile_s=compile_s,
+        warmup_s=warmup_s,
+        sample_s=sample_s,
+        accept_rate=float(np.mean(info.accept_prob)),
+        divergences=int(np.sum(info.is_divergent)),
+        step_size=step_size,
+        extra=extra,
+    )
 
-    def burn_in(z, keys):
-        return jax.lax.scan(lambda z, k: (kernel(k, z)[0], None), z, keys)[0]
 
-    def sample(z, keys):
+def run(posterior, config: RunConfig, key) -> RunResult:
+    """The seed's sampler: burn-in then sampling, both with the fixed-step kernel, chains by vmap."""
+    opts = config.options
+    step_size = positive_option(opts, "step_size", float, default_step_size(posterior.n))
+    num_steps = positive_option(opts, "num_steps", int)
+    chains = config.num_chains
+    log_density_of, data = density_and_data(posterior)
+
+    def kernel(data):
+        return jax.vmap(build_seed_kernel(log_density_of(data), step_size, num_steps))
+
+    def burn_in(z, keys, data):
+        step = kernel(data)
+        return jax.lax.scan(lambda z, k: (step(k, z)[0], None), z, keys)[0]
+
+    def sample(z, keys, data):
+        step = kernel(data)
+
         def body(z, k):
-            z, info = kernel(k, z)
+            z, info = step(k, z)
             return z, (z, info)
 
         return jax.lax.scan(body, z, keys)[1]
@@ -85,25 +190,135 @@ def run(posterior, config: RunConfig, key) -> RunResult:
     warm_keys = jax.random.split(key_warmup, (config.num_warmup, chains))
     sample_keys = jax.random.split(key_sample, (config.num_samples, chains))
 
-    burn_in_c, t_c1 = compile_timed(burn_in, z0, warm_keys)
-    sample_c, t_c2 = compile_timed(sample, z0, sample_keys)
-    z_warm, warmup_s = run_timed(burn_in_c, z0, warm_keys)
-    (zs, info), sample_s = run_timed(sample_c, z_warm, sample_keys)
+    burn_in_c, t_c1 = compile_timed(burn_in, z0, warm_keys, data)
+    sample_c, t_c2 = compile_timed(sample, z0, sample_keys, data)
+    z_warm, warmup_s = run_timed(burn_in_c, z0, warm_keys, data)
+    (zs, info), sample_s = run_timed(sample_c, z_warm, sample_keys, data)
+    timings = (t_c1 + t_c2, warmup_s, sample_s)
+    return _result(posterior, config, zs, info, num_steps + 1, 0, timings, step_size, {"num_steps": num_steps})
 
-    per_iter = (num_steps + 1) * chains
-    z = np.swapaxes(np.asarray(zs), 0, 1)  # (draw, chain, dim) -> (chain, draw, dim)
-    return RunResult(
-        draws=posterior.layout.constrain(z),
-        grad_evals_warmup=config.num_warmup * per_iter,
-        grad_evals_sample=config.num_samples * per_iter,
-        compile_s=t_c1 + t_c2,
-        warmup_s=warmup_s,
-        sample_s=sample_s,
-        accept_rate=float(np.mean(info.accept_prob)),
-        divergences=int(np.sum(info.is_divergent)),
-        step_size=step_size,
-        extra={"num_steps": num_steps},
+
+# ----------------------------------------------------------------------------- tuned
+
+
+class AdaptState(NamedTuple):
+    """Per-chain warmup state: dual averaging of log step size, Welford variance, inverse mass."""
+
+    log_step: jax.Array
+    log_step_avg: jax.Array
+    h_bar: jax.Array
+    mu: jax.Array  # shrinkage target of log step, log(10 * step) at each (re)start
+    t: jax.Array  # dual-averaging iteration count since the last restart
+    inverse_mass: jax.Array
+    count: jax.Array  # Welford: number of draws in the current slow window
+    mean: jax.Array
+    m2: jax.Array
+
+
+def window_schedule(num_warmup: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stan's warmup windows: per iteration, (collect draws for the variance, window ends here).
+
+    A fast buffer (75) adapts only the step; slow windows (25, 50, 100, ...;
+    the last stretched to the terminal buffer) also collect draws; the
+    terminal fast buffer (50) re-tunes the step for the final mass. Warmups
+    under 20 iterations adapt the step only; short ones shrink the buffers to
+    15 % / 10 % as Stan does.
+    """
+    collect, end = np.zeros(num_warmup, bool), np.zeros(num_warmup, bool)
+    if num_warmup < 20:
+        return collect, end
+    init_buf, base, term = INIT_BUFFER, BASE_WINDOW, TERM_BUFFER
+    if init_buf + base + term > num_warmup:
+        init_buf, term = int(0.15 * num_warmup), int(0.1 * num_warmup)
+        base = num_warmup - init_buf - term
+    start, size, last = init_buf, base, num_warmup - term
+    while start < last:
+        if start + 3 * size > last:  # the next (doubled) window would not fit: stretch this one
+            size = last - start
+        collect[start : start + size] = True
+        end[start + size - 1] = True
+        start, size = start + size, 2 * size
+    return collect, end
+
+
+def _adapt_init(step_size, dim) -> AdaptState:
+    log_step = jnp.log(jnp.asarray(step_size, jnp.float32))
+    zero, zeros = jnp.zeros(()), jnp.zeros(dim)
+    return AdaptState(log_step, log_step, zero, log_step + jnp.log(10.0), zero, jnp.ones(dim), zero, zeros, zeros)
+
+
+def _adapt_update(s: AdaptState, accept_prob, z, collect, window_end, target) -> AdaptState:
+    """One warmup iteration: dual-averaging step on log step; Welford update; mass at a window end."""
+    t = s.t + 1.0
+    h_bar = (1.0 - 1.0 / (t + DA_T0)) * s.h_bar + (target - accept_prob) / (t + DA_T0)
+    log_step = s.mu - jnp.sqrt(t) / DA_GAMMA * h_bar
+    eta = t**-DA_KAPPA
+    log_step_avg = eta * log_step + (1.0 - eta) * s.log_step_avg
+    count = s.count + collect
+    delta = z - s.mean
+    mean = s.mean + collect * delta / jnp.maximum(count, 1.0)
+    m2 = s.m2 + collect * delta * (z - mean)
+    s = AdaptState(log_step, log_step_avg, h_bar, s.mu, t, s.inverse_mass, count, mean, m2)
+    # Window end: Stan's regularised variance becomes M^-1; dual averaging restarts from the averaged step.
+    var = m2 / jnp.maximum(count - 1.0, 1.0)
+    restarted = _adapt_init(jnp.exp(log_step_avg), z.shape[-1])._replace(
+        inverse_mass=(count / (count + 5.0)) * var + 1e-3 * (5.0 / (count + 5.0))
     )
+    return jax.tree.map(lambda a, b: jnp.where(window_end, a, b), restarted, s)
+
+
+def run_tuned(posterior, config: RunConfig, key) -> RunResult:
+    """Gradient reuse + per-chain Stan-style warmup (dual-averaged step, diagonal mass), then fixed-L sampling."""
+    opts = config.options
+    step0 = positive_option(opts, "initial_step_size", float, default_step_size(posterior.n))
+    num_steps = positive_option(opts, "num_steps", int)
+    target = opts["target_accept"]
+    if not (isinstance(target, (int, float)) and 0 < target < 1):
+        raise UsageError(f"option target_accept must be in (0, 1), got {target!r}")
+    chains = config.num_chains
+    log_density_of, data = density_and_data(posterior)
+    collect, window_end = (jnp.asarray(a, jnp.float32) for a in window_schedule(config.num_warmup))
+
+    def warmup(z, keys, collect, window_end, data):
+        logdensity = log_density_of(data)
+        kernel = build_kernel(logdensity, num_steps)
+
+        def one_chain(key, state, adapt, collect, end):
+            state, info = kernel(key, state, jnp.exp(adapt.log_step), adapt.inverse_mass)
+            return state, _adapt_update(adapt, info.accept_prob, state.position, collect, end, target)
+
+        step = jax.vmap(one_chain, in_axes=(0, 0, 0, None, None))
+        adapt0 = jax.tree.map(lambda a: jnp.broadcast_to(a, (chains, *a.shape)), _adapt_init(step0, z.shape[1]))
+        carry = (jax.vmap(init, in_axes=(0, None))(z, logdensity), adapt0)
+        carry, _ = jax.lax.scan(lambda c, x: (step(x[0], *c, x[1], x[2]), None), carry, (keys, collect, window_end))
+        state, adapt = carry
+        return state, jnp.exp(adapt.log_step_avg), adapt.inverse_mass
+
+    def sample(state, step_size, inverse_mass, keys, data):
+        kernel = jax.vmap(build_kernel(log_density_of(data), num_steps))
+
+        def body(s, k):
+            s, info = kernel(k, s, step_size, inverse_mass)
+            return s, (s.position, info)
+
+        return jax.lax.scan(body, state, keys)[1]
+
+    key_init, key_warmup, key_sample = jax.random.split(key, 3)
+    z0 = posterior.initial_positions(key_init, chains)
+    warm_keys = jax.random.split(key_warmup, (config.num_warmup, chains))
+    sample_keys = jax.random.split(key_sample, (config.num_samples, chains))
+
+    warm_args = (z0, warm_keys, collect, window_end, data)
+    warmup_c, t_c1 = compile_timed(warmup, *warm_args)
+    (state, step_size, inverse_mass), warmup_s = run_timed(warmup_c, *warm_args)
+    sample_args = (state, step_size, inverse_mass, sample_keys, data)
+    sample_c, t_c2 = compile_timed(sample, *sample_args)
+    (zs, info), sample_s = run_timed(sample_c, *sample_args)
+
+    timings = (t_c1 + t_c2, warmup_s, sample_s)
+    step_sizes = np.asarray(step_size)
+    extra = {"num_steps": num_steps, "step_size_min": float(step_sizes.min()), "step_size_max": float(step_sizes.max())}
+    return _result(posterior, config, zs, info, num_steps, 1, timings, float(step_sizes.mean()), extra)
 
 
 HANDROLLED_HMC = Method(
@@ -111,4 +326,11 @@ HANDROLLED_HMC = Method(
     description="The seed's hand-rolled HMC: fixed step, identity mass, L+1 gradients per iteration",
     run=run,
     options={"step_size": None, "num_steps": 10},
+)
+
+HANDROLLED_HMC_TUNED = Method(
+    name="handrolled_hmc_tuned",
+    description="Hand-rolled HMC, fixed L, gradient reuse, warmup adapting step (dual averaging) and diagonal mass",
+    run=run_tuned,
+    options={"initial_step_size": None, "num_steps": 10, "target_accept": 0.8},
 )

@@ -1,23 +1,119 @@
+import blackjax
 import jax
+import jax.numpy as jnp
 import numpy as np
+import pytest
 
-from harness import methods, metrics
+from harness import UsageError, methods, metrics
+from harness.methods import handrolled
 from tests.conftest import GAUSS_COV, GAUSS_MEAN
 
 
+def _check_gaussian(x, mcse_tol=4.0, cov_rtol=0.1):
+    """Mean within ``mcse_tol`` MCSE (bulk ESS) and covariance within ``cov_rtol`` of the truth."""
+    for i in range(2):
+        mcse = np.sqrt(GAUSS_COV[i, i] / metrics.ess_bulk(x[..., i]))
+        assert abs(x[..., i].mean() - GAUSS_MEAN[i]) < mcse_tol * mcse
+    np.testing.assert_allclose(np.cov(x.reshape(-1, 2).T), GAUSS_COV, rtol=cov_rtol, atol=0.05)
+
+
+def _blackjax_draws(posterior, config, key, step_size, num_steps):
+    """BlackJAX HMC, identity inverse mass, driven with handrolled.run's exact key schedule."""
+    hmc = blackjax.hmc(posterior.log_density, step_size, jnp.ones(posterior.dim), num_steps)
+    step = jax.vmap(hmc.step)
+    key_init, key_warmup, key_sample = jax.random.split(key, 3)
+    z0 = posterior.initial_positions(key_init, config.num_chains)
+    warm_keys = jax.random.split(key_warmup, (config.num_warmup, config.num_chains))
+    sample_keys = jax.random.split(key_sample, (config.num_samples, config.num_chains))
+
+    @jax.jit
+    def go(z0):
+        state = jax.vmap(hmc.init)(z0)
+        state = jax.lax.scan(lambda s, k: (step(k, s)[0], None), state, warm_keys)[0]
+        return jax.lax.scan(lambda s, k: (step(k, s)[0],) * 2, state, sample_keys)[1].position
+
+    z = np.swapaxes(np.asarray(go(z0)), 0, 1)
+    return posterior.layout.constrain(z)
+
+
+@pytest.mark.parametrize(
+    "posterior_name, step_size, num_steps", [("gaussian_2d", 0.3, 8), ("breast_cancer", 0.005, 10)]
+)
+def test_handrolled_hmc_bit_identical_to_blackjax_hmc(request, posterior_name, step_size, num_steps):
+    """Same keys, same float operations: the seed's kernel and blackjax.hmc give the same bits."""
+    posterior = request.getfixturevalue(posterior_name)
+    m = methods.get("handrolled_hmc")
+    cfg = methods.RunConfig(3, 100, 200, m.resolve_options({"step_size": step_size, "num_steps": num_steps}))
+    key = jax.random.key(7)
+    ours = m.run(posterior, cfg, key).draws
+    theirs = _blackjax_draws(posterior, cfg, key, step_size, num_steps)
+    assert ours.keys() == theirs.keys()
+    for name in ours:
+        assert ours[name].shape[:2] == (3, 200)
+        np.testing.assert_array_equal(ours[name], theirs[name])
+    assert len({float(v) for v in ours[posterior.layout.names[0]].ravel()}) > 300  # the chains moved
+
+
 def test_handrolled_hmc_recovers_correlated_gaussian(gaussian_2d):
-    """Mean within 4 MCSE and covariance within 10 % of the truth."""
+    """Mean within 4 MCSE and covariance within 10 % of the truth; L + 1 gradients per iteration."""
     m = methods.get("handrolled_hmc")
     cfg = methods.RunConfig(4, 300, 2000, m.resolve_options({"step_size": 0.3, "num_steps": 8}))
     r = m.run(gaussian_2d, cfg, jax.random.key(0))
     x = r.draws["x"]  # (chain, draw, 2)
     assert x.shape == (4, 2000, 2)
-    for i in range(2):
-        ess = metrics.ess_bulk(x[..., i])
-        mcse = np.sqrt(GAUSS_COV[i, i] / ess)
-        assert abs(x[..., i].mean() - GAUSS_MEAN[i]) < 4 * mcse
-    cov = np.cov(x.reshape(-1, 2).T)
-    np.testing.assert_allclose(cov, GAUSS_COV, rtol=0.1, atol=0.05)
+    _check_gaussian(x)
     assert r.grad_evals_sample == 4 * 2000 * (8 + 1)  # L + 1 gradients per iteration
     assert r.grad_evals_warmup == 4 * 300 * 9
     assert r.compile_s > 0 and r.sample_s > 0 and 0.5 < r.accept_rate <= 1.0
+
+
+def test_handrolled_hmc_tuned_recovers_correlated_gaussian(gaussian_2d):
+    """Warmup adapts step and mass from a poor start; L gradients per iteration plus one per chain at init."""
+    m = methods.get("handrolled_hmc_tuned")
+    cfg = methods.RunConfig(4, 400, 1500, m.resolve_options({"initial_step_size": 2.0, "num_steps": 5}))
+    r = m.run(gaussian_2d, cfg, jax.random.key(1))
+    _check_gaussian(r.draws["x"])
+    assert r.grad_evals_warmup == 4 * (1 + 400 * 5)
+    assert r.grad_evals_sample == 4 * 1500 * 5
+    assert 0.65 < r.accept_rate < 0.95  # dual averaging aims at 0.8
+    assert 0.2 < r.step_size < 2.0 and r.divergences == 0
+
+
+def test_window_schedule_matches_stan():
+    collect, end = handrolled.window_schedule(1000)
+    assert not collect[:75].any() and not collect[950:].any() and collect[75:950].all()
+    assert list(np.flatnonzero(end)) == [99, 149, 249, 449, 949]  # 25, 50, 100, 200, 500 (stretched)
+    collect, end = handrolled.window_schedule(100)  # 15 % / 10 % buffers
+    assert list(np.flatnonzero(collect)[[0, -1]]) == [15, 89] and end.sum() == 1
+    assert not handrolled.window_schedule(10)[0].any()
+
+
+def test_tuned_adapts_diagonal_mass_to_posterior_variance(gaussian_2d):
+    """The last window's regularised variance estimate: M^-1 near the marginal variances (1, 2)."""
+    log_density_of, data = handrolled.density_and_data(gaussian_2d)
+    kernel = handrolled.build_kernel(log_density_of(data), 5)
+    collect, end = handrolled.window_schedule(600)
+    state = handrolled.init(jnp.zeros(2), log_density_of(data))
+    adapt = handrolled._adapt_init(0.5, 2)
+
+    @jax.jit
+    def go(state, adapt, keys):
+        def body(c, x):
+            state, adapt = c
+            state, info = kernel(x[0], state, jnp.exp(adapt.log_step), adapt.inverse_mass)
+            return (state, handrolled._adapt_update(adapt, info.accept_prob, state.position, x[1], x[2], 0.8)), None
+
+        return jax.lax.scan(body, (state, adapt), (keys, jnp.asarray(collect, float), jnp.asarray(end, float)))[0]
+
+    _, adapt = go(state, adapt, jax.random.split(jax.random.key(3), 600))
+    np.testing.assert_allclose(adapt.inverse_mass, np.diag(GAUSS_COV), rtol=0.35)
+
+
+@pytest.mark.parametrize("name", ["handrolled_hmc", "handrolled_hmc_tuned"])
+def test_unknown_or_bad_option_is_a_usage_error(gaussian_2d, name):
+    m = methods.get(name)
+    with pytest.raises(UsageError, match="valid: .*num_steps"):
+        m.resolve_options({"num_step": 3})
+    cfg = methods.RunConfig(2, 10, 10, m.resolve_options({"num_steps": 0}))
+    with pytest.raises(UsageError, match="num_steps must be a positive int"):
+        m.run(gaussian_2d, cfg, jax.random.key(0))

@@ -1,0 +1,320 @@
+"""BlackJAX kernels behind the adapter contract: HMC, NUTS, MALA and ChEES-tuned HMC.
+
+BlackJAX is used as it is meant to be: pure ``init`` / kernel functions and
+its adaptation algorithms (``window_adaptation``, ``dual_averaging_adaptation``,
+``chees_adaptation``), driven under our own ``jit`` + ``lax.scan``. Warmup and
+sampling are two functions compiled ahead of time and timed apart
+(harness.timing); the data enter both as jit arguments, the log density being
+rebuilt from them inside (``handrolled.density_and_data``).
+
+Gradient evaluations are counted exactly from BlackJAX's own infos: one per
+chain for the state's initial log density and gradient (warmup), plus
+``info.num_integration_steps`` of every transition (HMC: L; NUTS: the leapfrog
+steps of the tree; ChEES: the jittered L); MALA costs one per transition.
+BlackJAX's window adaptation and dual averaging evaluate no other gradient.
+
+Chains: BlackJAX's window adaptation is single-chain, so warmup and sampling
+are ``vmap``-ed over chains, each with its own step size and mass matrix; NUTS
+chains through ``vmap`` wait for the longest tree, which the per-gradient cost
+shows. ChEES adapts one step size and trajectory length over an ensemble.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import blackjax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from blackjax.adaptation.base import get_filter_adapt_info_fn
+
+from harness import UsageError
+from harness.methods.base import Method, RunConfig, RunResult
+from harness.methods.handrolled import positive_option, default_step_size, density_and_data
+from harness.timing import compile_timed, run_timed
+
+MALA_TARGET_ACCEPT = 0.574  # optimal MALA acceptance (Roberts & Rosenthal 1998)
+MALA_INITIAL_STEP = 1e-3  # BlackJAX MALA's step h: x' = x + h grad + sqrt(2h) xi; dual averaging moves it
+CHEES_CHAINS = 128
+CHEES_LEARNING_RATE = 0.025  # Adam rate on log trajectory length (TFP's ChEES default)
+_ADAPT_INFO = get_filter_adapt_info_fn(info_keys={"num_integration_steps", "acceptance_rate", "is_divergent"})
+
+
+class Trace(NamedTuple):
+    """Per transition and chain: what the row needs from BlackJAX's info."""
+
+    accept_prob: jax.Array
+    is_divergent: jax.Array
+    num_grads: jax.Array
+
+
+class Plan(NamedTuple):
+    """A method's two compiled phases.
+
+    warmup(z0, key, data) -> (carry, warmup gradients per chain, final step size per chain or shared);
+    sample(carry, key, data) -> (positions (draw, chain, dim), Trace (draw, chain)).
+    """
+
+    warmup: Callable
+    sample: Callable
+
+
+def _drive(posterior, config: RunConfig, key, plan: Plan, extra: dict) -> RunResult:
+    """Compile warmup, run it, compile sampling, run it; every phase blocked and timed apart."""
+    _, data = density_and_data(posterior)
+    key_init, key_warmup, key_sample = jax.random.split(key, 3)
+    z0 = posterior.initial_positions(key_init, config.num_chains)
+    warmup_c, t_c1 = compile_timed(plan.warmup, z0, key_warmup, data)
+    (carry, warm_grads, step_size), warmup_s = run_timed(warmup_c, z0, key_warmup, data)
+    sample_c, t_c2 = compile_timed(plan.sample, carry, key_sample, data)
+    (zs, trace), sample_s = run_timed(sample_c, carry, key_sample, data)
+
+    z = np.swapaxes(np.asarray(zs), 0, 1)  # (draw, chain, dim) -> (chain, draw, dim)
+    grads = np.asarray(trace.num_grads)
+    extra = {**extra, "mean_num_steps": float(grads.mean())}
+    return RunResult(
+        draws=posterior.layout.constrain(z),
+        grad_evals_warmup=int(np.sum(warm_grads)),
+        grad_evals_sample=int(grads.sum()),
+        compile_s=t_c1 + t_c2,
+        warmup_s=warmup_s,
+        sample_s=sample_s,
+        accept_rate=float(np.mean(trace.accept_prob)),
+        divergences=int(np.sum(trace.is_divergent)),
+        step_size=float(np.mean(step_size)),
+        extra=extra,
+    )
+
+
+def _scan_chains(step, carry, key, num_iters, num_chains, record):
+    """``lax.scan`` of ``step(keys (chains,), carry) -> (carry, info)``; collects ``record(carry, info)``."""
+
+    def body(carry, keys):
+        carry, info = step(keys, carry)
+        return carry, record(carry, info)
+
+    return jax.lax.scan(body, carry, jax.random.split(key, (num_iters, num_chains)))
+
+
+def _window_warmup(algorithm, log_density_of, config: RunConfig, opts, **params):
+    """Per-chain (vmapped) BlackJAX window adaptation: step size by dual averaging + diagonal mass."""
+    if config.num_warmup < 1:
+        raise UsageError("window adaptation needs num_warmup >= 1 (Stan's schedule; 150 or more is sensible)")
+    initial = {} if opts.get("step_size") is None else {"initial_step_size": positive_option(opts, "step_size", float)}
+
+    def warmup(z0, key, data):
+        adapt = blackjax.window_adaptation(
+            algorithm,
+            log_density_of(data),
+            is_mass_matrix_diagonal=True,
+            target_acceptance_rate=_target(opts, "target_accept"),
+            adaptation_info_fn=_ADAPT_INFO,
+            **initial,
+            **params,
+        )
+
+        def one_chain(key, z):
+            (state, parameters), info = adapt.run(key, z, config.num_warmup)
+            grads = 1 + jnp.sum(info.info.num_integration_steps)  # 1: the initial gradient
+            return (state, parameters["step_size"], parameters["inverse_mass_matrix"]), grads
+
+        carry, grads = jax.vmap(one_chain)(jax.random.split(key, config.num_chains), z0)
+        return carry, grads, carry[1]
+
+    return warmup
+
+
+def _target(opts, name):
+    value = opts[name]
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1):
+        raise UsageError(f"option {name} must be in (0, 1), got {value!r}")
+    return float(value)
+
+
+def _euclidean_sample(kernel, log_density_of, config: RunConfig, **params):
+    """Sampling with a per-chain (step size, inverse mass) kernel: HMC and NUTS."""
+
+    def sample(carry, key, data):
+        logdensity = log_density_of(data)
+        state, step_size, inverse_mass = carry
+        one = lambda k, s, eps, imm: kernel(k, s, logdensity, eps, imm, **params)
+
+        def step(keys, s):
+            return jax.vmap(one)(keys, s, step_size, inverse_mass)
+
+        record = lambda s, i: (s.position, Trace(i.acceptance_rate, i.is_divergent, i.num_integration_steps))
+        _, (zs, trace) = _scan_chains(step, state, key, config.num_samples, config.num_chains, record)
+        return zs, trace
+
+    return sample
+
+
+def run_hmc(posterior, config: RunConfig, key) -> RunResult:
+    """Fixed L = num_steps. adapt=true (default, what a demanding user runs): BlackJAX window
+    adaptation of step size and diagonal mass per chain, step_size being its initial step
+    (null: BlackJAX's 1.0). adapt=false: fixed step_size (null: the seed's 0.05 sqrt(569/N)),
+    identity mass, warmup is burn-in; this is the seed's sampler with gradient reuse."""
+    opts = config.options
+    num_steps = positive_option(opts, "num_steps", int)
+    log_density_of, _ = density_and_data(posterior)
+    kernel = blackjax.hmc.build_kernel()
+    if opts["adapt"] is True:
+        warmup = _window_warmup(blackjax.hmc, log_density_of, config, opts, num_integration_steps=num_steps)
+    elif opts["adapt"] is False:
+        step_size = positive_option(opts, "step_size", float, default_step_size(posterior.n))
+
+        def warmup(z0, key, data):  # burn-in with the fixed kernel, identity mass
+            logdensity = log_density_of(data)
+            chains = config.num_chains
+            eps, imm = jnp.full(chains, step_size), jnp.ones((chains, posterior.dim))
+            one = lambda k, s: kernel(k, s, logdensity, step_size, jnp.ones(posterior.dim), num_steps)
+            state = jax.vmap(blackjax.hmc.init, (0, None))(z0, logdensity)
+            steps = lambda s, i: i.num_integration_steps
+            state, steps = _scan_chains(jax.vmap(one), state, key, config.num_warmup, chains, steps)
+            return (state, eps, imm), chains + jnp.sum(steps), eps
+    else:
+        raise UsageError(f"option adapt must be true or false, got {opts['adapt']!r}")
+    sample = _euclidean_sample(kernel, log_density_of, config, num_integration_steps=num_steps)
+    return _drive(posterior, config, key, Plan(warmup, sample), {"num_steps": num_steps})
+
+
+def run_nuts(posterior, config: RunConfig, key) -> RunResult:
+    """NUTS after per-chain window adaptation (step_size: its initial step; null: BlackJAX's 1.0)."""
+    opts = config.options
+    depth = positive_option(opts, "max_tree_depth", int)
+    log_density_of, _ = density_and_data(posterior)
+    warmup = _window_warmup(blackjax.nuts, log_density_of, config, opts, max_num_doublings=depth)
+    sample = _euclidean_sample(blackjax.nuts.build_kernel(), log_density_of, config, max_num_doublings=depth)
+    return _drive(posterior, config, key, Plan(warmup, sample), {})
+
+
+def run_mala(posterior, config: RunConfig, key) -> RunResult:
+    """MALA, identity preconditioner. BlackJAX has no MALA warmup, so the tuning is ours, with
+    BlackJAX's dual averaging: with step_size null (default) each chain's step h is dual-averaged
+    during warmup towards target_accept (0.574, the optimal MALA acceptance), starting at 1e-3;
+    a given step_size is kept fixed and warmup is burn-in."""
+    opts = config.options
+    fixed = opts["step_size"]
+    fixed = None if fixed is None else positive_option(opts, "step_size", float)
+    target = _target(opts, "target_accept")
+    log_density_of, _ = density_and_data(posterior)
+    kernel = blackjax.mala.build_kernel()
+    da_init, da_update, da_final = blackjax.adaptation.step_size.dual_averaging_adaptation(target)
+    chains = config.num_chains
+
+    def warmup(z0, key, data):
+        logdensity = log_density_of(data)
+        state = jax.vmap(blackjax.mala.init, (0, None))(z0, logdensity)
+        if fixed is not None:  # plain burn-in
+            one = lambda k, s: kernel(k, s, logdensity, fixed)
+            state, _ = _scan_chains(jax.vmap(one), state, key, config.num_warmup, chains, lambda s, i: None)
+            eps = jnp.full(chains, fixed)
+        else:  # dual averaging of each chain's step towards the target acceptance
+
+            def one(k, c):
+                s, da = c
+                s, info = kernel(k, s, logdensity, jnp.exp(da.log_step_size))
+                return (s, da_update(da, info.acceptance_rate)), None
+
+            da = jax.vmap(lambda _: da_init(MALA_INITIAL_STEP))(jnp.arange(chains))
+            (state, da), _ = _scan_chains(jax.vmap(one), (state, da), key, config.num_warmup, chains, lambda c, i: None)
+            eps = jax.vmap(da_final)(da) if config.num_warmup else jnp.full(chains, MALA_INITIAL_STEP)
+        return (state, eps), jnp.full(chains, 1 + config.num_warmup), eps
+
+    def sample(carry, key, data):
+        logdensity = log_density_of(data)
+        state, eps = carry
+        step = lambda keys, s: jax.vmap(lambda k, s, e: kernel(k, s, logdensity, e))(keys, s, eps)
+        no_divergence, one_grad = jnp.zeros(chains, bool), jnp.ones(chains, int)
+        record = lambda s, i: (s.position, Trace(i.acceptance_rate, no_divergence, one_grad))
+        _, (zs, trace) = _scan_chains(step, state, key, config.num_samples, chains, record)
+        return zs, trace
+
+    return _drive(posterior, config, key, Plan(warmup, sample), {"adapted": fixed is None})
+
+
+def run_chees(posterior, config: RunConfig, key) -> RunResult:
+    """ChEES-adapted jittered HMC over an ensemble.
+
+    The ensemble size is the option num_chains (default 128, the accelerator-friendly
+    regime), which overrides RunConfig.num_chains; num_chains=null uses RunConfig.num_chains.
+    The size used is in the draws' chain axis and in extra["num_chains"]. Step size by dual
+    averaging towards 0.651, trajectory length by Adam (learning_rate) on the ChEES criterion,
+    diagonal mass estimated over the ensemble in late warmup (mass_matrix="identity": the
+    original ChEES); initial_step_size null means the seed's 0.05 sqrt(569/N).
+    """
+    opts = config.options
+    chains = config.num_chains if opts["num_chains"] is None else positive_option(opts, "num_chains", int)
+    if chains < 2:
+        raise UsageError(f"ChEES adapts over an ensemble: num_chains must be >= 2, got {chains}")
+    if config.num_warmup < 1:
+        raise UsageError("ChEES adapts during warmup: num_warmup must be >= 1")
+    step0 = positive_option(opts, "initial_step_size", float, default_step_size(posterior.n))
+    rate = positive_option(opts, "learning_rate", float)
+    mass = {"diagonal": "diagonal", "identity": None}.get(opts["mass_matrix"], KeyError)
+    if mass is KeyError:
+        raise UsageError(f"option mass_matrix must be 'diagonal' or 'identity', got {opts['mass_matrix']!r}")
+    target = _target(opts, "target_accept")
+    log_density_of, _ = density_and_data(posterior)
+    kernel_fns = {}  # ChEES's trajectory-jitter functions: plain Python closures, kept from the warmup trace
+
+    def warmup(z0, key, data):
+        adapt = blackjax.chees_adaptation(
+            log_density_of(data),
+            chains,
+            target_acceptance_rate=target,
+            adaptation_info_fn=_ADAPT_INFO,
+            mass_matrix_estimation=mass,
+        )
+        (state, params), info = adapt.run(
+            key, z0, step0, optax.adam(rate), config.num_warmup, max_sampling_steps=config.num_samples
+        )
+        kernel_fns.update({k: params[k] for k in ("next_random_arg_fn", "integration_steps_fn")})
+        grads = chains + jnp.sum(info.info.num_integration_steps)  # chains: each initial gradient
+        carry = (state, params["step_size"], params["inverse_mass_matrix"], params["integration_steps_params"])
+        return carry, grads, params["step_size"]
+
+    def sample(carry, key, data):
+        state, step_size, inverse_mass, steps_params = carry
+        dhmc = blackjax.dynamic_hmc(
+            log_density_of(data), step_size, inverse_mass, integration_steps_params=steps_params, **kernel_fns
+        )
+        record = lambda s, i: (s.position, Trace(i.acceptance_rate, i.is_divergent, i.num_integration_steps))
+        _, (zs, trace) = _scan_chains(jax.vmap(dhmc.step), state, key, config.num_samples, chains, record)
+        return zs, trace
+
+    return _drive(posterior, config._replace(num_chains=chains), key, Plan(warmup, sample), {"num_chains": chains})
+
+
+BLACKJAX_HMC = Method(
+    name="blackjax_hmc",
+    description="BlackJAX HMC, fixed L; window adaptation of step size and diagonal mass (adapt=false: fixed step)",
+    run=run_hmc,
+    options={"step_size": None, "num_steps": 10, "adapt": True, "target_accept": 0.8},
+)
+BLACKJAX_NUTS = Method(
+    name="blackjax_nuts",
+    description="BlackJAX NUTS with window adaptation (step size, diagonal mass), vmapped over chains",
+    run=run_nuts,
+    options={"step_size": None, "target_accept": 0.8, "max_tree_depth": 10},
+)
+BLACKJAX_MALA = Method(
+    name="blackjax_mala",
+    description="BlackJAX MALA; step size dual-averaged to 0.574 acceptance in warmup unless step_size is set",
+    run=run_mala,
+    options={"step_size": None, "target_accept": MALA_TARGET_ACCEPT},
+)
+BLACKJAX_CHEES = Method(
+    name="blackjax_chees",
+    description="BlackJAX ChEES-adapted jittered HMC over an ensemble (default 128 chains)",
+    run=run_chees,
+    options={
+        "num_chains": CHEES_CHAINS,
+        "initial_step_size": None,
+        "learning_rate": CHEES_LEARNING_RATE,
+        "target_accept": 0.651,
+        "mass_matrix": "diagonal",
+    },
+)
