@@ -89,6 +89,37 @@ def _versions() -> dict:
     return out
 
 
+def summarize(draws: dict, min_ess: float, max_rhat: float) -> tuple[dict, dict, list[str]]:
+    """Per-site moments of draws {site: (chain, draw, *shape)}, the worst diagnostics, and what failed.
+
+    Returns (sites, checks, failures): sites[name] holds shape, mean, sd, se_mean = sd / sqrt(ESS
+    of the mean), bulk ESS and R-hat per coordinate; checks the min bulk and tail ESS and max
+    R-hat over every non-constant coordinate; failures one line per failed check (empty: pass).
+    """
+    from harness import metrics
+
+    sites, worst = {}, {"min_ess_bulk": np.inf, "min_ess_tail": np.inf, "max_rhat": 0.0}
+    for name, x in draws.items():
+        x = np.asarray(x)
+        m = metrics.moments(x.reshape(x.shape[0], x.shape[1], -1))
+        sites[name] = {"shape": list(x.shape[2:]), "mean": m["mean"].tolist(), "sd": m["sd"].tolist(),
+                       "se_mean": (m["sd"] / np.sqrt(m["ess_mean"])).tolist(),
+                       "ess_bulk": m["ess_bulk"].tolist(), "rhat": m["rhat"].tolist()}
+        varying = m["sd"] > 0  # a constant (e.g. deterministic) coordinate has no ESS
+        if np.any(varying):
+            worst["min_ess_bulk"] = min(worst["min_ess_bulk"], float(np.min(m["ess_bulk"][varying])))
+            worst["min_ess_tail"] = min(worst["min_ess_tail"], float(np.min(m["ess_tail"][varying])))
+            worst["max_rhat"] = max(worst["max_rhat"], float(np.max(m["rhat"][varying])))
+    failures = []
+    if not worst["max_rhat"] < max_rhat:
+        failures.append(f"max R-hat {worst['max_rhat']:.4f} >= {max_rhat}")
+    if not worst["min_ess_bulk"] >= min_ess:
+        failures.append(f"min bulk ESS {worst['min_ess_bulk']:.0f} < {min_ess:g}")
+    if not worst["min_ess_tail"] >= min_ess:
+        failures.append(f"min tail ESS {worst['min_ess_tail']:.0f} < {min_ess:g}")
+    return sites, worst, failures
+
+
 def compute(
     target,
     dataset: str,
@@ -112,7 +143,6 @@ def compute(
     import jax
     from numpyro.infer import MCMC, NUTS
 
-    from harness import metrics
     from harness.targets.base import Posterior
 
     post = Posterior(target, dataset, n, REFERENCE_DATA_SEED)
@@ -125,18 +155,8 @@ def compute(
     runtime = time.perf_counter() - t0
     divergences = int(np.sum(mcmc.get_extra_fields()["diverging"]))
 
-    sites, worst = {}, {"min_ess_bulk": np.inf, "min_ess_tail": np.inf, "max_rhat": 0.0}
-    for name, x in draws.items():
-        shape = x.shape[2:]
-        m = metrics.moments(x.reshape(x.shape[0], x.shape[1], -1))
-        sites[name] = {"shape": list(shape), "mean": m["mean"].tolist(), "sd": m["sd"].tolist(),
-                       "se_mean": (m["sd"] / np.sqrt(m["ess_mean"])).tolist(),
-                       "ess_bulk": m["ess_bulk"].tolist(), "rhat": m["rhat"].tolist()}
-        if np.all(m["sd"] > 0):  # a constant (deterministic) coordinate has no ESS
-            worst["min_ess_bulk"] = min(worst["min_ess_bulk"], float(np.min(m["ess_bulk"])))
-            worst["min_ess_tail"] = min(worst["min_ess_tail"], float(np.min(m["ess_tail"])))
-            worst["max_rhat"] = max(worst["max_rhat"], float(np.max(m["rhat"])))
-    checks = {**worst, "divergences": divergences}
+    sites, checks, failures = summarize(draws, min_ess, max_rhat)
+    checks["divergences"] = divergences
     doc = {
         "target": target.name, "dataset": dataset, "n": post.n, "data_seed": REFERENCE_DATA_SEED,
         "method": "numpyro NUTS, diagonal mass" if not dense_mass else "numpyro NUTS, dense mass",
@@ -147,16 +167,9 @@ def compute(
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "sites": sites,
     }
-    bad = []
-    if not worst["max_rhat"] < max_rhat:
-        bad.append(f"max R-hat {worst['max_rhat']:.4f} >= {max_rhat}")
-    if not worst["min_ess_bulk"] >= min_ess:
-        bad.append(f"min bulk ESS {worst['min_ess_bulk']:.0f} < {min_ess:g}")
-    if not worst["min_ess_tail"] >= min_ess:
-        bad.append(f"min tail ESS {worst['min_ess_tail']:.0f} < {min_ess:g}")
-    if bad:
+    if failures:
         raise ReferenceFailed(
-            f"reference for {target.name}/{dataset}/{post.n} not written: {'; '.join(bad)} "
+            f"reference for {target.name}/{dataset}/{post.n} not written: {'; '.join(failures)} "
             f"({divergences} divergences); run longer (--samples, --chains) or raise --target-accept"
         )
     return doc
