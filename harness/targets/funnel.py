@@ -22,7 +22,7 @@ from harness.targets.base import Layout, Param, Reference, Target
 from harness.targets.parametric import ParametricDatasets
 
 V_SCALE = 3.0
-DATASETS = ParametricDatasets(r"d(?P<d>\d+)", None, ("d10", "d100"), "d<D>",
+DATASETS = ParametricDatasets(r"d(?P<d>\d+)", None, ("d10", "d100"), "d<D> (D >= 2)",
                               check=lambda p: None if p["d"] >= 2 else "D must be >= 2")
 
 

@@ -32,7 +32,7 @@ def _check(p):
 
 
 DATASETS = ParametricDatasets(r"d(?P<d>\d+)_c(?P<c>\d+)", None, ("d10_c100", "d100_c1000", "d100_c10000"),
-                              "d<D>_c<K>", check=_check)
+                              "d<D>_c<K> (D, K >= 1)", check=_check)
 
 
 @functools.lru_cache(maxsize=8)

@@ -24,7 +24,7 @@ from harness.targets.base import ANY_N, Layout, Param, Reference, Target
 from harness.targets.parametric import ParametricDatasets
 
 PRIOR_SD, NOISE_SD = 1.0, 1.0
-DATASETS = ParametricDatasets(r"d(?P<d>\d+)", ANY_N, ("d10", "d100"), "d<D>",
+DATASETS = ParametricDatasets(r"d(?P<d>\d+)", ANY_N, ("d10", "d100"), "d<D> (D >= 1)",
                               check=lambda p: None if p["d"] >= 1 else "D must be >= 1")
 
 

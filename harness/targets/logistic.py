@@ -18,7 +18,7 @@ import numpyro.distributions as dist
 from harness.targets.base import ANY_N, Layout, Param, Target
 from harness.targets.parametric import ParametricDatasets
 
-DATASETS = ParametricDatasets(r"d(?P<d>\d+)", ANY_N, ("d10", "d100"), "d<D>",
+DATASETS = ParametricDatasets(r"d(?P<d>\d+)", ANY_N, ("d10", "d100"), "d<D> (D >= 1)",
                               check=lambda p: None if p["d"] >= 1 else "D must be >= 1")
 
 

@@ -8,9 +8,10 @@ Where it comes from, in order:
    for a dataset of fixed size, ``<dataset>-n<N>.json`` for synthetic data of size N,
    written by ``harness reference`` (:func:`compute` + :func:`write`).
 
-Synthetic data depend on the data seed: references describe ``data_seed = 0`` (the
-default of every cell), so a row with another data seed on synthetic data has no
-reference (its accuracy columns stay empty) rather than a wrong one.
+Data may depend on the data seed (synthetic data, a user's ``make_data``): every
+reference describes the data of ``data_seed = 0`` (the default of every cell), so a
+row with another data seed has no reference (its accuracy columns stay empty) rather
+than a possibly wrong one.
 
 :func:`compute` runs many long NumPyro NUTS chains, takes per-coordinate mean and sd
 over all draws and se_mean = sd / sqrt(ESS of the mean), and refuses (raises
@@ -70,7 +71,7 @@ def stored(target, dataset: str, n: int | None) -> Reference | None:
 
 def lookup(target, dataset: str, n: int | None, data_seed: int = 0) -> Reference | None:
     """The reference for this posterior: the target's hook first, then a stored file; else None."""
-    if target.datasets[dataset] == ANY_N and data_seed != REFERENCE_DATA_SEED:
+    if data_seed != REFERENCE_DATA_SEED:
         return None
     if target.reference is not None:
         ref = target.reference(dataset, n)
