@@ -105,8 +105,6 @@ def moments(z) -> dict:
 #: in each mean, so 0.3 sd is a real miss, not noise, even as a max over ~100 coordinates.
 INACCURATE_Z = 0.3
 
-ACCURACY_COLUMNS = ("z_mean_max", "z_sd_max", "bias2_mean", "bias2_max", "inaccurate")
-
 
 def accuracy(draws, ref_mean, ref_sd) -> dict:
     """Draws against reference moments, per flattened constrained coordinate i.
