@@ -214,6 +214,8 @@ def run_cell(cell: Cell, floors: dict | None = None, draws_path: str | None = No
             step_size=result.step_size,
             **summary,
         )
+        ref = posterior.reference()
+        row.update(metrics.accuracy(result.draws, ref and ref.mean, ref and ref.sd), reference=ref and ref.source)
         row["ess_per_s"] = summary["min_ess_bulk"] / result.sample_s if result.sample_s > 0 else float("nan")
         row["ess_per_grad"] = (
             summary["min_ess_bulk"] / result.grad_evals_sample if result.grad_evals_sample else float("nan")

@@ -78,6 +78,8 @@ def add_run(sub) -> None:
                        description="Run a benchmark matrix; each cell in a fresh process; rows appended under --out.")
     p.add_argument("--suite", default="quick", help="shipped suite name or path to a TOML suite (default: quick)")
     p.add_argument("--model", help="restrict to this model (see `harness list models`)")
+    p.add_argument("--model-file", help="run your own NumPyro model: a .py file defining model(**data), "
+                                        "make_data(n, seed) and optionally reference")
     p.add_argument("--dataset", help="dataset of the model (e.g. breast_cancer, synthetic)")
     p.add_argument("--size", type=positive_int, action="append", help="synthetic data size N (repeatable)")
     p.add_argument("--method", action="append", help="method name(s), repeatable or comma-separated")
@@ -118,6 +120,12 @@ def cmd_run(args) -> int:
     if args.resume and not args.out:
         raise UsageError("--resume needs --out DIR (the run directory to resume)")
     suite = suites.load(args.suite)
+    if args.model_file:
+        from harness.targets import user
+
+        if args.model:
+            raise UsageError("give --model or --model-file, not both")
+        args.model = user.load(user.spec(args.model_file)).name
     methods = _split(args.method) or suite.get("methods", [])
     cells = suites.expand(
         suite, model=args.model, dataset=args.dataset, sizes=args.size, methods=_split(args.method),
@@ -125,6 +133,9 @@ def cmd_run(args) -> int:
         num_warmup=args.warmup, num_samples=args.samples, options=parse_options(args.option, methods),
         xla_devices=args.xla_devices, xla_flags=args.xla_flags,
     )
+    if args.model_file:
+        for dataset, n in dict.fromkeys((c.dataset, c.n) for c in cells):
+            user.check(user.load(args.model), dataset, n)
     default_timeout = args.timeout or runner.DEFAULT_TIMEOUT_S
     timeout = (lambda c: args.timeout) if args.timeout else (lambda c: suites.timeout_for(suite, c, default_timeout))
     estimate = suites.estimate_s(suite, cells, default_timeout)
@@ -248,6 +259,58 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def add_reference(sub) -> None:
+    p = sub.add_parser("reference", help="compute a reference posterior with long NUTS runs",
+                       description="Compute per-site mean, sd and se_mean (= sd / sqrt(ESS)) from many long NUTS "
+                                   "chains; refuse to write it unless R-hat and ESS pass; store it as JSON.")
+    p.add_argument("target", help="registered model (see `harness list models`)")
+    p.add_argument("--dataset", help="dataset of the model (default: its first)")
+    p.add_argument("--size", type=positive_int, help="synthetic data size N")
+    p.add_argument("--chains", type=positive_int, default=8, help="NUTS chains (default 8)")
+    p.add_argument("--warmup", type=non_negative_int, default=2000, help="warmup iterations per chain (default 2000)")
+    p.add_argument("--samples", type=positive_int, default=5000, help="draws per chain (default 5000)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="PRNG seed (default 0)")
+    p.add_argument("--target-accept", type=float, default=0.9, help="NUTS target acceptance (default 0.9)")
+    p.add_argument("--dense-mass", action="store_true", help="adapt a dense mass matrix")
+    p.add_argument("--min-ess", type=float, default=1000.0, help="least bulk and tail ESS per coordinate (default 1000)")
+    p.add_argument("--max-rhat", type=float, default=1.01, help="R-hat must be below this (default 1.01)")
+    p.add_argument("--out", help="JSON path (default: the package's harness/references/<target>/...)")
+    p.add_argument("--force", action="store_true", help="replace an existing reference file")
+    p.set_defaults(func=cmd_reference)
+
+
+def cmd_reference(args) -> int:
+    from harness import targets
+    from harness.targets import reference
+
+    target = targets.get(args.target)
+    dataset = args.dataset or target.default_dataset
+    try:
+        n = target.resolve_size(dataset, args.size)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    path = Path(args.out) if args.out else reference.package_dir() / reference.filename(target, dataset, n)
+    if path.exists() and not args.force:
+        raise UsageError(f"{path} exists; pass --force to replace it")
+    command = "harness " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    print(f"harness: reference {target.name}/{dataset}/{n}: {args.chains} chains x "
+          f"({args.warmup} warmup + {args.samples} draws)", file=sys.stderr)
+    try:
+        doc = reference.compute(
+            target, dataset, n, num_chains=args.chains, num_warmup=args.warmup, num_samples=args.samples,
+            seed=args.seed, target_accept_prob=args.target_accept, dense_mass=args.dense_mass,
+            min_ess=args.min_ess, max_rhat=args.max_rhat, command=command,
+        )
+    except reference.ReferenceFailed as e:
+        print(f"harness: {e}", file=sys.stderr)
+        return 1
+    reference.write(doc, path, overwrite=args.force)
+    c = doc["checks"]
+    print(f"harness: wrote {path} (min bulk ESS {c['min_ess_bulk']:.0f}, min tail ESS {c['min_ess_tail']:.0f}, "
+          f"max R-hat {c['max_rhat']:.4f}, {c['divergences']} divergences, {doc['runtime_s']} s)", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="harness", description="Benchmarking harness for Bayesian inference on JAX.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -255,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_list(sub)
     add_report(sub)
     add_compare(sub)
+    add_reference(sub)
     return parser
 
 

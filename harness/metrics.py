@@ -73,3 +73,81 @@ def summarize(z) -> dict:
     }
     out["converged"] = bool(out["max_rhat"] < RHAT_MAX and out["min_ess_bulk"] >= ESS_MIN)
     return out
+
+
+def moments(z) -> dict:
+    """Per-coordinate figures of draws z shaped (chain, draw, k), as float64 arrays of length k.
+
+    ``mean``, ``sd`` (ddof 1 over all draws), ``ess_mean`` (ESS of the mean
+    estimator, for its standard error sd / sqrt(ess_mean)), ``ess_bulk``,
+    ``ess_tail`` and ``rhat`` (rank-normalised split R-hat). Used to compute
+    reference posteriors the Inference Gym way.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim != 3:
+        raise ValueError(f"expected draws shaped (chain, draw, k), got shape {z.shape}")
+    flat = z.reshape(-1, z.shape[-1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return {
+            "mean": flat.mean(axis=0),
+            "sd": flat.std(axis=0, ddof=1),
+            "ess_mean": _per_coordinate(az.ess, z, method="mean"),
+            "ess_bulk": _per_coordinate(az.ess, z, method="bulk"),
+            "ess_tail": _per_coordinate(az.ess, z, method="tail"),
+            "rhat": _per_coordinate(az.rhat, z, method="rank"),
+        }
+
+
+#: A row is flagged ``inaccurate`` when its draws miss the reference by more than
+#: this many reference sd, in some coordinate's mean or sd (max |z_mean| or max |z_sd|).
+#: A correct sampler with bulk ESS >= 400 has Monte Carlo error about 1/sqrt(400) = 0.05 sd
+#: in each mean, so 0.3 sd is a real miss, not noise, even as a max over ~100 coordinates.
+INACCURATE_Z = 0.3
+
+
+def accuracy(draws, ref_mean, ref_sd) -> dict:
+    """Draws against reference moments, per flattened constrained coordinate i.
+
+        z_mean_i = (mean_i - ref_mean_i) / ref_sd_i,   z_sd_i = (sd_i - ref_sd_i) / ref_sd_i,
+
+    with mean and sd over all chains and draws. Returns ``z_mean_max`` = max_i |z_mean_i|,
+    ``z_sd_max`` = max_i |z_sd_i|, the Inference Gym bias squared in units of the reference
+    variance ``bias2_mean`` = mean_i z_mean_i^2 (and ``bias2_max`` = max_i z_mean_i^2), and
+    ``inaccurate`` = (z_mean_max > INACCURATE_Z or z_sd_max > INACCURATE_Z).
+
+    ``draws``: {site: (chain, draw, *shape)}; ``ref_mean``, ``ref_sd``: {site: array of the
+    site's shape}. Sites of the reference that the draws lack are skipped, coordinates with
+    ref_sd <= 0 too. No reference (None) or no common coordinate: every figure NaN and
+    ``inaccurate`` None (empty, never 0); non-finite draws: NaN figures, ``inaccurate`` True.
+    """
+    empty = {"z_mean_max": float("nan"), "z_sd_max": float("nan"), "bias2_mean": float("nan"),
+             "bias2_max": float("nan"), "inaccurate": None}
+    if ref_mean is None or ref_sd is None:
+        return empty
+    zm, zs = [], []
+    for name, rm in ref_mean.items():
+        if name not in draws:
+            continue
+        x = np.asarray(draws[name], dtype=np.float64)
+        x = x.reshape(x.shape[0] * x.shape[1], -1)
+        rm = np.asarray(rm, dtype=np.float64).reshape(-1)
+        rs = np.asarray(ref_sd[name], dtype=np.float64).reshape(-1)
+        if x.shape[1] != rm.size or rs.size != rm.size:
+            raise ValueError(f"site {name!r}: draws have {x.shape[1]} coordinates, the reference {rm.size}")
+        ok = rs > 0
+        zm.append((x.mean(axis=0)[ok] - rm[ok]) / rs[ok])
+        zs.append((x.std(axis=0, ddof=1)[ok] - rs[ok]) / rs[ok])
+    if not zm or not sum(a.size for a in zm):
+        return empty
+    zm, zs = np.concatenate(zm), np.concatenate(zs)
+    if not (np.all(np.isfinite(zm)) and np.all(np.isfinite(zs))):
+        return {**empty, "inaccurate": True}
+    out = {
+        "z_mean_max": float(np.max(np.abs(zm))),
+        "z_sd_max": float(np.max(np.abs(zs))),
+        "bias2_mean": float(np.mean(zm**2)),
+        "bias2_max": float(np.max(zm**2)),
+    }
+    out["inaccurate"] = bool(out["z_mean_max"] > INACCURATE_Z or out["z_sd_max"] > INACCURATE_Z)
+    return out

@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from harness import cli, store
@@ -51,3 +52,71 @@ def test_run_end_to_end_in_fresh_processes(tmp_path, capsys):
     # appending again keeps the earlier rows
     assert cli.main(argv + ["--method", "handrolled_hmc"]) == 0
     assert len(store.load(out)) == 3
+
+
+MODEL_FILE = """
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+
+def model(y):
+    mu = numpyro.sample("mu", dist.Normal(0.0, 10.0))
+    numpyro.sample("y", dist.Normal(mu, 1.0), obs=y)
+
+def make_data(n, seed):
+    return {"y": np.random.default_rng(seed).normal(2.0, 1.0, n or 100).astype(np.float32)}
+"""
+
+
+def test_run_model_file_end_to_end(tmp_path, capsys):
+    """A user's file runs like a registered target; its reference fills the accuracy columns."""
+    path = tmp_path / "my_model.py"
+    # the exact posterior of mu: precision 100 + 1/100, mean sum(y) / that precision
+    y = np.random.default_rng(0).normal(2.0, 1.0, 100).astype(np.float32).astype(np.float64)
+    prec = 100 + 1e-2
+    path.write_text(MODEL_FILE + f"\nreference = {{'mu': {{'mean': [{y.sum() / prec!r}], 'sd': [{prec ** -0.5!r}]}}}}\n")
+    out = tmp_path / "run"
+    argv = ["run", "--model-file", str(path), "--method", "handrolled_hmc", "--chains", "2", "--warmup", "200",
+            "--samples", "1000", "--out", str(out)]
+    assert cli.main(argv) == 0
+    df = store.load(out)
+    assert len(df) == 1 and df["status"].iloc[0] == "ok"
+    assert df["model"].iloc[0] == f"file:{path.resolve()}" and df["dataset"].iloc[0] == "data"
+    assert df["z_mean_max"].iloc[0] < 0.3 and not df["inaccurate"].iloc[0]
+
+
+@pytest.mark.parametrize(
+    "body,needle",
+    [
+        ("x = 1\n", "must define model and make_data"),
+        (MODEL_FILE.replace("def make_data", "def other"), "must define make_data"),
+        (MODEL_FILE + "\nreference = {'nu': {'mean': [0], 'sd': [1]}}\n", "unknown site 'nu'; valid: mu"),
+    ],
+)
+def test_bad_model_file_is_one_line_and_exit_code_2(tmp_path, capsys, body, needle):
+    path = tmp_path / "bad.py"
+    path.write_text(body)
+    out = tmp_path / "run"
+    assert cli.main(["run", "--model-file", str(path), "--method", "numpyro_nuts", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("harness: error:") and needle in err
+    assert not out.exists()
+
+
+def test_reference_refuses_an_unconverged_run_and_an_existing_file(tmp_path, capsys, monkeypatch):
+    from harness.targets import reference
+
+    def failing(*args, **kwargs):
+        raise reference.ReferenceFailed("reference for neals_funnel/d3/None not written: min bulk ESS 12 < 1000")
+
+    monkeypatch.setattr(reference, "compute", failing)
+    out = tmp_path / "ref.json"
+    argv = ["reference", "neals_funnel", "--dataset", "d3", "--out", str(out)]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "not written" in err and "ESS" in err and not out.exists()
+    out.write_text("{}")
+    assert cli.main(argv) == 2
+    assert "exists; pass --force" in capsys.readouterr().err and out.read_text() == "{}"
+    assert cli.main(["reference", "neals_funnel", "--dataset", "d0"]) == 2
+    assert cli.main(["reference", "nope"]) == 2

@@ -53,3 +53,63 @@ def test_summarize_gives_nan_not_numbers_for_non_finite_draws():
 def test_shape_errors_are_clear():
     with pytest.raises(ValueError, match=r"\(chain, draw\)"):
         metrics.ess_bulk(np.zeros(10))
+
+
+def _normal_draws(mean, sd, chains=4, draws=2000, seed=0):
+    rng = np.random.default_rng(seed)
+    return mean + sd * rng.standard_normal((chains, draws, len(mean)))
+
+
+REF_MEAN = {"a": np.array([1.0, -2.0, 0.5]), "b": np.array(3.0)}
+REF_SD = {"a": np.array([1.0, 0.1, 5.0]), "b": np.array(2.0)}
+
+
+def _draws(shift=0.0, scale=1.0, seed=0):
+    a = _normal_draws(REF_MEAN["a"] + shift * REF_SD["a"], scale * REF_SD["a"], seed=seed)
+    b = _normal_draws(np.atleast_1d(REF_MEAN["b"]), np.atleast_1d(REF_SD["b"]), seed=seed + 1)[..., 0]
+    return {"a": a, "b": b}
+
+
+def test_accuracy_of_exact_draws_is_small_and_not_flagged():
+    acc = metrics.accuracy(_draws(), REF_MEAN, REF_SD)
+    # 8000 iid draws: Monte Carlo error of each mean about 0.011 sd, of each sd about 0.008 sd
+    assert acc["z_mean_max"] < 0.05 and acc["z_sd_max"] < 0.05
+    assert acc["bias2_mean"] < 0.05**2 and acc["bias2_max"] == pytest.approx(acc["z_mean_max"] ** 2)
+    assert acc["inaccurate"] is False
+
+
+def test_accuracy_of_biased_draws_is_large_and_flagged():
+    shifted = metrics.accuracy(_draws(shift=0.5), REF_MEAN, REF_SD)
+    assert shifted["z_mean_max"] == pytest.approx(0.5, abs=0.05)
+    # three of four coordinates shifted by 0.5 sd: mean squared bias about 3/4 * 0.25
+    assert shifted["bias2_mean"] == pytest.approx(0.75 * 0.25, abs=0.03)
+    assert shifted["inaccurate"] is True
+    wide = metrics.accuracy(_draws(scale=1.5), REF_MEAN, REF_SD)
+    assert wide["z_sd_max"] == pytest.approx(0.5, abs=0.05) and wide["z_mean_max"] < 0.1
+    assert wide["inaccurate"] is True
+
+
+def test_accuracy_without_reference_is_empty_never_zero():
+    for acc in (metrics.accuracy(_draws(), None, None), metrics.accuracy(_draws(), {"zz": [0.0]}, {"zz": [1.0]})):
+        assert all(np.isnan(acc[k]) for k in ("z_mean_max", "z_sd_max", "bias2_mean", "bias2_max"))
+        assert acc["inaccurate"] is None
+
+
+def test_accuracy_of_non_finite_draws_is_flagged():
+    d = _draws()
+    d["a"][0, 0, 0] = np.nan
+    acc = metrics.accuracy(d, REF_MEAN, REF_SD)
+    assert np.isnan(acc["z_mean_max"]) and acc["inaccurate"] is True
+
+
+def test_accuracy_rejects_a_reference_of_the_wrong_size():
+    with pytest.raises(ValueError, match="coordinates"):
+        metrics.accuracy(_draws(), {"a": [0.0, 1.0]}, {"a": [1.0, 1.0]})
+
+
+def test_moments_mean_sd_and_standard_error():
+    z = _normal_draws(np.array([2.0, -1.0]), np.array([1.0, 3.0]), draws=3000)
+    m = metrics.moments(z)
+    np.testing.assert_allclose(m["mean"], z.reshape(-1, 2).mean(0))
+    np.testing.assert_allclose(m["sd"], z.reshape(-1, 2).std(0, ddof=1))
+    assert np.all(np.abs(m["ess_mean"] / 12000 - 1) < 0.15) and np.all(m["rhat"] < 1.01)

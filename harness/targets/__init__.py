@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from harness import UsageError
 from harness.targets.base import ANY_N, Layout, Param, Posterior, Reference, Target
-from harness.targets import posteriordb, sparse_logistic
+from harness.targets import eight_schools, funnel, gaussian, linear_regression, logistic, posteriordb
+from harness.targets import sparse_logistic, stochastic_volatility, user
 
 _REGISTRY: dict[str, Target] = {}
 
@@ -21,6 +22,9 @@ def names() -> list[str]:
 
 
 def get(name: str) -> Target:
+    """A registered target, or a user's model file named ``file:<path>`` (see harness.targets.user)."""
+    if name.startswith(user.PREFIX):
+        return user.load(name)
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -28,6 +32,13 @@ def get(name: str) -> Target:
 
 
 register(sparse_logistic.TARGET)
+register(logistic.TARGET)
+register(eight_schools.CENTERED)
+register(eight_schools.NONCENTERED)
+register(funnel.TARGET)
+register(gaussian.TARGET)
+register(linear_regression.TARGET)
+register(stochastic_volatility.TARGET)
 for _t in posteriordb.TARGETS:
     register(_t)
 

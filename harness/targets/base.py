@@ -203,6 +203,12 @@ class Posterior:
     def dim(self) -> int:
         return self.layout.dim
 
+    def reference(self) -> Reference | None:
+        """Reference moments for these data, or None (see :func:`harness.targets.reference.lookup`)."""
+        from harness.targets.reference import lookup
+
+        return lookup(self.target, self.dataset, self.n, self.data_seed)
+
     def initial_positions(self, key, num_chains: int, radius: float = 2.0):
         """Uniform(-radius, radius) in unconstrained space, like NumPyro's init_to_uniform.
 

@@ -1,0 +1,71 @@
+import json
+
+import numpy as np
+import pytest
+
+from harness import targets
+from harness.cell import Cell, run_cell, validate
+from harness.targets import reference
+from tests.conftest import GAUSS_COV, GAUSS_MEAN, GAUSSIAN_2D
+
+
+def test_compute_recovers_a_known_posterior_and_round_trips(tmp_path):
+    doc = reference.compute(GAUSSIAN_2D, "analytic", None, num_chains=4, num_warmup=300, num_samples=1000,
+                            min_ess=1000, command="test")
+    path = reference.write(doc, tmp_path / "ref.json")
+    ref = reference.from_json(json.loads(path.read_text()))
+    se = ref.se_mean["x"]
+    assert np.all(se > 0) and np.all(se < 0.05 * np.sqrt(np.diag(GAUSS_COV)))
+    assert np.all(np.abs(ref.mean["x"] - GAUSS_MEAN) < 5 * se)
+    np.testing.assert_allclose(ref.sd["x"], np.sqrt(np.diag(GAUSS_COV)), rtol=0.05)
+    assert doc["checks"]["max_rhat"] < 1.01 and doc["checks"]["min_ess_bulk"] >= 1000
+    for key in ("command", "versions", "date", "num_chains", "seed"):
+        assert key in doc
+    with pytest.raises(FileExistsError):
+        reference.write(doc, path)
+
+
+def test_stored_references_are_found_by_target_dataset_and_size(tmp_path, monkeypatch):
+    t = targets.get("logistic")
+    doc = {"sites": {"beta": {"shape": [3], "mean": [1, 2, 3], "sd": [1, 1, 1]}}, "command": "c", "date": "d"}
+    monkeypatch.setattr(reference, "package_dir", lambda: tmp_path)
+    assert reference.filename(t, "d3", 100) == "logistic/d3-n100.json"
+    assert reference.lookup(t, "d3", 100) is None
+    reference.write(doc, tmp_path / "logistic" / "d3-n100.json")
+    ref = reference.lookup(t, "d3", 100)
+    np.testing.assert_array_equal(ref.mean["beta"], [1, 2, 3])
+    assert reference.lookup(t, "d3", 200) is None
+    assert reference.lookup(t, "d3", 100, data_seed=1) is None  # references describe data seed 0
+
+
+def test_shipped_breast_cancer_reference_loads():
+    post = targets.Posterior(targets.get("sparse_logistic"), "breast_cancer", None)
+    ref = post.reference()
+    assert ref is not None and "harness reference sparse_logistic" in ref.source
+    assert ref.mean["beta"].shape == (30,) and ref.mean["lambda"].shape == (30,) and np.all(ref.sd["tau"] > 0)
+
+
+def test_a_run_on_an_analytic_target_scores_accurate():
+    cell = Cell("ill_conditioned_gaussian", "d5_c10", None, "numpyro_nuts", {}, num_chains=2,
+                num_warmup=300, num_samples=1000)
+    row = run_cell(validate(cell))
+    assert row["status"] == "ok" and row["reference"].startswith("analytic")
+    assert row["z_mean_max"] < 0.2 and row["z_sd_max"] < 0.2 and row["inaccurate"] is False
+
+
+def test_a_run_without_reference_leaves_accuracy_empty():
+    cell = Cell("logistic", "d3", 50, "handrolled_hmc", {}, num_chains=2, num_warmup=20, num_samples=50)
+    row = run_cell(validate(cell))
+    assert row["status"] == "ok" and row["reference"] is None
+    assert np.isnan(row["z_mean_max"]) and np.isnan(row["bias2_mean"]) and row["inaccurate"] is None
+
+
+def test_summarize_refuses_unconverged_draws():
+    rng = np.random.default_rng(0)
+    good = {"a": rng.standard_normal((4, 1000, 2)), "const": np.ones((4, 1000))}
+    sites, checks, failures = reference.summarize(good, min_ess=1000, max_rhat=1.01)
+    assert failures == [] and sites["a"]["shape"] == [2] and checks["min_ess_bulk"] > 3000
+    np.testing.assert_allclose(sites["a"]["se_mean"], np.asarray(sites["a"]["sd"]) / np.sqrt(4000), rtol=0.15)
+    stuck = {"a": good["a"] + np.arange(4)[:, None, None]}  # chains that disagree
+    failures = reference.summarize(stuck, min_ess=1000, max_rhat=1.01)[2]
+    assert any("R-hat" in f for f in failures) and any("ESS" in f for f in failures)
