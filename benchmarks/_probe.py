@@ -1,4 +1,7 @@
-"""``python -m benchmarks._probe CELL_JSON``: one full run measured in this (fresh) process.
+"""``python benchmarks/_probe.py CELL_JSON``: one full run measured in this (fresh) process.
+
+Run as a script (it imports only ``harness``), so that the harness measured is
+the one on PYTHONPATH, not whatever checkout holds this file.
 
 Runs the cell through ``harness.cell.run_cell`` (the row the runner would
 store) while recording ``harness.timing`` calls, then adds what the row lacks:

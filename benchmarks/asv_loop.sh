@@ -33,6 +33,8 @@ $asv machine --yes "${machine_args[@]}"
 commits=("$@")
 [[ ${#commits[@]} -eq 0 ]] && commits=(HEAD)
 shas=()
+scratch=""
+trap '[[ -n "$scratch" ]] && git worktree remove --force "$scratch" 2>/dev/null' EXIT
 for commit in "${commits[@]}"; do
     sha=$(git rev-parse --verify "${commit}^{commit}")
     shas+=("$sha")
@@ -43,6 +45,7 @@ for commit in "${commits[@]}"; do
     ASV_PYTHONPATH="$scratch" $asv run --python=same --set-commit-hash="$sha" \
         "${machine_args[@]}" "${run_args[@]}" || status=$?
     git worktree remove --force "$scratch"
+    scratch=""
     [[ $status -eq 0 ]] || { echo "asv_loop: asv run failed for ${sha:0:8} (exit $status)" >&2; exit "$status"; }
 done
 

@@ -107,8 +107,8 @@ def probe(method: str, target: str, n: int) -> dict:
     fails or times out ``{"failed": reason}``, so one bad cell never costs the others.
 
     The child gets the runner's environment (device, persistent compilation cache
-    off), so its compile seconds are a cold compile. Its import path puts first
-    the harness this process imported and this benchmarks package.
+    off), so its compile seconds are a cold compile. The child runs _probe.py as a
+    script with the harness this process imported first on its import path.
     """
     try:
         cell = cell_for(method, target, n, EFFICIENCY_RUN)
@@ -118,11 +118,11 @@ def probe(method: str, target: str, n: int) -> dict:
     from harness.runner import cell_env
 
     env = cell_env(cell)
-    roots = [str(Path(harness.__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1])]
-    env["PYTHONPATH"] = os.pathsep.join(roots + [p for p in [env.get("PYTHONPATH")] if p])
+    root = str(Path(harness.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [env.get("PYTHONPATH")] if p])
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "benchmarks._probe", json.dumps(cell.to_dict())],
+            [sys.executable, str(Path(__file__).with_name("_probe.py")), json.dumps(cell.to_dict())],
             env=env, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
         )
     except subprocess.TimeoutExpired:
