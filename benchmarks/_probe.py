@@ -7,8 +7,9 @@ Runs the cell through ``harness.cell.run_cell`` (the row the runner would
 store) while recording ``harness.timing`` calls, then adds what the row lacks:
 
 - overhead ratio: the method's compiled sampling loop re-run against the
-  gradient-floor loop at the same batch shape (chains), interleaved
-  (``timing.paired_ratio``): seconds per gradient / floor seconds per gradient;
+  gradient-floor loop at the same batch shape (chains, at their initial
+  positions: the row carries no draws), interleaved (``timing.paired_ratio``):
+  seconds per gradient / floor seconds per gradient;
 - peak resident memory of this process (bytes) and the XLA memory estimate of
   the sampling loop (arguments + outputs + temporaries - aliased, bytes).
 
@@ -45,7 +46,7 @@ def main(argv: list[str]) -> int:
         loop = loop._replace(work=row["grad_evals"])
         posterior = targets.Posterior(targets.get(cell.model), cell.dataset, cell.n, cell.data_seed)
         positions = posterior.initial_positions(jax.random.key(cell.seed), cell.num_chains)
-        paired = timing.paired_ratio(loop, timing.floor_loop(posterior.log_density, positions), repeats=5)
+        paired = timing.paired_ratio(loop, timing.floor_loop(posterior.log_density, positions), repeats=3)
         out.update(seconds_per_grad=paired.a_per_work, floor_seconds_per_grad=paired.b_per_work,
                    overhead_ratio=paired.ratio)
         mem = loop.compiled.memory_analysis()
