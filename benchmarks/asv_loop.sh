@@ -33,6 +33,7 @@ $asv machine --yes "${machine_args[@]}"
 commits=("$@")
 [[ ${#commits[@]} -eq 0 ]] && commits=(HEAD)
 shas=()
+worst=0
 scratch=""
 trap '[[ -n "$scratch" ]] && git worktree remove --force "$scratch" 2>/dev/null' EXIT
 for commit in "${commits[@]}"; do
@@ -46,7 +47,8 @@ for commit in "${commits[@]}"; do
         "${machine_args[@]}" "${run_args[@]}" || status=$?
     git worktree remove --force "$scratch"
     scratch=""
-    [[ $status -eq 0 ]] || { echo "asv_loop: asv run failed for ${sha:0:8} (exit $status)" >&2; exit "$status"; }
+    # asv exits 2 when a benchmark failed; what did run is saved: go on, report it at the end.
+    [[ $status -eq 0 ]] || { echo "asv_loop: asv run for ${sha:0:8} exited $status" >&2; worst=$status; }
 done
 
 $asv publish
@@ -54,3 +56,4 @@ if [[ ${#shas[@]} -ge 2 ]]; then
     # Exits 0 even when it lists regressions: read its output (or add --factor / --split).
     $asv compare "${machine_args[@]}" "${shas[-2]}" "${shas[-1]}"
 fi
+exit "$worst"

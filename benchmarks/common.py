@@ -46,7 +46,7 @@ EFFICIENCY_RUN = {"num_chains": NUM_CHAINS, "num_warmup": 500, "num_samples": 10
 STEP_RUN = {"num_chains": NUM_CHAINS, "num_warmup": 200, "num_samples": 100, "seed": 0}
 
 #: Per-cell wall-clock limit of a fresh-process probe, seconds.
-PROBE_TIMEOUT_S = 600
+PROBE_TIMEOUT_S = 1200
 
 
 def cell_for(method: str, target: str, n: int, run: dict):
