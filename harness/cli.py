@@ -311,6 +311,23 @@ def cmd_reference(args) -> int:
     return 0
 
 
+def add_ingest(sub) -> None:
+    p = sub.add_parser("ingest", help="add a pytest-benchmark JSON to a results store",
+                       description="Turn a pytest-benchmark JSON (--benchmark-json) into rows appended under --out.")
+    p.add_argument("json", metavar="BENCH.json", help="file written by pytest --benchmark-json")
+    p.add_argument("--out", required=True, help="run directory to append rows to")
+    p.set_defaults(func=cmd_ingest)
+
+
+def cmd_ingest(args) -> int:
+    from harness import ingest, store
+
+    command = "harness " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    rows = ingest.ingest(args.json, args.out, command=command)
+    print(f"{len(rows)} row(s) from {args.json} -> {store.rows_path(args.out)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="harness", description="Benchmarking harness for Bayesian inference on JAX.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -319,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report(sub)
     add_compare(sub)
     add_reference(sub)
+    add_ingest(sub)
     return parser
 
 

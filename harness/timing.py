@@ -8,8 +8,10 @@ result is blocked on (JAX dispatch is asynchronous).
 
 from __future__ import annotations
 
+import contextlib
+import statistics
 import time
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import jax
 
@@ -25,7 +27,10 @@ def run_timed(compiled: Callable, *args) -> tuple[Any, float]:
     """Call an already compiled function and block on its result; returns (out, seconds)."""
     t0 = time.perf_counter()
     out = jax.block_until_ready(compiled(*args))
-    return out, time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    for runs in _RECORDERS:
+        runs.append(TimedCall(compiled, args, seconds))
+    return out, seconds
 
 
 def gradient_floor(
@@ -71,3 +76,106 @@ def gradient_floor(
         run_timed(compiled, positions, jnp.int32(num_iters))  # one untimed run: first-touch of buffers
     times = sorted(run_timed(compiled, positions, jnp.int32(num_iters))[1] for _ in range(repeats))
     return times[len(times) // 2] / (num_iters * positions.shape[0])
+
+
+class TimedCall(NamedTuple):
+    """A compiled function, the arguments it was (or is to be) called with, and seconds / work.
+
+    ``seconds`` is what one blocked call took when recorded; ``work`` is the
+    number of units (e.g. gradient evaluations) one call performs, when known.
+    """
+
+    compiled: Callable
+    args: tuple
+    seconds: float = float("nan")
+    work: int = 1
+
+    def __call__(self) -> float:
+        """Call again with the same arguments, blocked on; returns seconds."""
+        return run_timed(self.compiled, *self.args)[1]
+
+
+_RECORDERS: list[list[TimedCall]] = []
+
+
+@contextlib.contextmanager
+def recording_runs():
+    """Record every :func:`run_timed` call made inside the block, as TimedCall records.
+
+    Benchmarks use it to re-run exactly the compiled loop a method timed (same
+    executable, same arguments, so the same work and gradient count) without a
+    second copy of any sampler. Recording keeps references to the arguments alive
+    until the list is dropped.
+    """
+    runs: list[TimedCall] = []
+    _RECORDERS.append(runs)
+    try:
+        yield runs
+    finally:
+        _RECORDERS.remove(runs)
+
+
+def capture_run(fn: Callable[[], Any], seconds_of: Callable[[Any], float]) -> tuple[Any, TimedCall]:
+    """Call ``fn()`` while recording, and return (its result, the recorded call that took
+    ``seconds_of(result)`` seconds).
+
+    E.g. ``capture_run(lambda: method.run(posterior, config, key), lambda r: r.sample_s)``
+    gives the RunResult and the method's compiled sampling loop with its
+    arguments: methods store the seconds :func:`run_timed` returned, so the match
+    is exact. Raises LookupError when no recorded call took exactly that long (a
+    method that does not time that phase through :func:`run_timed`).
+    """
+    with recording_runs() as runs:
+        result = fn()
+    wanted = seconds_of(result)
+    for call in runs:
+        if call.seconds == wanted:
+            return result, call
+    raise LookupError(f"no run_timed call took exactly {wanted!r} s among {len(runs)} recorded")
+
+
+def floor_loop(log_density: Callable, positions, num_iters: int = 100) -> TimedCall:
+    """The compiled gradient-floor loop of :func:`gradient_floor` as a re-runnable TimedCall.
+
+    ``work`` = num_iters * batch gradient evaluations, so ``call() / call.work``
+    is seconds per gradient per point at the batch shape of ``positions``.
+    """
+    import jax.numpy as jnp
+
+    value_and_grad = jax.vmap(jax.value_and_grad(log_density))
+
+    def loop(z):
+        def body(_, z):
+            _, g = value_and_grad(z)
+            return z + jnp.asarray(1e-12, z.dtype) * g
+
+        return jax.lax.fori_loop(0, num_iters, body, z)
+
+    compiled, _ = compile_timed(loop, positions)
+    return TimedCall(compiled, (positions,), work=num_iters * positions.shape[0])
+
+
+class PairedRatio(NamedTuple):
+    """Median of per-pair ratios (a / a.work) / (b / b.work) over interleaved repeats."""
+
+    ratio: float
+    a_per_work: float  # median seconds per unit of work of a
+    b_per_work: float  # median seconds per unit of work of b
+    ratios: tuple[float, ...]
+
+
+def paired_ratio(a: TimedCall, b: TimedCall, repeats: int = 7) -> PairedRatio:
+    """Cost of ``a`` per unit of work over that of ``b``, robust to a noisy host.
+
+    Both are run once untimed (first touch), then ``repeats`` times alternately
+    (a, b, a, b, ...): each adjacent pair sees the same machine load, so the
+    median of the per-pair ratios cancels slow drifts and ignores a few disturbed
+    pairs, where a ratio of two separately measured medians would not.
+    """
+    a(), b()
+    ta, tb = [], []
+    for _ in range(repeats):
+        ta.append(a() / a.work)
+        tb.append(b() / b.work)
+    ratios = tuple(x / y for x, y in zip(ta, tb))
+    return PairedRatio(statistics.median(ratios), statistics.median(ta), statistics.median(tb), ratios)

@@ -1,0 +1,70 @@
+"""``python benchmarks/_probe.py CELL_JSON``: one full run measured in this (fresh) process.
+
+Run as a script (it imports only ``harness``), so that the harness measured is
+the one on PYTHONPATH, not whatever checkout holds this file.
+
+Runs the cell through ``harness.cell.run_cell`` (the row the runner would
+store) while recording ``harness.timing`` calls, then adds what the row lacks:
+
+- overhead ratio: the method's compiled sampling loop re-run against the
+  gradient-floor loop at the same batch shape (chains, at their initial
+  positions: the row carries no draws), interleaved (``timing.paired_ratio``):
+  seconds per gradient / floor seconds per gradient;
+- peak resident memory of this process (bytes) and the XLA memory estimate of
+  the sampling loop (arguments + outputs + temporaries - aliased, bytes).
+
+On a checkout whose harness.timing cannot record compiled loops (older commits),
+the figures that need the loop are null and the rest still come out.
+
+Prints one JSON object on the last line of stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+
+
+def main(argv: list[str]) -> int:
+    import jax
+
+    from harness import targets, timing
+    from harness.cell import Cell, run_cell
+
+    cell = Cell(**json.loads(argv[0]))
+    if not hasattr(timing, "recording_runs"):
+        row, loop = run_cell(cell), None
+    else:
+        with timing.recording_runs() as runs:
+            row = run_cell(cell)
+        loop = next((c for c in runs if c.seconds == row.get("sample_s")), None)
+    if row["status"] != "ok":
+        raise RuntimeError(f"cell {cell.label()} failed: {row['error']}")
+    out = {"seconds_per_grad": None, "floor_seconds_per_grad": None, "overhead_ratio": None, "loop_bytes": None}
+    if loop is not None:
+        loop = loop._replace(work=row["grad_evals"])
+        posterior = targets.Posterior(targets.get(cell.model), cell.dataset, cell.n, cell.data_seed)
+        positions = posterior.initial_positions(jax.random.key(cell.seed), cell.num_chains)
+        paired = timing.paired_ratio(loop, timing.floor_loop(posterior.log_density, positions), repeats=3)
+        out.update(seconds_per_grad=paired.a_per_work, floor_seconds_per_grad=paired.b_per_work,
+                   overhead_ratio=paired.ratio)
+        mem = loop.compiled.memory_analysis()
+        if mem is not None:
+            out["loop_bytes"] = (mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes
+                                 - mem.alias_size_in_bytes)
+    out.update({
+        "compile_s": row["compile_s"],
+        "sample_s": row["sample_s"],
+        "grad_evals": row["grad_evals"],
+        "min_ess_bulk": row["min_ess_bulk"],
+        "max_rhat": row["max_rhat"],
+        "seconds_per_kess": 1000.0 * row["sample_s"] / row["min_ess_bulk"],
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    })
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,152 @@
+"""What the asv suite measures, and how, shared by the bench_<area>.py modules.
+
+Every benchmark runs the harness itself (``harness.methods`` adapters,
+``harness.targets``, ``harness.timing``, ``harness.cell``): there is no second
+copy of any sampler here.
+
+The suite is a product METHODS x TARGETS x SIZES (asv parameters). Lists are
+plain constants so that methods added elsewhere slot in by name; a combination
+that cannot run raises ``NotImplementedError`` in ``setup``, which asv records as
+skipped (shown as "n/a"), never as a failure:
+
+- a method name not registered in ``harness.methods`` (e.g. ``blackjax_hmc`` on a
+  checkout that predates it), or one whose family is not ``mcmc``;
+- a size not listed for that target in SIZES_BY_TARGET (a fixed-size dataset at
+  another N, or a size kept out of the suite to bound its run time).
+
+Heavy imports (jax, harness) happen inside functions: asv imports this module
+in every benchmark process, including the ones it is about to skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+#: Methods benchmarked, by registry name. Extend as adapters land (numpyro_hmc, blackjax_nuts, ...);
+#: a name this checkout does not register is skipped, so the list may run ahead of the code.
+METHODS = ["handrolled_hmc", "numpyro_nuts", "blackjax_hmc"]
+
+#: "model/dataset" -> the data sizes N the suite runs it at.
+SIZES_BY_TARGET = {
+    "sparse_logistic/breast_cancer": [569],
+    "sparse_logistic/synthetic": [10_000],
+}
+TARGETS = list(SIZES_BY_TARGET)
+SIZES = sorted({n for sizes in SIZES_BY_TARGET.values() for n in sizes})
+PARAMS = [METHODS, TARGETS, SIZES]
+PARAM_NAMES = ["method", "target", "n"]
+
+#: Run lengths. Efficiency figures (ESS) need a real run; step costs only a loop to re-time.
+NUM_CHAINS = 4
+EFFICIENCY_RUN = {"num_chains": NUM_CHAINS, "num_warmup": 500, "num_samples": 1000, "seed": 0}
+STEP_RUN = {"num_chains": NUM_CHAINS, "num_warmup": 200, "num_samples": 100, "seed": 0}
+
+#: Per-cell wall-clock limit of a fresh-process probe, seconds.
+PROBE_TIMEOUT_S = 1200
+
+
+def cell_for(method: str, target: str, n: int, run: dict):
+    """The validated harness Cell of a combination; NotImplementedError when it is not in the suite."""
+    if n not in SIZES_BY_TARGET[target]:  # checked first: no heavy import for a skipped size
+        raise NotImplementedError(f"N = {n} is not in the suite for {target}")
+    from harness import UsageError, methods
+    from harness.cell import Cell, validate
+
+    if method not in methods.names():
+        raise NotImplementedError(f"method {method!r} is not registered in harness.methods")
+    if getattr(methods.get(method), "family", "mcmc") != "mcmc":
+        raise NotImplementedError(f"method {method!r} is not an MCMC method")
+    model, dataset = target.split("/")
+    try:
+        return validate(Cell(model=model, dataset=dataset, n=n, method=method, **run))
+    except UsageError as e:  # e.g. a target that does not exist on this checkout
+        raise NotImplementedError(str(e)) from None
+
+
+_LOOPS: dict = {}
+
+
+def sampling_loop(method: str, target: str, n: int):
+    """(TimedCall of the method's compiled sampling loop, its RunResult), cached per process.
+
+    The method runs once (compile, warmup, sampling) on first use; asv calls
+    ``setup`` before every repeat, so the cache keeps those repeats cheap. The
+    loop is re-run once untimed so that a first-touch never lands in a sample.
+    """
+    key = (method, target, n)
+    if key not in _LOOPS:
+        cell = cell_for(method, target, n, STEP_RUN)
+        import jax
+
+        from harness import methods, targets, timing
+
+        if not hasattr(timing, "capture_run"):
+            raise NotImplementedError("this checkout's harness.timing cannot record compiled loops")
+        posterior = targets.Posterior(targets.get(cell.model), cell.dataset, cell.n, cell.data_seed)
+        config = methods.RunConfig(cell.num_chains, cell.num_warmup, cell.num_samples, cell.options)
+        run = methods.get(cell.method).run
+        try:
+            result, loop = timing.capture_run(
+                lambda: run(posterior, config, jax.random.key(cell.seed)), lambda r: r.sample_s
+            )
+        except LookupError as e:
+            raise NotImplementedError(f"{method}: sampling loop not timed through harness.timing ({e})") from None
+        loop()
+        _LOOPS[key] = (loop, result)
+    return _LOOPS[key]
+
+
+def probe(method: str, target: str, n: int) -> dict:
+    """Figures of one full run in a fresh Python process (see benchmarks/_probe.py).
+
+    A combination outside the suite gives ``{"skipped": reason}``, a run that
+    fails or times out ``{"failed": reason}``, so one bad cell never costs the others.
+
+    The child gets the runner's environment (device, persistent compilation cache
+    off), so its compile seconds are a cold compile. The child runs _probe.py as a
+    script with the harness this process imported first on its import path.
+    """
+    try:
+        cell = cell_for(method, target, n, EFFICIENCY_RUN)
+    except NotImplementedError as e:
+        return {"skipped": str(e)}
+    import harness
+    from harness.runner import cell_env
+
+    env = cell_env(cell)
+    root = str(Path(harness.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [env.get("PYTHONPATH")] if p])
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(Path(__file__).with_name("_probe.py")), json.dumps(cell.to_dict())],
+            env=env, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        return {"failed": f"probe of {cell.label()} exceeded {PROBE_TIMEOUT_S} s"}
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+        return {"failed": f"probe of {cell.label()} exited {proc.returncode}:\n{tail}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+class WorkClock:
+    """A clock in seconds per unit of work: ``timer`` for asv time_ benchmarks.
+
+    asv times a call as the difference of two clock readings; reading
+    ``perf_counter() / work`` makes that difference seconds per unit (per
+    gradient evaluation, per draw) of a call that does ``work`` units, so asv's
+    statistics (samples, IQR, comparisons) apply to the per-unit cost directly.
+    """
+
+    def __init__(self, work: int):
+        import time
+
+        self._now = time.perf_counter
+        self.work = int(work)
+
+    def __call__(self) -> float:
+        return self._now() / self.work

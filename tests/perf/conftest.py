@@ -1,0 +1,65 @@
+"""Fixtures of the pytest-benchmark suite: each method's compiled sampling loop, ready to re-time.
+
+A method runs once per session through ``harness.methods`` (compile, warmup,
+sampling) while ``harness.timing`` records its compiled calls; benchmarks then
+re-run only the recorded sampling loop with the same arguments, so compile is
+never inside a timed region and the work (gradient count) is the method's own.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import pytest
+
+#: Families whose per-gradient step is benchmarked; names this checkout does not register are skipped.
+STEP_METHODS = ["handrolled_hmc", "numpyro_nuts", "blackjax_hmc"]
+NUM_CHAINS, NUM_WARMUP, NUM_SAMPLES = 4, 100, 20
+
+
+class Loop(NamedTuple):
+    """A method's recorded sampling loop and what the run around it measured."""
+
+    method: str
+    posterior: object
+    call: object  # harness.timing.TimedCall, work = gradient evaluations per call
+    result: object  # harness.methods.RunResult
+    min_ess_bulk: float
+
+
+def _sampling_loop(method_name: str, posterior) -> Loop:
+    import jax
+
+    from harness import methods, metrics, timing
+
+    if method_name not in methods.names():
+        pytest.skip(f"method {method_name!r} is not registered in harness.methods on this checkout")
+    method = methods.get(method_name)
+    config = methods.RunConfig(NUM_CHAINS, NUM_WARMUP, NUM_SAMPLES, method.resolve_options({}))
+    result, call = timing.capture_run(
+        lambda: method.run(posterior, config, jax.random.key(0)), lambda r: r.sample_s
+    )
+    summary = metrics.summarize(posterior.layout.unconstrain(result.draws))
+    return Loop(method_name, posterior, call._replace(work=result.grad_evals_sample), result, summary["min_ess_bulk"])
+
+
+_LOOPS: dict[str, Loop] = {}
+
+
+@pytest.fixture(params=STEP_METHODS)
+def sampling_loop(request, breast_cancer) -> Loop:
+    """The method's sampling loop on the seed target (breast cancer, N = 569), cached per session."""
+    name = request.param
+    if name not in _LOOPS:
+        _LOOPS[name] = _sampling_loop(name, breast_cancer)
+    return _LOOPS[name]
+
+
+def floor_for(loop: Loop):
+    """Gradient-floor loop at the chains' final positions: same batch shape, same region of z."""
+    import jax.numpy as jnp
+
+    from harness import timing
+
+    z = jnp.asarray(loop.posterior.layout.unconstrain(loop.result.draws)[:, -1, :])
+    return timing.floor_loop(loop.posterior.log_density, z)

@@ -1,0 +1,69 @@
+"""The asv suite is valid and runs: ``asv check`` and one ``--quick`` benchmark.
+
+Runs as CI would on a fresh clone: the asv machine file goes to a temporary
+HOME (``asv machine --yes``), never the user's ~/.asv-machine.json, and a copy
+of asv.conf.json points results and html into a temporary directory, so the
+repository's committed history is not touched. The harness under test is this
+checkout's (ASV_PYTHONPATH).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK_BENCH = r"TimePerGradient.time_per_gradient\('handrolled_hmc', 'sparse_logistic/breast_cancer', 569\)"
+MACHINE = "harness-test"
+
+
+def _asv_command() -> list[str]:
+    pytest.importorskip("asv", reason="asv is not installed")
+    exe = Path(sys.executable).with_name("asv")
+    return [str(exe)] if exe.exists() else [shutil.which("asv") or pytest.skip("no asv executable")]
+
+
+@pytest.fixture(scope="module")
+def asv(tmp_path_factory):
+    """Run asv in this repository with a temporary HOME and results directory."""
+    tmp = tmp_path_factory.mktemp("asv")
+    conf = json.loads(re.sub(r"^\s*//.*$", "", (ROOT / "asv.conf.json").read_text(), flags=re.M))
+    conf.update(repo=str(ROOT), benchmark_dir=str(ROOT / "benchmarks"), results_dir=str(tmp / "results"),
+                html_dir=str(tmp / "html"), env_dir=str(tmp / "env"))
+    (tmp / "asv.conf.json").write_text(json.dumps(conf))
+    env = {**os.environ, "HOME": str(tmp / "home"), "ASV_PYTHONPATH": str(ROOT)}
+    (tmp / "home").mkdir()
+    base = _asv_command()
+
+    def run(*args, timeout=120):
+        return subprocess.run([*base, *args, "--config", str(tmp / "asv.conf.json")] if args[0] != "machine"
+                              else [*base, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+    proc = run("machine", "--yes", "--machine", MACHINE)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp / "home" / ".asv-machine.json").exists()
+    run.results = tmp / "results"
+    return run
+
+
+def test_asv_check_finds_no_problems(asv):
+    proc = asv("check", "--python=same")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "No problems found" in proc.stdout
+
+
+def test_one_quick_benchmark_produces_a_time(asv):
+    proc = asv("run", "--python=same", "--quick", "--show-stderr", "--machine", MACHINE, "--bench", QUICK_BENCH)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    line = next((ln for ln in out.splitlines() if "handrolled_hmc" in ln and "breast_cancer" in ln and "569" in ln), "")
+    value = re.search(r"(\d+(?:\.\d+)?)(?:±\S+)?\s*(ns|μs|us|ms|s)\b", line)
+    assert value and float(value.group(1)) > 0, f"no time in the result line {line!r}:\n{out[-3000:]}"
+    assert "failed" not in line
