@@ -33,6 +33,28 @@ def run_timed(compiled: Callable, *args) -> tuple[Any, float]:
     return out, seconds
 
 
+def _floor_loop_fn(log_density: Callable) -> Callable:
+    """``loop(z, n)``: n vmapped ``value_and_grad`` evaluations with a data dependency.
+
+    The value is used too (summed), as every sampler uses log p in its accept
+    step: a loop that drops it was measured about 5x slower on CPU, an XLA fusion
+    artefact that would make every overhead ratio look too good.
+    """
+    import jax.numpy as jnp
+
+    value_and_grad = jax.vmap(jax.value_and_grad(log_density))
+
+    def loop(z, n):
+        def body(_, carry):
+            z, total = carry
+            logp, g = value_and_grad(z)
+            return z + jnp.asarray(1e-12, z.dtype) * g, total + jnp.sum(logp)
+
+        return jax.lax.fori_loop(0, n, body, (z, jnp.zeros((), z.dtype)))
+
+    return loop
+
+
 def gradient_floor(
     log_density: Callable, positions, num_iters: int = 100, repeats: int = 5, budget_s: float | None = None
 ) -> float:
@@ -52,20 +74,7 @@ def gradient_floor(
     """
     import jax.numpy as jnp
 
-    value_and_grad = jax.vmap(jax.value_and_grad(log_density))
-
-    def loop(z, n):
-        # The value is used too (summed), as every sampler uses log p in its accept
-        # step: a loop that drops it was measured about 5x slower on CPU, an XLA
-        # fusion artefact that would make every overhead ratio look too good.
-        def body(_, carry):
-            z, total = carry
-            logp, g = value_and_grad(z)
-            return z + jnp.asarray(1e-12, z.dtype) * g, total + jnp.sum(logp)
-
-        return jax.lax.fori_loop(0, n, body, (z, jnp.zeros((), z.dtype)))
-
-    compiled, _ = compile_timed(loop, positions, jnp.int32(1))
+    compiled, _ = compile_timed(_floor_loop_fn(log_density), positions, jnp.int32(1))
     if budget_s is not None:
         n, t = 1, run_timed(compiled, positions, jnp.int32(1))[1]  # first run: first-touch of buffers
         while t < 0.01 and n < 2**22:
@@ -142,17 +151,9 @@ def floor_loop(log_density: Callable, positions, num_iters: int = 100) -> TimedC
     """
     import jax.numpy as jnp
 
-    value_and_grad = jax.vmap(jax.value_and_grad(log_density))
-
-    def loop(z):
-        def body(_, z):
-            _, g = value_and_grad(z)
-            return z + jnp.asarray(1e-12, z.dtype) * g
-
-        return jax.lax.fori_loop(0, num_iters, body, z)
-
-    compiled, _ = compile_timed(loop, positions)
-    return TimedCall(compiled, (positions,), work=num_iters * positions.shape[0])
+    n = jnp.int32(num_iters)
+    compiled, _ = compile_timed(_floor_loop_fn(log_density), positions, n)
+    return TimedCall(compiled, (positions, n), work=num_iters * positions.shape[0])
 
 
 class PairedRatio(NamedTuple):
