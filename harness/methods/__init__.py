@@ -5,7 +5,13 @@ from __future__ import annotations
 from harness import UsageError
 from harness.methods.base import Method, RunConfig, RunResult
 from harness.methods.handrolled import HANDROLLED_HMC
-from harness.methods.numpyro_mcmc import NUMPYRO_NUTS
+from harness.methods.numpyro_mcmc import (
+    NUMPYRO_BARKERMH,
+    NUMPYRO_HMC,
+    NUMPYRO_HMCECS,
+    NUMPYRO_NUTS,
+    NUMPYRO_SA,
+)
 
 _REGISTRY: dict[str, Method] = {}
 
@@ -28,7 +34,7 @@ def get(name: str) -> Method:
         raise UsageError(f"unknown method {name!r}; valid: {', '.join(names())}") from None
 
 
-for _m in (HANDROLLED_HMC, NUMPYRO_NUTS):
+for _m in (HANDROLLED_HMC, NUMPYRO_NUTS, NUMPYRO_HMC, NUMPYRO_HMCECS, NUMPYRO_SA, NUMPYRO_BARKERMH):
     register(_m)
 
 __all__ = ["Method", "RunConfig", "RunResult", "get", "names", "register"]
