@@ -69,11 +69,28 @@ def base_row(cell: Cell) -> dict:
     return row
 
 
+def _summary(z, extra: dict) -> dict:
+    """ESS / R-hat summary of draws; a point estimate (extra point_estimate=True) gets none.
+
+    Its draws are one point repeated: ESS and R-hat are undefined, so they stay NaN
+    (and with them ess_per_s, ess_per_grad) and ``no_ess_reason`` says why.
+    """
+    import numpy as np
+
+    from harness import metrics
+
+    if not extra.get("point_estimate") or not np.all(np.isfinite(z)):
+        return metrics.summarize(z)
+    nan = float("nan")
+    return {"min_ess_bulk": nan, "min_ess_tail": nan, "max_rhat": nan, "converged": False,
+            "no_ess_reason": "point estimate: draws repeat one point"}
+
+
 def run_cell(cell: Cell) -> dict:
     """Run one cell here and return its row (status 'ok' or 'error', never raises)."""
     import jax
 
-    from harness import environment, methods, metrics, targets
+    from harness import environment, methods, targets
 
     row = base_row(cell)
     t0 = time.perf_counter()
@@ -82,7 +99,7 @@ def run_cell(cell: Cell) -> dict:
         posterior = targets.Posterior(target, cell.dataset, cell.n, cell.data_seed)
         config = methods.RunConfig(cell.num_chains, cell.num_warmup, cell.num_samples, cell.options)
         result = method.run(posterior, config, jax.random.key(cell.seed))
-        summary = metrics.summarize(posterior.layout.unconstrain(result.draws))
+        summary = _summary(posterior.layout.unconstrain(result.draws), result.extra)
         row.update(
             status="ok",
             error=None,
@@ -101,7 +118,7 @@ def run_cell(cell: Cell) -> dict:
         row["ess_per_grad"] = (
             summary["min_ess_bulk"] / result.grad_evals_sample if result.grad_evals_sample else float("nan")
         )
-        if summary["min_ess_bulk"] != summary["min_ess_bulk"]:  # NaN: non-finite draws
+        if summary["min_ess_bulk"] != summary["min_ess_bulk"] and "no_ess_reason" not in summary:  # NaN draws
             row.update(status="nan", error="draws contain NaN or inf")
         row.update({f"x_{k}": v for k, v in result.extra.items() if k != "init_s"})
     except Exception as e:  # the matrix goes on: the failure becomes the row

@@ -12,6 +12,7 @@ from harness.methods.numpyro_mcmc import (
     NUMPYRO_NUTS,
     NUMPYRO_SA,
 )
+from harness.methods.numpyro_svi import SVI_METHODS
 
 _REGISTRY: dict[str, Method] = {}
 
@@ -34,7 +35,7 @@ def get(name: str) -> Method:
         raise UsageError(f"unknown method {name!r}; valid: {', '.join(names())}") from None
 
 
-for _m in (HANDROLLED_HMC, NUMPYRO_NUTS, NUMPYRO_HMC, NUMPYRO_HMCECS, NUMPYRO_SA, NUMPYRO_BARKERMH):
+for _m in (HANDROLLED_HMC, NUMPYRO_NUTS, NUMPYRO_HMC, NUMPYRO_HMCECS, NUMPYRO_SA, NUMPYRO_BARKERMH, *SVI_METHODS):
     register(_m)
 
 __all__ = ["Method", "RunConfig", "RunResult", "get", "names", "register"]
