@@ -16,7 +16,8 @@ chain's start from ``Posterior.initial_positions``, outside any timed region:
 * ``sequential``: the single-chain scans are compiled once and run for one
   chain after another; warmup_s / sample_s are the sums over chains.
 * ``parallel``: ``pmap`` over the first ``num_chains`` local devices, compiled
-  ahead of time like the others. With fewer devices than chains it falls back
+  ahead of time like the others; inputs are placed on their devices before
+  the timed calls. With fewer devices than chains it falls back
   to ``sequential`` as NumPyro does, warns, and records the fallback in
   ``extra["chain_method_used"]`` and ``extra["chain_method_warning"]``
   (``XLA_FLAGS=--xla_force_host_platform_device_count=N`` gives N CPU devices).
@@ -71,7 +72,8 @@ class KernelSpec(NamedTuple):
 
     Attributes:
         make: ``init_values -> kernel``; init_values are the chain's constrained start
-            (needed by kernels whose ``init`` ignores ``init_params``: SA, BarkerMH).
+            (used through ``init_to_value`` by kernels whose ``init`` ignores
+            ``init_params``: SA, BarkerMH; the others may ignore it).
         honours_init_params: whether ``kernel.init`` uses ``init_params``; if so one
             kernel serves every chain, otherwise one is built per chain.
         stats: ``(previous state, new state) -> dict`` with ``grads`` (gradient
@@ -104,17 +106,16 @@ def _init_chains(spec: KernelSpec, posterior, config: RunConfig, key):
     z0 = posterior.initial_positions(key_init, chains)
     keys = jax.random.split(key_kernel, chains)
     t0 = time.perf_counter()
-    kernel, states = None, []
+    kernels, states = [], []
     for c in range(chains):
-        if spec.honours_init_params:
-            kernel = kernel or spec.make(None)
-            k = kernel
+        if spec.honours_init_params and kernels:
+            k = kernels[0]
         else:
             k = spec.make({name: jnp.asarray(v) for name, v in layout.constrain(z0[c]).items()})
-            kernel = kernel or k  # every per-chain kernel has the same sample function
+        kernels.append(k)
         states.append(k.init(keys[c], config.num_warmup, layout.unflatten(z0[c]), (), posterior.data))
     states = jax.block_until_ready(states)
-    return kernel, states, time.perf_counter() - t0
+    return kernels[0], states, time.perf_counter() - t0  # per-chain kernels share one sample function
 
 
 def _loops(step, spec: KernelSpec, names, config: RunConfig):
@@ -151,7 +152,7 @@ def _drive(kernel, spec, states, posterior, config: RunConfig, chain_method: str
     Returns (final states stacked over chains, warmup grads (chain, iter),
     draws {name: (chain, draw, ...)}, stats {k: (chain, draw)}, compile_s, warmup_s, sample_s).
     """
-    data, names = posterior.data, posterior.layout.names
+    data, names = jax.block_until_ready(jax.device_put(posterior.data)), posterior.layout.names  # no timed copy
     single = lambda s, d: kernel.sample(s, (), d)  # noqa: E731
     if chain_method == "vectorized":
         warmup, sample = _loops(jax.vmap(single, in_axes=(0, None)), spec, names, config)
@@ -169,6 +170,8 @@ def _drive(kernel, spec, states, posterior, config: RunConfig, chain_method: str
         state = _stack(states)
         warmup_c, t1 = compile_timed(pm(warmup), state, data)
         sample_c, t2 = compile_timed(pm(sample), state, data)
+        # shard the inputs before timing: a first call would otherwise pay the placement
+        state, data = jax.block_until_ready(jax.device_put((state, data), warmup_c.input_shardings[0]))
         (state, wgrads), warmup_s = run_timed(warmup_c, state, data)
         (state, (draws, stats)), sample_s = run_timed(sample_c, state, data)
         as_np = lambda x: np.asarray(x)  # noqa: E731
@@ -334,6 +337,29 @@ def _map_estimate(posterior, z_start, steps: int, learning_rate: float):
 
 
 def run_hmcecs(posterior, config: RunConfig, key) -> RunResult:
+    """HMCECS (Dang et al. 2019) around an inner NUTS (or fixed-L HMC).
+
+    The target's likelihood plate (``Target.plate``) is subsampled: the model is
+    called with ``subsample_size=m`` (the convention of Target.plate), m from the
+    option or else :func:`default_subsample_size`. Each transition is a
+    Metropolis-within-Gibbs move of the indices (``num_blocks`` blocks, one block
+    refreshed per move, which keeps successive likelihood estimates correlated)
+    followed by one inner-kernel transition on z.
+
+    ``proxy='taylor'`` (default) uses NumPyro's second-order Taylor control variate
+    around a full-data MAP found by ``proxy_steps`` Adam steps (learning rate
+    ``proxy_lr``); that fit is compiled and timed apart and added to compile_s and
+    warmup_s, and its full-data work (``proxy_steps`` + dim + 1 gradient
+    equivalents: the Adam steps, then gradient and Hessian columns at the
+    reference) is stated in ``extra["proxy_full_grad_evals"]``. ``proxy='none'`` is
+    NumPyro's naive subsampling, biased (Betancourt 2015): for study only.
+
+    Gradient counts are raw subsample gradients (see the module docstring);
+    ``extra`` adds ``grad_evals_full_equiv_*`` = raw x m / N (+ the proxy's full work
+    for warmup) and ``subsample_accept_rate`` (a rate near 0 means the chain is stuck
+    on one subsample: raise m or num_blocks, or improve the proxy). A target with
+    ``plate=None`` is refused with a UsageError.
+    """
     opts = _options(NUMPYRO_HMCECS, config)
     target = posterior.target
     if target.plate is None:
@@ -346,9 +372,11 @@ def run_hmcecs(posterior, config: RunConfig, key) -> RunResult:
     if opts["inner"] not in ("nuts", "hmc"):
         raise UsageError(f"unknown inner kernel {opts['inner']!r} for numpyro_hmcecs; valid: hmc, nuts")
     n = int(posterior.n)
-    m = int(opts["subsample_size"] or default_subsample_size(n))
+    m = default_subsample_size(n) if opts["subsample_size"] is None else int(opts["subsample_size"])
     if not 1 <= m <= n:
         raise UsageError(f"subsample_size must be in 1..{n} (N), got {m}")
+    if not 1 <= int(opts["num_blocks"]) <= m:
+        raise UsageError(f"num_blocks must be in 1..{m} (subsample_size), got {opts['num_blocks']}")
     model = functools.partial(target.model, subsample_size=m)
     plate = target.plate
 
@@ -399,35 +427,16 @@ NUMPYRO_HMCECS = Method(
     run=run_hmcecs,
     options={
         "subsample_size": None,
-        "num_blocks": 1,
+        "num_blocks": 10,
         "proxy": "taylor",
-        "proxy_steps": 500,
-        "proxy_lr": 0.01,
+        "proxy_steps": 2000,
+        "proxy_lr": 0.02,
         "inner": "nuts",
         "num_steps": 10,
         "target_accept_prob": 0.8,
         "chain_method": "vectorized",
     },
 )
-run_hmcecs.__doc__ = f"""HMCECS (Dang et al. 2019) around an inner NUTS (or fixed-L HMC).
-
-The target's likelihood plate (``Target.plate``) is subsampled: the model is
-called with ``subsample_size=m`` (the convention of Target.plate), m from the
-option or by default max({SUBSAMPLE_FLOOR}, ceil({SUBSAMPLE_FRACTION} N)), at most N. Each
-transition is a Metropolis-within-Gibbs move of the indices (``num_blocks`` blocks,
-one block refreshed per move) followed by one inner-kernel transition on z.
-
-``proxy='taylor'`` (default) uses NumPyro's second-order Taylor control variate
-around a full-data MAP found by ``proxy_steps`` Adam steps (learning rate
-``proxy_lr``); that fit is compiled and timed apart and added to compile_s and
-warmup_s, and its full-data work (``proxy_steps`` + dim + 1 gradient
-equivalents) is stated in ``extra["proxy_full_grad_evals"]``. ``proxy='none'``
-is NumPyro's naive subsampling, which is biased (Betancourt 2015): for study only.
-
-Gradient counts are raw subsample gradients (see the module docstring);
-``extra`` adds ``grad_evals_full_equiv_*`` = raw x m / N (+ the proxy's full work
-for warmup) and the Gibbs acceptance rate. A target with ``plate=None`` is refused.
-"""
 
 
 # --- SA (gradient-free) --------------------------------------------------------------------

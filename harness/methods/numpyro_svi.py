@@ -77,7 +77,7 @@ def _run_svi(method: Method, make_guide, posterior, config: RunConfig, key) -> R
     guide_kwargs = {k: v for k, v in opts.items() if k not in OPTIONS}
     window, particles = int(opts["window"]), int(opts["num_particles"])
     num_chunks = max(1, int(opts["max_steps"]) // window)
-    data, layout = posterior.data, posterior.layout
+    data, layout = jax.block_until_ready(jax.device_put(posterior.data)), posterior.layout  # no timed copy
 
     key_init, key_svi, key_draw = jax.random.split(key, 3)
     start = {k: jnp.asarray(v) for k, v in layout.constrain(posterior.initial_positions(key_init, 1)[0]).items()}

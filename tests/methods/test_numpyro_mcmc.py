@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import jax
 import numpy as np
 import numpyro
@@ -110,7 +115,7 @@ def test_chain_methods_give_the_same_kind_of_result(gaussian_2d):
     assert seq.grad_evals_sample == vec.grad_evals_sample == 2 * 200 * 5
     for r in (vec, seq):
         assert np.all(np.abs(r.draws["x"].mean((0, 1)) - GAUSS_MEAN) < 0.5)
-    # same keys, same starts: the chains agree in distribution, and vectorized vs sequential give near-equal draws
+    # same keys, same starts, same kernel: vectorized and sequential draws agree to float rounding
     np.testing.assert_allclose(seq.draws["x"][:, :20], vec.draws["x"][:, :20], rtol=1e-3, atol=1e-3)
 
 
@@ -119,6 +124,27 @@ def test_parallel_without_enough_devices_falls_back_with_a_warning(gaussian_2d):
         r = _run(gaussian_2d, "numpyro_hmc", chains=jax.local_device_count() + 1, warmup=20, samples=20,
                  chain_method="parallel")
     assert r.extra["chain_method_used"] == "sequential" and "devices" in r.extra["chain_method_warning"]
+
+
+@pytest.mark.slow
+def test_parallel_on_two_host_devices_matches_vectorized():
+    """pmap over 2 forced CPU devices (fresh process: XLA_FLAGS must precede jax's start)."""
+    code = textwrap.dedent(
+        """
+        import jax, numpy as np
+        from harness import methods
+        from harness.targets import Posterior
+        from tests.conftest import GAUSSIAN_2D
+        post, m = Posterior(GAUSSIAN_2D, "analytic", None), methods.get("numpyro_hmc")
+        run = lambda cm: m.run(post, methods.RunConfig(2, 50, 100, m.resolve_options(
+            {"chain_method": cm, "num_steps": 5})), jax.random.key(1))
+        par, vec = run("parallel"), run("vectorized")
+        assert jax.local_device_count() == 2 and par.extra["chain_method_used"] == "parallel"
+        np.testing.assert_allclose(par.draws["x"], vec.draws["x"], rtol=1e-3, atol=1e-3)
+        """
+    )
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=600)
 
 
 def test_unknown_option_and_chain_method_are_refused(gaussian_2d):
