@@ -10,7 +10,9 @@ convergence rule on the chunk's losses:
     ELBO_k = mean of -loss over chunk k (``window`` steps),
     stop when |ELBO_k - ELBO_{k-1}| / max(|ELBO_{k-1}|, 1) < tol,
 
-or when ``max_steps`` (rounded down to whole chunks, at least one) is reached.
+or when ``max_steps`` (rounded down to whole chunks, at least one) is reached,
+or as soon as a chunk's ELBO is not finite (the run diverged; its draws then
+are not finite either and the row says so).
 Averaging over a window damps the Monte Carlo noise of the per-step ELBO; the
 floor of 1 in the denominator keeps the rule meaningful for an ELBO near 0 (a
 normalised target). ``extra`` records ``opt_steps``, ``elbo`` (= ELBO of the last
@@ -27,7 +29,9 @@ num_particles ELBO gradients; ``grad_evals_sample`` = 0, except the Laplace
 guide, whose Hessian at the mode costs dim gradient-equivalents (forward over
 reverse); acceptance and step size do not apply (NaN), divergences 0.
 
-AutoDelta is a point (MAP): its draws are the point repeated, ``extra`` has
+AutoDelta is a point (MAP of the density of the *constrained* sites, no
+Jacobian: it may not exist, e.g. a Gamma(1/2) scale whose density is unbounded
+at 0, as in sparse_logistic): its draws are the point repeated, ``extra`` has
 ``point_estimate=True`` and the cell row leaves ESS / R-hat empty (harness.cell).
 AutoLaplaceApproximation's Hessian (in NumPyro) binds the data at ``svi.init``.
 """
@@ -98,6 +102,8 @@ def _run_svi(method: Method, make_guide, posterior, config: RunConfig, key) -> R
         (state, losses), dt = run_timed(chunk_c, state, data)
         opt_s += dt
         elbos.append(-float(np.mean(losses)))
+        if not np.isfinite(elbos[-1]):  # diverged (e.g. an unbounded MAP): more steps cannot help
+            break
         if len(elbos) > 1 and converged(elbos[-2], elbos[-1], float(opts["tol"])):
             done = True
             break

@@ -6,10 +6,14 @@ import math
 
 import jax
 import numpy as np
+import numpyro
+import numpyro.distributions as dist
 import pytest
+from numpyro.distributions import constraints
 
 from harness import UsageError, cell, methods, targets
 from harness.methods.numpyro_svi import converged
+from harness.targets import Layout, Param, Posterior, Target
 from tests.conftest import GAUSS_COV, GAUSS_MEAN, GAUSSIAN_2D
 
 FAST = {"learning_rate": 0.02, "num_particles": 4, "window": 250, "max_steps": 5000, "tol": 2e-3}
@@ -66,6 +70,28 @@ def test_autodelta_draws_are_the_mode(gaussian_2d):
     r = _run(gaussian_2d, "svi_autodelta", learning_rate=0.05, num_particles=1)
     assert r.extra["point_estimate"] is True
     np.testing.assert_allclose(r.draws["x"], np.broadcast_to(GAUSS_MEAN, r.draws["x"].shape), atol=0.02)
+
+
+def _unbounded_model():
+    numpyro.sample("s", dist.Gamma(0.5, 0.5))  # density s^(-1/2) e^(-s/2): no mode, MAP runs to 0
+
+
+UNBOUNDED_MAP = Target(
+    name="test_unbounded_map",
+    description="Gamma(1/2, 1/2): its constrained density has no maximum (tests only)",
+    source="tests/methods/test_numpyro_svi.py",
+    model=_unbounded_model,
+    datasets={"analytic": None},
+    make_data=lambda dataset, n, seed=0: {},
+    layout=lambda data: Layout((Param("s", (), constraints.positive),)),
+)
+
+
+def test_divergent_optimisation_stops_early_and_says_so():
+    post = Posterior(UNBOUNDED_MAP, "analytic", None)
+    r = _run(post, "svi_autodelta", learning_rate=1.0, num_particles=1, window=50, max_steps=20000)
+    assert r.extra["opt_steps"] < 20000 and not math.isfinite(r.extra["elbo"])
+    assert r.extra["opt_converged"] is False
 
 
 def test_unknown_option_is_refused():
