@@ -35,7 +35,9 @@ def get(name: str) -> Method:
         raise UsageError(f"unknown method {name!r}; valid: {', '.join(names())}") from None
 
 
-for _m in (HANDROLLED_HMC, NUMPYRO_NUTS, NUMPYRO_HMC, NUMPYRO_HMCECS, NUMPYRO_SA, NUMPYRO_BARKERMH, *SVI_METHODS):
+for _m in (HANDROLLED_HMC, NUMPYRO_NUTS):
+    register(_m)
+for _m in (NUMPYRO_HMC, NUMPYRO_HMCECS, NUMPYRO_SA, NUMPYRO_BARKERMH, *SVI_METHODS):  # NumPyro MCMC, NumPyro SVI
     register(_m)
 
 __all__ = ["Method", "RunConfig", "RunResult", "get", "names", "register"]
