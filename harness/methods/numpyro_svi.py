@@ -33,7 +33,11 @@ AutoDelta is a point (MAP of the density of the *constrained* sites, no
 Jacobian: it may not exist, e.g. a Gamma(1/2) scale whose density is unbounded
 at 0, as in sparse_logistic): its draws are the point repeated, ``extra`` has
 ``point_estimate=True`` and the cell row leaves ESS / R-hat empty (harness.cell).
-AutoLaplaceApproximation's Hessian (in NumPyro) binds the data at ``svi.init``.
+Any other guide whose draws all coincide is flagged the same way, with
+``degenerate_guide=True``: AutoLaplaceApproximation, when the Hessian at its mode
+is not positive definite, has NumPyro zero the scale (it warns only outside
+jit), e.g. on sparse_logistic with the default options. Its Hessian binds the
+data at ``svi.init``.
 """
 
 from __future__ import annotations
@@ -130,6 +134,10 @@ def _run_svi(method: Method, make_guide, posterior, config: RunConfig, key) -> R
     }
     if isinstance(guide, AutoDelta):
         extra["point_estimate"] = True
+    elif all(np.ptp(v.reshape(total, -1), axis=0).max(initial=0.0) == 0 for v in draws.values()):
+        # e.g. AutoLaplace whose Hessian at the mode is not positive definite: NumPyro then
+        # zeroes the scale and every draw is the mode. Say so rather than report a fake ESS.
+        extra.update(point_estimate=True, degenerate_guide=True)
     return RunResult(
         draws=draws,
         grad_evals_warmup=steps * particles,
