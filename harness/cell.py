@@ -175,6 +175,23 @@ def _classify(e: BaseException) -> str:
     return "oom" if isinstance(e, MemoryError) or any(m in text for m in OOM_MARKERS) else "error"
 
 
+def _summary(z, extra: dict) -> dict:
+    """ESS / R-hat summary of draws; a point estimate (extra point_estimate=True) gets none.
+
+    Its draws are one point repeated: ESS and R-hat are undefined, so they stay NaN
+    (and with them ess_per_s, ess_per_grad) and ``no_ess_reason`` says why.
+    """
+    import numpy as np
+
+    from harness import metrics
+
+    if not extra.get("point_estimate") or not np.all(np.isfinite(z)):
+        return metrics.summarize(z)
+    nan = float("nan")
+    return {"min_ess_bulk": nan, "min_ess_tail": nan, "max_rhat": nan, "converged": False,
+            "no_ess_reason": "point estimate: draws repeat one point"}
+
+
 def run_cell(cell: Cell, floors: dict | None = None, draws_path: str | None = None) -> dict:
     """Run one cell here and return its row (never raises; failures become the row's status)."""
     import jax
@@ -199,7 +216,7 @@ def run_cell(cell: Cell, floors: dict | None = None, draws_path: str | None = No
         config = methods.RunConfig(cell.num_chains, cell.num_warmup, cell.num_samples, cell.options)
         result = method.run(posterior, config, jax.random.key(cell.seed))
         row["peak_device_mb"] = _device_peak_mb(jax)
-        summary = metrics.summarize(posterior.layout.unconstrain(result.draws))
+        summary = _summary(posterior.layout.unconstrain(result.draws), result.extra)
         row.update(
             status="ok",
             error=None,
@@ -220,7 +237,7 @@ def run_cell(cell: Cell, floors: dict | None = None, draws_path: str | None = No
         row["ess_per_grad"] = (
             summary["min_ess_bulk"] / result.grad_evals_sample if result.grad_evals_sample else float("nan")
         )
-        if summary["min_ess_bulk"] != summary["min_ess_bulk"]:  # NaN: non-finite draws
+        if summary["min_ess_bulk"] != summary["min_ess_bulk"] and "no_ess_reason" not in summary:  # NaN draws
             row.update(status="nan", error="draws contain NaN or inf")
         elif result.divergences >= cell.num_chains * cell.num_samples:
             row.update(status="diverged", error="every sampling transition diverged")

@@ -6,7 +6,14 @@ from harness import UsageError
 from harness.methods.base import Method, RunConfig, RunResult
 from harness.methods.blackjax_mcmc import BLACKJAX_CHEES, BLACKJAX_HMC, BLACKJAX_MALA, BLACKJAX_NUTS
 from harness.methods.handrolled import HANDROLLED_HMC, HANDROLLED_HMC_TUNED
-from harness.methods.numpyro_mcmc import NUMPYRO_NUTS
+from harness.methods.numpyro_mcmc import (
+    NUMPYRO_BARKERMH,
+    NUMPYRO_HMC,
+    NUMPYRO_HMCECS,
+    NUMPYRO_NUTS,
+    NUMPYRO_SA,
+)
+from harness.methods.numpyro_svi import SVI_METHODS
 
 _REGISTRY: dict[str, Method] = {}
 
@@ -38,6 +45,8 @@ for _m in (
     BLACKJAX_CHEES,
     NUMPYRO_NUTS,
 ):
+    register(_m)
+for _m in (NUMPYRO_HMC, NUMPYRO_HMCECS, NUMPYRO_SA, NUMPYRO_BARKERMH, *SVI_METHODS):  # NumPyro MCMC, NumPyro SVI
     register(_m)
 
 __all__ = ["Method", "RunConfig", "RunResult", "get", "names", "register"]

@@ -1,81 +1,505 @@
-"""NumPyro MCMC kernels driven under our own ``jit`` + ``lax.scan``.
+"""NumPyro MCMC kernels (NUTS, HMC, HMCECS, SA, BarkerMH) driven under our own ``jit`` + ``lax.scan``.
 
 ``numpyro.infer.MCMC.run`` re-traces and recompiles its loop on every call, so
-its wall time mixes compile and sampling. Here the kernel's ``init`` and
-``sample`` are used directly: warmup (adaptation) and sampling loops are
-compiled ahead of time, then run and blocked on separately. Chains are
-vectorised: ``kernel.init`` with a batch of keys vmaps ``sample``.
+its wall time mixes compile and sampling. Here each kernel's ``init`` and
+``sample`` are used directly: the warmup (adaptation) and sampling loops are
+compiled ahead of time (harness.timing), then run and blocked on separately.
 
-Gradient evaluations are the sum of ``num_steps`` over iterations and chains
-(one leapfrog step = one gradient). Not counted: the few gradients of NumPyro's
-heuristic step-size search at init and at each adaptation-window end.
+Chains are initialised one at a time (``kernel.init`` with one key and the
+chain's start from ``Posterior.initial_positions``, outside any timed region:
+``extra["init_s"]``), then driven by one of three ``chain_method`` options:
+
+* ``vectorized`` (default): the per-chain states are stacked and
+  ``vmap(kernel.sample)`` runs every chain in one compiled scan (what NumPyro's
+  own vectorized mode does; BarkerMH and HMCECS, which NumPyro cannot
+  vectorise, work the same way here).
+* ``sequential``: the single-chain scans are compiled once and run for one
+  chain after another; warmup_s / sample_s are the sums over chains.
+* ``parallel``: ``pmap`` over the first ``num_chains`` local devices, compiled
+  ahead of time like the others; inputs are placed on their devices before
+  the timed calls. With fewer devices than chains it falls back
+  to ``sequential`` as NumPyro does, warns, and records the fallback in
+  ``extra["chain_method_used"]`` and ``extra["chain_method_warning"]``
+  (``XLA_FLAGS=--xla_force_host_platform_device_count=N`` gives N CPU devices).
+
+Gradient evaluations, counted per transition and summed over chains, warmup and
+sampling apart (one leapfrog step = one gradient):
+
+* NUTS / HMC: ``num_steps`` of the transition (NumPyro keeps the gradient at
+  the current point in its state, so HMC costs exactly L per iteration).
+* HMCECS: the inner kernel's ``num_steps`` plus one when the Gibbs move of the
+  subsample indices is accepted (the kernel then refreshes the gradient). These
+  are *raw* counts of gradients of the subsampled log density: each touches m of
+  the N data points, about m / N of a full gradient. ``extra`` states
+  ``subsample_size`` and ``subsample_fraction`` = m / N, so a per-gradient
+  comparison with full-data methods can rescale honestly.
+* SA: gradient-free (0), so ESS per gradient is undefined (NaN in the row).
+* BarkerMH: one gradient per transition.
+
+Not counted: the few gradients of NumPyro's heuristic step-size search at init
+and at the end of each adaptation window.
+
+NumPyro's BarkerMH, SA and the HMCECS Taylor proxy bind the data at ``init``,
+so for those the data are constants of the compiled loop rather than arguments.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import time
+import warnings
+from typing import Callable, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
-from numpyro.infer import NUTS
+import optax
+from numpyro.infer import HMC, HMCECS, NUTS, SA, BarkerMH
+from numpyro.infer.initialization import init_to_value
 
+from harness import UsageError
 from harness.methods.base import Method, RunConfig, RunResult
 from harness.timing import compile_timed, run_timed
 
+CHAIN_METHODS = ("vectorized", "sequential", "parallel")
+SUBSAMPLE_FRACTION, SUBSAMPLE_FLOOR = 0.1, 50  # HMCECS default m = max(floor, ceil(fraction * N)), <= N
+HMCECS_PROXIES = ("taylor", "none")
 
-def _run_kernel(kernel, posterior, config: RunConfig, key) -> RunResult:
-    chains, data = config.num_chains, posterior.data
+
+class KernelSpec(NamedTuple):
+    """How to build and read one NumPyro kernel.
+
+    Attributes:
+        make: ``init_values -> kernel``; init_values are the chain's constrained start
+            (used through ``init_to_value`` by kernels whose ``init`` ignores
+            ``init_params``: SA, BarkerMH; the others may ignore it).
+        honours_init_params: whether ``kernel.init`` uses ``init_params``; if so one
+            kernel serves every chain, otherwise one is built per chain.
+        stats: ``(previous state, new state) -> dict`` with ``grads`` (gradient
+            evaluations of the transition), ``accept``, ``diverging`` and any extra
+            per-transition figures (keys beginning ``x_``, averaged into ``extra``).
+        step_size: ``final state -> step size array`` or None where none applies.
+    """
+
+    make: Callable
+    honours_init_params: bool
+    stats: Callable
+    step_size: Callable | None
+
+
+def _hmc_stats(prev, new) -> dict:
+    return {"grads": new.num_steps, "accept": new.accept_prob, "diverging": new.diverging}
+
+
+def _chain_method(options) -> str:
+    method = options.get("chain_method", "vectorized")
+    if method not in CHAIN_METHODS:
+        raise UsageError(f"unknown chain_method {method!r}; valid: {', '.join(CHAIN_METHODS)}")
+    return method
+
+
+def _init_chains(spec: KernelSpec, posterior, config: RunConfig, key):
+    """Initialise every chain from the shared start positions; returns (sampling kernel, states, seconds)."""
+    chains, layout = config.num_chains, posterior.layout
     key_init, key_kernel = jax.random.split(key)
     z0 = posterior.initial_positions(key_init, chains)
-    init_params = posterior.layout.unflatten(z0)
-
+    keys = jax.random.split(key_kernel, chains)
     t0 = time.perf_counter()
-    state = kernel.init(jax.random.split(key_kernel, chains), config.num_warmup, init_params, (), data)
-    state = jax.block_until_ready(state)
-    init_s = time.perf_counter() - t0
+    kernels, states = [], []
+    for c in range(chains):
+        if spec.honours_init_params and kernels:
+            k = kernels[0]
+        else:
+            k = spec.make({name: jnp.asarray(v) for name, v in layout.constrain(z0[c]).items()})
+        kernels.append(k)
+        states.append(k.init(keys[c], config.num_warmup, layout.unflatten(z0[c]), (), posterior.data))
+    states = jax.block_until_ready(states)
+    return kernels[0], states, time.perf_counter() - t0  # per-chain kernels share one sample function
+
+
+def _loops(step, spec: KernelSpec, names, config: RunConfig):
+    """Warmup and sampling scans over ``step(state, data)``; outputs are stacked per iteration."""
+
+    def transition(s, data):
+        new = step(s, data)
+        return new, spec.stats(s, new)
 
     def warmup(state, data):
         def body(s, _):
-            s = kernel.sample(s, (), data)
-            return s, s.num_steps
+            s, st = transition(s, data)
+            return s, st["grads"]
 
         return jax.lax.scan(body, state, None, length=config.num_warmup)
 
     def sample(state, data):
         def body(s, _):
-            s = kernel.sample(s, (), data)
-            return s, (s.z, s.num_steps, s.accept_prob, s.diverging)
+            s, st = transition(s, data)
+            return s, ({k: s.z[k] for k in names}, st)
 
         return jax.lax.scan(body, state, None, length=config.num_samples)
 
-    warmup_c, t_c1 = compile_timed(warmup, state, data)
-    sample_c, t_c2 = compile_timed(sample, state, data)
-    (state, warm_steps), warmup_s = run_timed(warmup_c, state, data)
-    (state, (zs, steps, accept, diverging)), sample_s = run_timed(sample_c, state, data)
+    return warmup, sample
 
-    z = np.swapaxes(np.asarray(posterior.layout.flatten(zs)), 0, 1)  # (chain, draw, dim)
+
+def _stack(trees):
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def _drive(kernel, spec, states, posterior, config: RunConfig, chain_method: str):
+    """Compile and run warmup and sampling under one chain method.
+
+    Returns (final states stacked over chains, warmup grads (chain, iter),
+    draws {name: (chain, draw, ...)}, stats {k: (chain, draw)}, compile_s, warmup_s, sample_s).
+    """
+    data, names = jax.block_until_ready(jax.device_put(posterior.data)), posterior.layout.names  # no timed copy
+    single = lambda s, d: kernel.sample(s, (), d)  # noqa: E731
+    if chain_method == "vectorized":
+        warmup, sample = _loops(jax.vmap(single, in_axes=(0, None)), spec, names, config)
+        state = _stack(states)
+        warmup_c, t1 = compile_timed(warmup, state, data)
+        sample_c, t2 = compile_timed(sample, state, data)
+        (state, wgrads), warmup_s = run_timed(warmup_c, state, data)
+        (state, (draws, stats)), sample_s = run_timed(sample_c, state, data)
+        swap = lambda x: np.swapaxes(np.asarray(x), 0, 1)  # noqa: E731  (draw, chain) -> (chain, draw)
+        return state, swap(wgrads), jax.tree.map(swap, draws), jax.tree.map(swap, stats), t1 + t2, warmup_s, sample_s
+    warmup, sample = _loops(single, spec, names, config)
+    if chain_method == "parallel":
+        devices = jax.local_devices()[: config.num_chains]
+        pm = lambda f: jax.pmap(f, in_axes=(0, None), devices=devices)  # noqa: E731
+        state = _stack(states)
+        warmup_c, t1 = compile_timed(pm(warmup), state, data)
+        sample_c, t2 = compile_timed(pm(sample), state, data)
+        # shard the inputs before timing: a first call would otherwise pay the placement
+        state, data = jax.block_until_ready(jax.device_put((state, data), warmup_c.input_shardings[0]))
+        (state, wgrads), warmup_s = run_timed(warmup_c, state, data)
+        (state, (draws, stats)), sample_s = run_timed(sample_c, state, data)
+        as_np = lambda x: np.asarray(x)  # noqa: E731
+        return state, as_np(wgrads), jax.tree.map(as_np, draws), jax.tree.map(as_np, stats), t1 + t2, warmup_s, sample_s
+    # sequential: compiled once for the single-chain shapes, run chain after chain
+    warmup_c, t1 = compile_timed(warmup, states[0], data)
+    sample_c, t2 = compile_timed(sample, states[0], data)
+    finals, wgrads, outs, warmup_s, sample_s = [], [], [], 0.0, 0.0
+    for s in states:
+        (s, wg), tw = run_timed(warmup_c, s, data)
+        (s, out), ts = run_timed(sample_c, s, data)
+        finals.append(s), wgrads.append(wg), outs.append(out)
+        warmup_s, sample_s = warmup_s + tw, sample_s + ts
+    draws, stats = jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *outs)
+    return _stack(finals), np.stack(wgrads), draws, stats, t1 + t2, warmup_s, sample_s
+
+
+def _run_kernel(spec: KernelSpec, posterior, config: RunConfig, key, extra: dict | None = None) -> RunResult:
+    chain_method = _chain_method(config.options)
+    extra = dict(extra or {})
+    used = chain_method
+    if chain_method == "parallel" and jax.local_device_count() < config.num_chains:
+        used = "sequential"
+        msg = (
+            f"chain_method='parallel' needs {config.num_chains} devices, found {jax.local_device_count()}: "
+            "chains drawn sequentially"
+        )
+        warnings.warn(msg, stacklevel=2)
+        extra["chain_method_warning"] = msg
+    extra["chain_method_used"] = used
+
+    kernel, states, init_s = _init_chains(spec, posterior, config, key)
+    state, wgrads, draws, stats, compile_s, warmup_s, sample_s = _drive(kernel, spec, states, posterior, config, used)
+    z = posterior.layout.flatten(draws)  # (chain, draw, dim) unconstrained
+    for k, v in stats.items():
+        if k.startswith("x_"):
+            extra[k[2:]] = float(np.mean(v))
+    step = float(np.mean(spec.step_size(state))) if spec.step_size else float("nan")
     return RunResult(
         draws=posterior.layout.constrain(z),
-        grad_evals_warmup=int(np.sum(warm_steps)),
-        grad_evals_sample=int(np.sum(steps)),
-        compile_s=t_c1 + t_c2,
-        warmup_s=warmup_s,
+        grad_evals_warmup=int(np.sum(wgrads)),
+        grad_evals_sample=int(np.sum(stats["grads"])),
+        compile_s=compile_s + extra.pop("compile_s_extra", 0.0),
+        warmup_s=warmup_s + extra.pop("warmup_s_extra", 0.0),
         sample_s=sample_s,
-        accept_rate=float(np.mean(accept)),
-        divergences=int(np.sum(diverging)),
-        step_size=float(np.mean(state.adapt_state.step_size)),
-        extra={"init_s": init_s, "mean_num_steps": float(np.mean(steps))},
+        accept_rate=float(np.mean(stats["accept"])),
+        divergences=int(np.sum(stats["diverging"])),
+        step_size=step,
+        extra={"init_s": init_s, "mean_num_steps": float(np.mean(stats["grads"])), **extra},
     )
 
 
+def _options(method: "Method", config: RunConfig) -> dict:
+    """Resolved options (defaults filled in, unknown names refused), chain_method removed."""
+    opts = method.resolve_options(config.options)
+    _chain_method(opts)
+    opts.pop("chain_method")
+    return opts
+
+
+# --- NUTS ---------------------------------------------------------------------------------
+
+
 def run_nuts(posterior, config: RunConfig, key) -> RunResult:
-    kernel = NUTS(posterior.target.model, **config.options)
-    return _run_kernel(kernel, posterior, config, key)
+    opts = _options(NUMPYRO_NUTS, config)
+    spec = KernelSpec(
+        make=lambda _: NUTS(posterior.target.model, **opts),
+        honours_init_params=True,
+        stats=_hmc_stats,
+        step_size=lambda s: s.adapt_state.step_size,
+    )
+    return _run_kernel(spec, posterior, config, key)
 
 
 NUMPYRO_NUTS = Method(
     name="numpyro_nuts",
     description="NumPyro NUTS with its default warmup (step size and diagonal mass adaptation)",
     run=run_nuts,
-    options={"target_accept_prob": 0.8, "max_tree_depth": 10, "dense_mass": False},
+    options={"target_accept_prob": 0.8, "max_tree_depth": 10, "dense_mass": False, "chain_method": "vectorized"},
+)
+
+
+# --- HMC (fixed number of leapfrog steps) -------------------------------------------------
+
+
+def _hmc_kwargs(opts: dict) -> dict:
+    """NumPyro HMC arguments for a fixed number of leapfrog steps L.
+
+    NumPyro's HMC defaults ``trajectory_length`` to 2 pi: ``num_steps=L`` alone keeps
+    that length and silently uses step 2 pi / L; ``trajectory_length`` alone takes
+    ceil(length / step) steps (11 for 10 in float32). So:
+
+    * ``adapt_step_size=False``: pass both ``num_steps=L`` and
+      ``trajectory_length = step_size * L``: exactly L steps of exactly ``step_size``.
+    * ``adapt_step_size=True`` (default, NumPyro's dual averaging): pass ``num_steps=L``
+      and ``trajectory_length=None``: L is fixed and the adapted step is used as is.
+      Passing both here would make NumPyro replace the adapted step by length / L,
+      i.e. silently switch adaptation off (it warns exactly that).
+    """
+    L = int(opts.pop("num_steps"))
+    if L < 1:
+        raise UsageError(f"num_steps must be a positive integer, got {L}")
+    step = float(opts["step_size"])
+    length = None if opts["adapt_step_size"] else step * L
+    return {**opts, "num_steps": L, "trajectory_length": length}
+
+
+def run_hmc(posterior, config: RunConfig, key) -> RunResult:
+    kwargs = _hmc_kwargs(_options(NUMPYRO_HMC, config))
+    spec = KernelSpec(
+        make=lambda _: HMC(posterior.target.model, **kwargs),
+        honours_init_params=True,
+        stats=_hmc_stats,
+        step_size=lambda s: s.adapt_state.step_size,
+    )
+    return _run_kernel(spec, posterior, config, key, {"num_steps": kwargs["num_steps"]})
+
+
+NUMPYRO_HMC = Method(
+    name="numpyro_hmc",
+    description="NumPyro HMC, fixed L leapfrog steps; step size and diagonal mass adapted by default",
+    run=run_hmc,
+    options={
+        "num_steps": 10,
+        "step_size": 0.1,
+        "adapt_step_size": True,
+        "adapt_mass_matrix": True,
+        "dense_mass": False,
+        "target_accept_prob": 0.8,
+        "chain_method": "vectorized",
+    },
+)
+
+
+# --- HMCECS (energy-conserving subsampling) -----------------------------------------------
+
+
+def default_subsample_size(n: int) -> int:
+    """HMCECS default m = max(SUBSAMPLE_FLOOR, ceil(SUBSAMPLE_FRACTION * N)), at most N."""
+    return min(n, max(SUBSAMPLE_FLOOR, math.ceil(SUBSAMPLE_FRACTION * n)))
+
+
+def _map_estimate(posterior, z_start, steps: int, learning_rate: float):
+    """Full-data MAP in unconstrained space by ``steps`` Adam steps (one full gradient each).
+
+    Returns (z_map, compile_s, run_s). The Taylor proxy is expanded around it.
+    """
+    opt = optax.adam(learning_rate)
+    neg = lambda z: -posterior.log_density(z)  # noqa: E731
+
+    def fit(z):
+        def body(carry, _):
+            z, s = carry
+            g = jax.grad(neg)(z)
+            u, s = opt.update(g, s, z)
+            return (optax.apply_updates(z, u), s), None
+
+        return jax.lax.scan(body, (z, opt.init(z)), None, length=steps)[0][0]
+
+    compiled, t_c = compile_timed(fit, z_start)
+    z_map, t_r = run_timed(compiled, z_start)
+    return z_map, t_c, t_r
+
+
+def run_hmcecs(posterior, config: RunConfig, key) -> RunResult:
+    """HMCECS (Dang et al. 2019) around an inner NUTS (or fixed-L HMC).
+
+    The target's likelihood plate (``Target.plate``) is subsampled: the model is
+    called with ``subsample_size=m`` (the convention of Target.plate), m from the
+    option or else :func:`default_subsample_size`. Each transition is a
+    Metropolis-within-Gibbs move of the indices (``num_blocks`` blocks, one block
+    refreshed per move, which keeps successive likelihood estimates correlated)
+    followed by one inner-kernel transition on z.
+
+    ``proxy='taylor'`` (default) uses NumPyro's second-order Taylor control variate
+    around a full-data MAP found by ``proxy_steps`` Adam steps (learning rate
+    ``proxy_lr``); that fit is compiled and timed apart and added to compile_s and
+    warmup_s, and its full-data work (``proxy_steps`` + dim + 1 gradient
+    equivalents: the Adam steps, then gradient and Hessian columns at the
+    reference) is stated in ``extra["proxy_full_grad_evals"]``. ``proxy='none'`` is
+    NumPyro's naive subsampling, biased (Betancourt 2015): for study only.
+
+    Gradient counts are raw subsample gradients (see the module docstring);
+    ``extra`` adds ``grad_evals_full_equiv_*`` = raw x m / N (+ the proxy's full work
+    for warmup) and ``subsample_accept_rate`` (a rate near 0 means the chain is stuck
+    on one subsample: raise m or num_blocks, or improve the proxy). A target with
+    ``plate=None`` is refused with a UsageError.
+    """
+    opts = _options(NUMPYRO_HMCECS, config)
+    target = posterior.target
+    if target.plate is None:
+        raise UsageError(
+            f"numpyro_hmcecs needs a target with a likelihood plate to subsample; "
+            f"{target.name!r} has none (Target.plate is None)"
+        )
+    if opts["proxy"] not in HMCECS_PROXIES:
+        raise UsageError(f"unknown proxy {opts['proxy']!r} for numpyro_hmcecs; valid: {', '.join(HMCECS_PROXIES)}")
+    if opts["inner"] not in ("nuts", "hmc"):
+        raise UsageError(f"unknown inner kernel {opts['inner']!r} for numpyro_hmcecs; valid: hmc, nuts")
+    n = int(posterior.n)
+    m = default_subsample_size(n) if opts["subsample_size"] is None else int(opts["subsample_size"])
+    if not 1 <= m <= n:
+        raise UsageError(f"subsample_size must be in 1..{n} (N), got {m}")
+    if not 1 <= int(opts["num_blocks"]) <= m:
+        raise UsageError(f"num_blocks must be in 1..{m} (subsample_size), got {opts['num_blocks']}")
+    model = functools.partial(target.model, subsample_size=m)
+    plate = target.plate
+
+    extra = {"subsample_size": m, "subsample_fraction": m / n, "proxy": opts["proxy"]}
+    proxy = None
+    if opts["proxy"] == "taylor":
+        z_start = posterior.initial_positions(jax.random.fold_in(key, 1), 1)[0]
+        z_map, t_c, t_r = _map_estimate(posterior, z_start, int(opts["proxy_steps"]), float(opts["proxy_lr"]))
+        proxy = HMCECS.taylor_proxy({k: jnp.asarray(v) for k, v in posterior.layout.constrain(z_map).items()})
+        # full-data work of the proxy: Adam steps + gradient and Hessian (dim columns) at the reference
+        extra.update(proxy_full_grad_evals=int(opts["proxy_steps"]) + posterior.dim + 1,
+                     compile_s_extra=t_c, warmup_s_extra=t_r, proxy_map_s=t_r)
+
+    if opts["inner"] == "nuts":
+        inner = lambda: NUTS(model, target_accept_prob=opts["target_accept_prob"])  # noqa: E731
+    else:
+        inner = lambda: HMC(model, **_hmc_kwargs({  # noqa: E731
+            "num_steps": opts["num_steps"], "step_size": 0.1, "adapt_step_size": True,
+            "target_accept_prob": opts["target_accept_prob"]}))
+
+    def stats(prev, new):
+        moved = jnp.any(new.z[plate] != prev.z[plate], axis=-1)  # accepted Gibbs move: one refresh gradient
+        return {
+            "grads": new.hmc_state.num_steps + moved.astype(new.hmc_state.num_steps.dtype),
+            "accept": new.hmc_state.accept_prob,
+            "diverging": new.hmc_state.diverging,
+            "x_subsample_accept_rate": new.accept_prob,
+        }
+
+    spec = KernelSpec(
+        make=lambda _: HMCECS(inner(), num_blocks=int(opts["num_blocks"]), proxy=proxy),
+        honours_init_params=True,
+        stats=stats,
+        step_size=lambda s: s.hmc_state.adapt_state.step_size,
+    )
+    result = _run_kernel(spec, posterior, config, key, extra)
+    frac = m / n
+    result.extra["grad_evals_full_equiv_sample"] = result.grad_evals_sample * frac
+    result.extra["grad_evals_full_equiv_warmup"] = result.grad_evals_warmup * frac + extra.get(
+        "proxy_full_grad_evals", 0
+    )
+    return result
+
+
+NUMPYRO_HMCECS = Method(
+    name="numpyro_hmcecs",
+    description="NumPyro HMCECS: NUTS on a data subsample (Taylor-proxy estimator), Gibbs on the indices",
+    run=run_hmcecs,
+    options={
+        "subsample_size": None,
+        "num_blocks": 10,
+        "proxy": "taylor",
+        "proxy_steps": 2000,
+        "proxy_lr": 0.02,
+        "inner": "nuts",
+        "num_steps": 10,
+        "target_accept_prob": 0.8,
+        "chain_method": "vectorized",
+    },
+)
+
+
+# --- SA (gradient-free) --------------------------------------------------------------------
+
+
+def run_sa(posterior, config: RunConfig, key) -> RunResult:
+    """Sample Adaptive MCMC: gradient-free, so 0 gradients and ESS per gradient NaN.
+
+    NumPyro's SA ignores ``init_params``; each chain's kernel starts at its shared
+    start position through ``init_to_value``. acceptance is SA's per-step
+    acceptance probability; SA has no step size (NaN).
+    """
+    opts = _options(NUMPYRO_SA, config)
+    spec = KernelSpec(
+        make=lambda values: SA(posterior.target.model, init_strategy=init_to_value(values=values), **opts),
+        honours_init_params=False,
+        stats=lambda prev, new: {"grads": jnp.zeros_like(new.i), "accept": new.accept_prob, "diverging": new.diverging},
+        step_size=None,
+    )
+    return _run_kernel(spec, posterior, config, key)
+
+
+NUMPYRO_SA = Method(
+    name="numpyro_sa",
+    description="NumPyro Sample Adaptive MCMC (gradient-free; ESS per gradient undefined)",
+    run=run_sa,
+    options={"adapt_state_size": None, "dense_mass": True, "chain_method": "vectorized"},
+)
+
+
+# --- BarkerMH ------------------------------------------------------------------------------
+
+
+def run_barkermh(posterior, config: RunConfig, key) -> RunResult:
+    """Barker's proposal with MH correction: one gradient per transition; no divergences.
+
+    Step size and diagonal mass are adapted in warmup as in NumPyro. Like SA, NumPyro's
+    BarkerMH ignores ``init_params``, so starts go through ``init_to_value``.
+    """
+    opts = _options(NUMPYRO_BARKERMH, config)
+    spec = KernelSpec(
+        make=lambda values: BarkerMH(posterior.target.model, init_strategy=init_to_value(values=values), **opts),
+        honours_init_params=False,
+        stats=lambda prev, new: {
+            "grads": jnp.ones_like(new.i),
+            "accept": new.accept_prob,
+            "diverging": jnp.zeros_like(new.i, dtype=bool),
+        },
+        step_size=lambda s: s.adapt_state.step_size,
+    )
+    return _run_kernel(spec, posterior, config, key)
+
+
+NUMPYRO_BARKERMH = Method(
+    name="numpyro_barkermh",
+    description="NumPyro BarkerMH (gradient-informed Barker proposal, one gradient per step)",
+    run=run_barkermh,
+    options={
+        "step_size": 1.0,
+        "adapt_step_size": True,
+        "adapt_mass_matrix": True,
+        "dense_mass": False,
+        "target_accept_prob": 0.4,
+        "chain_method": "vectorized",
+    },
 )

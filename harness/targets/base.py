@@ -134,6 +134,12 @@ class Target:
         log_density: optional hand-written ``data -> (z -> log p(z))``; when None the
             density is derived from the model (:func:`model_log_density`).
         plate: name of the likelihood plate (None: the target cannot be subsampled).
+            Convention for a subsampleable target: ``model`` takes a keyword
+            ``subsample_size=None`` and declares the plate as
+            ``numpyro.plate(plate, N, subsample_size=subsample_size)``, reading its data
+            inside it through ``numpyro.subsample(x, event_dim=...)``; with the default
+            None it is the full-data model. Subsampling methods (numpyro_hmcecs) bind
+            ``subsample_size`` with ``functools.partial``.
         reference: optional ``(dataset, n) -> Reference | None``.
     """
 

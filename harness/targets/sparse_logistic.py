@@ -29,15 +29,17 @@ TRUE_BETA = np.zeros(D_SYNTHETIC, dtype=np.float32)
 TRUE_BETA[:5] = [2.0, -1.5, 1.0, -0.75, 0.5]
 
 
-def model(X, y=None):
+def model(X, y=None, subsample_size=None):
+    """The NumPyro model; ``subsample_size`` subsamples the "data" plate (Target.plate convention)."""
     n, d = X.shape
     tau = numpyro.sample("tau", dist.Gamma(A, B))
     with numpyro.plate("features", d):
         lam = numpyro.sample("lambda", dist.Gamma(A, B))
         beta = numpyro.sample("beta", dist.Normal(0.0, 1.0))
-    logits = X @ (tau * lam * beta)
-    with numpyro.plate("data", n):
-        numpyro.sample("y", dist.Bernoulli(logits=logits), obs=y)
+    with numpyro.plate("data", n, subsample_size=subsample_size):
+        X_batch = numpyro.subsample(X, event_dim=1)
+        y_batch = None if y is None else numpyro.subsample(y, event_dim=0)
+        numpyro.sample("y", dist.Bernoulli(logits=X_batch @ (tau * lam * beta)), obs=y_batch)
 
 
 def layout(data) -> Layout:
