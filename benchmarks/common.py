@@ -28,7 +28,7 @@ from pathlib import Path
 
 #: Methods benchmarked, by registry name. Extend as adapters land (numpyro_hmc, blackjax_nuts, ...);
 #: a name this checkout does not register is skipped, so the list may run ahead of the code.
-METHODS = ["handrolled_hmc", "numpyro_nuts", "blackjax_hmc"]
+METHODS = ["handrolled_hmc", "handrolled_hmc_tuned", "numpyro_nuts", "numpyro_hmc", "blackjax_hmc", "blackjax_nuts"]
 
 #: "model/dataset" -> the data sizes N the suite runs it at.
 SIZES_BY_TARGET = {

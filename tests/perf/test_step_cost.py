@@ -49,7 +49,7 @@ def test_per_gradient_cost_within_budget_of_floor(method, breast_cancer):
     from harness import timing
 
     if method not in _LOOPS:
-        _LOOPS[method] = _sampling_loop(method, breast_cancer)  # skips with the reason when not registered
+        _LOOPS[method] = _sampling_loop(method, breast_cancer)
     loop = _LOOPS[method]
     paired = timing.paired_ratio(loop.call, floor_for(loop), repeats=BUDGET_REPEATS)
     ratios = ", ".join(f"{r:.2f}" for r in paired.ratios)
