@@ -192,24 +192,45 @@ def _summary(z, extra: dict) -> dict:
             "no_ess_reason": "point estimate: draws repeat one point"}
 
 
+def device_unavailable(device: str) -> str | None:
+    """Why JAX cannot use this process's device (JAX_PLATFORMS), or None when it can.
+
+    Checked before anything imports the method registry: BlackJAX computes with
+    jnp at import time, which would fail first and read as an error, not a skip.
+    """
+    import jax
+
+    try:
+        jax.devices()
+    except Exception as e:  # JAX_PLATFORMS=cuda where no GPU is (RuntimeError) or no CUDA plugin (AssertionError)
+        detail = str(e).strip().splitlines()[0] if str(e).strip() else f"no backend for JAX_PLATFORMS={os.environ.get('JAX_PLATFORMS')}"
+        return f"no {device} device here (JAX could not initialise it: {type(e).__name__}: {detail})"[:500]
+    return None
+
+
+def skipped_row(cell: Cell, why: str) -> dict:
+    from harness import environment
+
+    row = base_row(cell)
+    row.update(status="skipped", error=why, wall_s=0.0)
+    row.update(environment.capture(with_device=False))
+    return row
+
+
 def run_cell(cell: Cell, floors: dict | None = None, draws_path: str | None = None) -> dict:
     """Run one cell here and return its row (never raises; failures become the row's status)."""
     import jax
+
+    if cell.precision == "float64":
+        jax.config.update("jax_enable_x64", True)
+    why = device_unavailable(cell.device)
+    if why:
+        return skipped_row(cell, why)
 
     from harness import environment, methods, metrics
 
     row = base_row(cell)
     t0 = time.perf_counter()
-    if cell.precision == "float64":
-        jax.config.update("jax_enable_x64", True)
-    try:
-        jax.devices()
-    except Exception as e:  # JAX_PLATFORMS=cuda where no GPU is (RuntimeError) or no CUDA plugin (AssertionError)
-        why = f"{type(e).__name__}: {e}".splitlines()[0]
-        row.update(status="skipped", error=f"no {cell.device} device here (JAX could not initialise it: {why})"[:500])
-        row["wall_s"] = time.perf_counter() - t0
-        row.update(environment.capture(with_device=False))
-        return row
     try:
         method = methods.get(cell.method)
         posterior = _posterior(cell)
@@ -289,10 +310,15 @@ def main(argv=None) -> int:
         print("usage: python -m harness.cell JOB.json ROW.json", file=sys.stderr)
         return 2
     _exit_with_parent()
-    load_plugins()
     with open(argv[0]) as f:
         job = json.load(f)
-    row = run_cell(Cell(**job["cell"]), job.get("floors"), job.get("draws_path"))
+    cell = Cell(**job["cell"])
+    why = device_unavailable(cell.device)  # before plugins, which may import the method registry
+    if why:
+        row = skipped_row(cell, why)
+    else:
+        load_plugins()
+        row = run_cell(cell, job.get("floors"), job.get("draws_path"))
     from harness.store import _clean
 
     with open(argv[1], "w") as f:

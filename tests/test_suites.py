@@ -3,14 +3,10 @@ well-formed; CLI flags narrow or override; per-method settings; the duration est
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 
-from harness import UsageError, cli, methods, suites, targets
-from harness.methods.base import Method
-from harness.targets import ANY_N
-from harness.targets.sparse_logistic import TARGET
+from harness import UsageError, cli, suites
 
 GOOD = """
 methods = ["handrolled_hmc"]
@@ -107,32 +103,25 @@ timeout_s = 20
     assert timeouts[("breast_cancer", 569, "numpyro_nuts")] == 20
 
 
-@pytest.fixture
-def other_branches_names():
-    """Register stand-ins for the method and model names the shipped suites use that are not here yet."""
-    added_m, added_t = [], []
-    for name in ("handrolled_hmc_tuned", "numpyro_hmc", "numpyro_hmcecs", "numpyro_sa", "numpyro_barkermh",
-                 "svi_autonormal", "svi_automvn", "svi_autolowrank", "svi_autodelta", "svi_autolaplace",
-                 "blackjax_hmc", "blackjax_nuts", "blackjax_mala", "blackjax_chees"):
-        if name not in methods.names():
-            methods.register(Method(name, "stand-in", run=None, family="vi" if name.startswith("svi") else "mcmc"))
-            added_m.append(name)
-    fixed = ("eight_schools-eight_schools_noncentered", "arK-arK", "diamonds-diamonds", "earnings-logearn_interaction",
-             "garch-garch11", "gp_pois_regr-gp_pois_regr", "kidiq-kidscore_momiq",
-             "low_dim_gauss_mix-low_dim_gauss_mix", "mesquite-logmesquite_logvolume", "sblrc-blr")
-    for name in ("logistic", *fixed):
-        if name not in targets.names():
-            sets = {"synthetic": ANY_N} if name == "logistic" else {"posteriordb": 1000}
-            targets.register(dataclasses.replace(TARGET, name=name, datasets=sets, default_dataset=next(iter(sets))))
-            added_t.append(name)
-    yield
-    for name in added_m:
-        methods._REGISTRY.pop(name)
-    for name in added_t:
-        targets._REGISTRY.pop(name)
+def test_data_entry_precisions_and_cli_override(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text("""
+methods = ["handrolled_hmc"]
+[[data]]
+model = "sparse_logistic"
+dataset = "breast_cancer"
+precisions = ["float64"]
+[[data]]
+model = "sparse_logistic"
+sizes = [1000]
+""")
+    suite = suites.load(str(path))
+    assert {(c.dataset, c.precision) for c in suites.expand(suite)} == {("breast_cancer", "float64"),
+                                                                         ("synthetic", "float32")}
+    assert {c.precision for c in suites.expand(suite, precisions=["float32"])} == {"float32"}
 
 
-def test_shipped_suites_are_well_formed_and_estimated(other_branches_names):
+def test_shipped_suites_are_well_formed_and_estimated():
     assert {"quick", "default", "scaling", "gpu"} <= set(suites.names())
     minutes = {}
     for name in suites.names():
@@ -144,6 +133,8 @@ def test_shipped_suites_are_well_formed_and_estimated(other_branches_names):
     default = suites.expand(suites.load("default"))
     seed = {c.method for c in default if c.model == "sparse_logistic" and c.n == 100000}
     assert seed == set(suites.load("default")["methods"])  # every method at 569 / 10k / 100k
+    gp = {c.precision for c in default if c.model == "gp_pois_regr-gp_pois_regr"}
+    assert gp == {"float64"} and {c.precision for c in default if c.model == "sparse_logistic"} == {"float32"}
     gpu = suites.expand(suites.load("gpu"))
     assert {c.device for c in gpu} == {"gpu"} and max(c.n for c in gpu) == 10**7
     scaling = suites.expand(suites.load("scaling"))

@@ -21,6 +21,7 @@ Shipped suites live beside this module (``quick``, ``default``, ``scaling``,
     sizes = [2000]                                 # for datasets without a fixed N
     methods = ["numpyro_nuts"]                     # optional: only these of `methods`
     chains = [4]                                   # optional: num_warmup, num_samples, timeout_s too
+    precisions = ["float64"]                       # optional: this entry's precisions (CLI overrides)
 
     [options.handrolled_hmc]                       # a method's options (validated by the method)
     num_steps = 10
@@ -77,7 +78,7 @@ SCALARS = {"num_warmup": _NONNEG_INT, "num_samples": _POS_INT, "timeout_s": _POS
 TOP = {"description": _STR, **AXES, **SCALARS, "xla_devices": _POS_INT, "data": None, "options": None,
        "settings": None}
 DATA = {"model": _STR, "dataset": _STR, "sizes": ("list", _POS_INT), "methods": _LIST_STR,
-        "chains": AXES["chains"], **SCALARS}
+        "chains": AXES["chains"], "precisions": AXES["precisions"], **SCALARS}
 SETTINGS = {"max_n": _POS_INT, "chains": AXES["chains"], **SCALARS}
 
 
@@ -248,7 +249,8 @@ def expand(suite: dict, **override) -> list[Cell]:
             if max_n is not None and n is not None and n > max_n and not override.get("sizes"):
                 continue
             chains = override.get("chains") or pick("chains", method, d, [4])
-            for device, precision, c, s in itertools.product(devices, precisions, chains, seeds):
+            entry_precisions = override.get("precisions") or d.get("precisions", precisions)
+            for device, precision, c, s in itertools.product(devices, entry_precisions, chains, seeds):
                 cell = Cell(model=target.name, dataset=dataset, n=n, method=method, options=options.get(method, {}),
                             device=device, num_chains=c, num_warmup=pick("num_warmup", method, d, 500),
                             num_samples=pick("num_samples", method, d, 500), seed=s, precision=precision,
