@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
         loop = loop._replace(work=row["grad_evals"])
         posterior = targets.Posterior(targets.get(cell.model), cell.dataset, cell.n, cell.data_seed)
         positions = posterior.initial_positions(jax.random.key(cell.seed), cell.num_chains)
-        paired = timing.paired_ratio(loop, timing.floor_loop(posterior.log_density, positions), repeats=3)
+        paired = timing.paired_ratio(loop, timing.floor_loop(*posterior.density_and_data(), positions), repeats=3)
         out.update(seconds_per_grad=paired.a_per_work, floor_seconds_per_grad=paired.b_per_work,
                    overhead_ratio=paired.ratio)
         mem = loop.compiled.memory_analysis()

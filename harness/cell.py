@@ -29,6 +29,8 @@ import time
 import traceback
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 from harness import UsageError
 
 PRECISIONS = ("float32", "float64")
@@ -109,6 +111,8 @@ def validate(cell: Cell) -> Cell:
         raise UsageError(f"unknown precision {cell.precision!r}; valid: {', '.join(PRECISIONS)}")
     if cell.xla_devices is not None and cell.xla_devices < 1:
         raise UsageError(f"xla_devices must be a positive integer, got {cell.xla_devices}")
+    if method.check is not None:  # combinations the method cannot run (e.g. adaptation without warmup)
+        method.check(target, methods.RunConfig(cell.num_chains, cell.num_warmup, cell.num_samples, opts))
     return Cell(**{**cell.to_dict(), "n": n, "options": opts})
 
 
@@ -127,8 +131,6 @@ def peak_rss_mb(usage) -> float:
 
 def _cast_make_data(make_data, dtype):
     """make_data whose floating arrays are cast to ``dtype`` (the precision axis)."""
-    import numpy as np
-
     def cast(dataset, n, seed=0):
         data = make_data(dataset, n, seed)
         return {k: (np.asarray(v, dtype) if np.issubdtype(np.asarray(v).dtype, np.floating) else v)
@@ -159,15 +161,18 @@ def _device_peak_mb(jax) -> float | None:
 
 def _floor(cell: Cell, posterior, batch: int, floors: dict) -> tuple[float, bool]:
     """Seconds per gradient per point at this batch: from this run's cache, else measured now."""
+    import socket
+
     import jax
 
+    from harness.runner import floor_key
     from harness.timing import gradient_floor
 
-    group = cell.floor_group(batch)
-    if floors.get(group):
-        return floors[group], True
+    key = floor_key(socket.gethostname(), cell.floor_group(batch))
+    if floors.get(key):
+        return floors[key], True
     positions = posterior.initial_positions(jax.random.key(cell.seed + 1), batch)
-    return gradient_floor(posterior.log_density, positions, budget_s=1.0), False
+    return gradient_floor(*posterior.density_and_data(), positions, budget_s=1.0), False
 
 
 def _classify(e: BaseException) -> str:
@@ -181,8 +186,6 @@ def _summary(z, extra: dict) -> dict:
     Its draws are one point repeated: ESS and R-hat are undefined, so they stay NaN
     (and with them ess_per_s, ess_per_grad) and ``no_ess_reason`` says why.
     """
-    import numpy as np
-
     from harness import metrics
 
     if not extra.get("point_estimate") or not np.all(np.isfinite(z)):
@@ -237,16 +240,25 @@ def run_cell(cell: Cell, floors: dict | None = None, draws_path: str | None = No
         config = methods.RunConfig(cell.num_chains, cell.num_warmup, cell.num_samples, cell.options)
         result = method.run(posterior, config, jax.random.key(cell.seed))
         row["peak_device_mb"] = _device_peak_mb(jax)
-        summary = _summary(posterior.layout.unconstrain(result.draws), result.extra)
+        z = posterior.layout.unconstrain(result.draws)  # (chain, draw, dim); chains as run (ChEES: its ensemble)
+        finite = bool(np.all(np.isfinite(z)))
+        summary = _summary(z, result.extra)
+        if method.family == "vi":  # guide draws are iid: converged means the optimiser met its stopping rule
+            summary["converged"] = finite and bool(result.extra.get("opt_converged", False))
+        # a subsampling method's gradient touches m of N points: per-gradient figures use full-data equivalents
+        grads = result.extra.get("grad_evals_full_equiv_sample", result.grad_evals_sample)
         row.update(
             status="ok",
             error=None,
+            family=method.family,
+            chains_run=int(z.shape[0]),
             compile_s=result.compile_s,
             init_s=result.extra.get("init_s", 0.0),
             warmup_s=result.warmup_s,
             sample_s=result.sample_s,
             grad_evals_warmup=result.grad_evals_warmup,
             grad_evals=result.grad_evals_sample,
+            grad_evals_full_equiv=grads,
             accept_rate=result.accept_rate,
             divergences=result.divergences,
             step_size=result.step_size,
@@ -255,19 +267,18 @@ def run_cell(cell: Cell, floors: dict | None = None, draws_path: str | None = No
         ref = posterior.reference()
         row.update(metrics.accuracy(result.draws, ref and ref.mean, ref and ref.sd), reference=ref and ref.source)
         row["ess_per_s"] = summary["min_ess_bulk"] / result.sample_s if result.sample_s > 0 else float("nan")
-        row["ess_per_grad"] = (
-            summary["min_ess_bulk"] / result.grad_evals_sample if result.grad_evals_sample else float("nan")
-        )
-        if summary["min_ess_bulk"] != summary["min_ess_bulk"] and "no_ess_reason" not in summary:  # NaN draws
+        row["ess_per_grad"] = summary["min_ess_bulk"] / grads if grads else float("nan")
+        if not finite:
             row.update(status="nan", error="draws contain NaN or inf")
-        elif result.divergences >= cell.num_chains * cell.num_samples:
+        elif result.divergences >= z.shape[0] * z.shape[1]:
             row.update(status="diverged", error="every sampling transition diverged")
-        scalars = {k: v for k, v in result.extra.items() if k not in ("init_s", "grad_batch") and _is_scalar(v)}
+        scalars = {k: v for k, v in result.extra.items() if k not in ("init_s", "grad_batch", "parallel_devices") and _is_scalar(v)}
         row.update({f"x_{k}": v for k, v in scalars.items()})
 
         batch = int(result.extra.get("grad_batch", cell.num_chains))
         floor_s, cached = _floor(cell, posterior, batch, floors or {})
-        per_grad = result.sample_s / result.grad_evals_sample if result.grad_evals_sample else float("nan")
+        # seconds per gradient per device: chains on parallel devices share the wall-clock seconds
+        per_grad = result.sample_s * result.extra.get("parallel_devices", 1) / grads if grads else float("nan")
         row.update(floor_us_per_grad=floor_s * 1e6, floor_batch=batch, floor_group=cell.floor_group(batch),
                    floor_cached=cached, overhead_ratio=per_grad / floor_s)
         if draws_path:

@@ -45,6 +45,24 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def _float(text: str, ok, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    return _float(text, lambda v: v > 0, "a positive number")
+
+
+def non_negative_float(text: str) -> float:
+    return _float(text, lambda v: v >= 0, "a number >= 0")
+
+
 def _split(values):
     """Flatten repeated and comma-separated values: ['a,b', 'c'] -> ['a', 'b', 'c']."""
     return [v for item in values or [] for v in item.split(",") if v] or None
@@ -98,7 +116,7 @@ def add_run(sub) -> None:
     p.add_argument("--out", help="run directory to append rows to (default: results/runs/<UTC time>)")
     p.add_argument("--resume", action="store_true",
                    help="skip cells already stored in --out with status ok; rerun the others")
-    p.add_argument("--timeout", type=float, help="per-cell wall-clock limit, seconds (default: the suite's, else 1800)")
+    p.add_argument("--timeout", type=positive_float, help="per-cell wall-clock limit, seconds (default: the suite's, else 1800)")
     p.add_argument("--save-draws", action="store_true", help="write each cell's draws as ArviZ netCDF under OUT/draws")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the cells on this Dask distributed scheduler")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -230,9 +248,9 @@ def add_compare(sub) -> None:
     p.add_argument("new", metavar="NEW", help="run directory or pytest-benchmark JSON")
     p.add_argument("--metric", default="ess_per_s", help="row figure to compare in run directories (default: ess_per_s; "
                    "also ess_per_grad, sample_s, compile_s, us_per_grad, ttfd_s, ...)")
-    p.add_argument("--noise", type=float, metavar="PCT", help="noise threshold %% when a side has one repeat "
+    p.add_argument("--noise", type=positive_float, metavar="PCT", help="noise threshold %% when a side has one repeat "
                    "(default 10, compile_s 25)")
-    p.add_argument("--fail-on-regression", type=float, metavar="PCT",
+    p.add_argument("--fail-on-regression", type=non_negative_float, metavar="PCT",
                    help="exit 1 when a cell is slower by more than PCT %% beyond the noise, or broken")
     p.add_argument("--out", help="directory for compare.md / compare.csv (default: NEW/compare, or beside a NEW file)")
     p.set_defaults(func=cmd_compare)
@@ -350,6 +368,9 @@ def main(argv=None) -> int:
         return args.func(args)
     except UsageError as e:
         print(f"harness: error: {e}".splitlines()[0], file=sys.stderr)
+        return 2
+    except OSError as e:  # e.g. --out naming a file or an unwritable place
+        print(f"harness: error: {e.strerror or e}: {e.filename or ''}".splitlines()[0], file=sys.stderr)
         return 2
 
 

@@ -36,6 +36,8 @@ def cpu_model() -> str:
 def git_commit() -> str:
     """Commit of the harness source tree, with '+dirty' when it has uncommitted changes."""
     root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():  # an installed copy, not a checkout: git would name another repository
+        return "unknown"
     try:
         sha = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True

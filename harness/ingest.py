@@ -65,10 +65,9 @@ def rows(data: dict, command: str = "") -> list[dict]:
     out = []
     for bench in data["benchmarks"]:
         stats, extra = bench.get("stats") or {}, dict(bench.get("extra_info") or {})
-        row = {"source": SOURCE, "benchmark": bench.get("fullname") or bench.get("name"),
-               "group": bench.get("group"), "status": "ok", "error": None, "command": command}
-        row.update(env)
-        row.update(extra)
+        row = {**env, **extra}  # extra_info first: it may not overwrite what this row is
+        row.update(source=SOURCE, benchmark=bench.get("fullname") or bench.get("name"),
+                   group=bench.get("group"), status="ok", error=None, command=command)
         row.update({col: stats.get(key) for key, col in STATS.items()})
         work = extra.get("work")
         if work and stats.get("median") is not None:

@@ -66,10 +66,13 @@ def summarize(z) -> dict:
         bulk = _per_coordinate(az.ess, z, method="bulk")
         tail = _per_coordinate(az.ess, z, method="tail")
         rh = _per_coordinate(az.rhat, z, method="rank") if z.shape[0] * z.shape[1] >= 8 else np.full(z.shape[-1], np.nan)
+    # np.min / np.max, not nan-aware versions: a coordinate whose R-hat is undefined (a chain
+    # stuck at one value, too few draws) must not vanish from the summary; it makes the run
+    # not converged.
     out = {
-        "min_ess_bulk": float(np.nanmin(bulk)),
-        "min_ess_tail": float(np.nanmin(tail)),
-        "max_rhat": float(np.nanmax(rh)) if np.any(np.isfinite(rh)) else float("nan"),
+        "min_ess_bulk": float(np.min(bulk)),
+        "min_ess_tail": float(np.min(tail)),
+        "max_rhat": float(np.max(rh)),
     }
     out["converged"] = bool(out["max_rhat"] < RHAT_MAX and out["min_ess_bulk"] >= ESS_MIN)
     return out

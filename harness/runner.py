@@ -77,6 +77,11 @@ def _last_line(path: Path) -> str:
     return lines[-1].strip() if lines else ""
 
 
+def floor_key(hostname: str, group: str) -> str:
+    """Cache key of a measured gradient floor: the machine and the floor group."""
+    return f"{hostname}|{group}"
+
+
 def run_one(cell: Cell, timeout_s: float = DEFAULT_TIMEOUT_S, floors: dict | None = None,
             draws_path: str | None = None) -> dict:
     """Run ``cell`` in a fresh Python process and return its row (never raises for the cell's faults)."""
@@ -182,7 +187,8 @@ class Session:
         if cell.device == "gpu" and row.get("status") == "skipped" and not self.no_gpu:
             self.no_gpu = f"{row.get('error')} (found by an earlier cell of this run)"
         if row.get("floor_group") and row.get("floor_us_per_grad") and not row.get("floor_cached"):
-            self.floors.setdefault(row["floor_group"], row["floor_us_per_grad"] * 1e-6)
+            # keyed by host: on a Dask cluster a floor measured on one machine is no floor for another
+            self.floors.setdefault(floor_key(row["hostname"], row["floor_group"]), row["floor_us_per_grad"] * 1e-6)
         store.append(self.out_dir, row)
         self.rows.append(row)
         if self.on_row:

@@ -33,8 +33,12 @@ def run_timed(compiled: Callable, *args) -> tuple[Any, float]:
     return out, seconds
 
 
-def _floor_loop_fn(log_density: Callable) -> Callable:
-    """``loop(z, n)``: n vmapped ``value_and_grad`` evaluations with a data dependency.
+def _floor_loop_fn(log_density_of: Callable) -> Callable:
+    """``loop(z, n, data)``: n vmapped ``value_and_grad`` evaluations with a data dependency.
+
+    ``log_density_of(data)`` builds the log density from the data passed as an
+    argument, as the samplers do (see ``Posterior.density_and_data``), so the floor
+    and the sampler compile the same kind of program.
 
     The value is used too (summed), as every sampler uses log p in its accept
     step: a loop that drops it was measured about 5x slower on CPU, an XLA fusion
@@ -42,9 +46,9 @@ def _floor_loop_fn(log_density: Callable) -> Callable:
     """
     import jax.numpy as jnp
 
-    value_and_grad = jax.vmap(jax.value_and_grad(log_density))
+    def loop(z, n, data):
+        value_and_grad = jax.vmap(jax.value_and_grad(log_density_of(data)))
 
-    def loop(z, n):
         def body(_, carry):
             z, total = carry
             logp, g = value_and_grad(z)
@@ -56,11 +60,12 @@ def _floor_loop_fn(log_density: Callable) -> Callable:
 
 
 def gradient_floor(
-    log_density: Callable, positions, num_iters: int = 100, repeats: int = 5, budget_s: float | None = None
+    log_density_of: Callable, data, positions, num_iters: int = 100, repeats: int = 5, budget_s: float | None = None
 ) -> float:
     """Seconds per gradient evaluation per point: the cost floor a gradient-based sampler pays.
 
-    One jitted ``value_and_grad`` of the flat log density, vmapped over the batch
+    One jitted ``value_and_grad`` of the flat log density ``log_density_of(data)``
+    (data a jit argument, as in the samplers), vmapped over the batch
     ``positions`` (batch, dim) (the chain batch the method uses: chains share the
     reads of the data), iterated in a ``lax.fori_loop`` with a data dependency on
     the gradient and the value so nothing is hoisted or dropped. Compiled first (the trip count is an argument, so one
@@ -74,16 +79,16 @@ def gradient_floor(
     """
     import jax.numpy as jnp
 
-    compiled, _ = compile_timed(_floor_loop_fn(log_density), positions, jnp.int32(1))
+    compiled, _ = compile_timed(_floor_loop_fn(log_density_of), positions, jnp.int32(1), data)
     if budget_s is not None:
-        n, t = 1, run_timed(compiled, positions, jnp.int32(1))[1]  # first run: first-touch of buffers
+        n, t = 1, run_timed(compiled, positions, jnp.int32(1), data)[1]  # first run: first-touch of buffers
         while t < 0.01 and n < 2**22:
             n *= 4
-            t = run_timed(compiled, positions, jnp.int32(n))[1]
+            t = run_timed(compiled, positions, jnp.int32(n), data)[1]
         num_iters = max(1, int(budget_s / repeats / (t / n)))
     else:
-        run_timed(compiled, positions, jnp.int32(num_iters))  # one untimed run: first-touch of buffers
-    times = sorted(run_timed(compiled, positions, jnp.int32(num_iters))[1] for _ in range(repeats))
+        run_timed(compiled, positions, jnp.int32(num_iters), data)  # one untimed run: first-touch of buffers
+    times = sorted(run_timed(compiled, positions, jnp.int32(num_iters), data)[1] for _ in range(repeats))
     return times[len(times) // 2] / (num_iters * positions.shape[0])
 
 
@@ -143,7 +148,7 @@ def capture_run(fn: Callable[[], Any], seconds_of: Callable[[Any], float]) -> tu
     raise LookupError(f"no run_timed call took exactly {wanted!r} s among {len(runs)} recorded")
 
 
-def floor_loop(log_density: Callable, positions, num_iters: int = 100) -> TimedCall:
+def floor_loop(log_density_of: Callable, data, positions, num_iters: int = 100) -> TimedCall:
     """The compiled gradient-floor loop of :func:`gradient_floor` as a re-runnable TimedCall.
 
     ``work`` = num_iters * batch gradient evaluations, so ``call() / call.work``
@@ -152,8 +157,8 @@ def floor_loop(log_density: Callable, positions, num_iters: int = 100) -> TimedC
     import jax.numpy as jnp
 
     n = jnp.int32(num_iters)
-    compiled, _ = compile_timed(_floor_loop_fn(log_density), positions, n)
-    return TimedCall(compiled, (positions, n), work=num_iters * positions.shape[0])
+    compiled, _ = compile_timed(_floor_loop_fn(log_density_of), positions, n, data)
+    return TimedCall(compiled, (positions, n, data), work=num_iters * positions.shape[0])
 
 
 class PairedRatio(NamedTuple):

@@ -18,11 +18,15 @@ from harness import cli, store
         (["run", "--suite", "nope"], "unknown suite 'nope'; valid: "),
         (["run", "--method", "handrolled_hmc", "--option", "bogus=1"], "unknown option(s) bogus"),
         (["list", "nope"], "invalid choice"),
+        (["run", "--timeout", "-1"], "positive number"),
+        (["run", "--method", "numpyro_hmcecs", "--model", "neals_funnel", "--dataset", "d2"], "numpyro_hmcecs"),
+        (["run", "--method", "blackjax_nuts", "--warmup", "0"], "blackjax_nuts"),
+        (["compare", "a", "b", "--fail-on-regression", "-5"], "a number >= 0"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(argv, needle, capsys, tmp_path):
     out = tmp_path / "run"
-    assert cli.main(argv + ["--out", str(out)] if argv[0] == "run" else argv) == 2
+    assert cli.main(argv + ["--out", str(out)] if argv[0] in ("run", "compare") else argv) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and err.startswith("harness: error:") and needle in err
     assert not out.exists()  # nothing was run or written
@@ -120,3 +124,13 @@ def test_reference_refuses_an_unconverged_run_and_an_existing_file(tmp_path, cap
     assert "exists; pass --force" in capsys.readouterr().err and out.read_text() == "{}"
     assert cli.main(["reference", "neals_funnel", "--dataset", "d0"]) == 2
     assert cli.main(["reference", "nope"]) == 2
+
+
+def test_an_unwritable_out_is_one_line_exit_2(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    argv = ["run", "--method", "handrolled_hmc", "--dataset", "breast_cancer", "--out", str(blocker / "run"), "--quiet"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("harness: error:")
+    assert blocker.read_text() == "not a directory"

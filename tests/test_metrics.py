@@ -113,3 +113,11 @@ def test_moments_mean_sd_and_standard_error():
     np.testing.assert_allclose(m["mean"], z.reshape(-1, 2).mean(0))
     np.testing.assert_allclose(m["sd"], z.reshape(-1, 2).std(0, ddof=1))
     assert np.all(np.abs(m["ess_mean"] / 12000 - 1) < 0.15) and np.all(m["rhat"] < 1.01)
+
+
+def test_a_stuck_coordinate_is_not_dropped_from_the_summary():
+    """A coordinate that never moves has an undefined R-hat: the run is not converged."""
+    rng = np.random.default_rng(2)
+    z = np.stack([rng.standard_normal((4, 1000)), np.full((4, 1000), 0.5)], axis=-1)
+    s = metrics.summarize(z)
+    assert np.isnan(s["max_rhat"]) and s["converged"] is False

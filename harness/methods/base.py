@@ -56,13 +56,21 @@ class RunResult(NamedTuple):
 
 @dataclass(frozen=True)
 class Method:
-    """A registered method: name, one-line description, valid options with defaults, run."""
+    """A registered method: name, one-line description, valid options with defaults, run.
+
+    ``check(target, config)``, where given, raises UsageError for a combination of
+    target, chain counts and (resolved) options that the method cannot run, e.g.
+    an adaptation that needs warmup with ``num_warmup=0``. It touches no data and
+    compiles nothing, so a suite can be validated before anything runs; ``run``
+    calls it too, so direct callers are protected the same way.
+    """
 
     name: str
     description: str
     run: Callable[..., RunResult]
     options: Mapping[str, Any] = field(default_factory=dict)
     family: str = "mcmc"
+    check: Callable[[Any, RunConfig], None] | None = None
 
     def resolve_options(self, given: Mapping[str, Any] | None) -> dict:
         """Defaults overridden by ``given``; an unknown option raises UsageError."""

@@ -5,7 +5,8 @@ its adaptation algorithms (``window_adaptation``, ``dual_averaging_adaptation``,
 ``chees_adaptation``), driven under our own ``jit`` + ``lax.scan``. Warmup and
 sampling are two functions compiled ahead of time and timed apart
 (harness.timing); the data enter both as jit arguments, the log density being
-rebuilt from them inside (``handrolled.density_and_data``).
+rebuilt from them inside (``Posterior.density_and_data``: device arrays,
+placed once before any timed call).
 
 Gradient evaluations are counted exactly from BlackJAX's own infos: one per
 chain for the state's initial log density and gradient (warmup), plus
@@ -17,6 +18,13 @@ Chains: BlackJAX's window adaptation is single-chain, so warmup and sampling
 are ``vmap``-ed over chains, each with its own step size and mass matrix; NUTS
 chains through ``vmap`` wait for the longest tree, which the per-gradient cost
 shows. ChEES adapts one step size and trajectory length over an ensemble.
+``extra["grad_batch"]`` is the number of chains evaluated together (the vmapped
+batch; for ChEES the ensemble it ran), the batch of the gradient floor that the
+overhead ratio compares with.
+
+Each method's ``check`` (harness.methods.base.Method) refuses bad options and
+combinations, e.g. window or ChEES adaptation with ``num_warmup=0``, before any
+data is touched; ``run`` calls it first.
 """
 
 from __future__ import annotations
@@ -32,13 +40,14 @@ from blackjax.adaptation.base import get_filter_adapt_info_fn
 
 from harness import UsageError
 from harness.methods.base import Method, RunConfig, RunResult
-from harness.methods.handrolled import positive_option, default_step_size, density_and_data
+from harness.methods.handrolled import default_step_size, null_or_positive, positive_option
 from harness.timing import compile_timed, run_timed
 
 MALA_TARGET_ACCEPT = 0.574  # optimal MALA acceptance (Roberts & Rosenthal 1998)
 MALA_INITIAL_STEP = 1e-3  # BlackJAX MALA's step h: x' = x + h grad + sqrt(2h) xi; dual averaging moves it
 CHEES_CHAINS = 128
 CHEES_LEARNING_RATE = 0.025  # Adam rate on log trajectory length (TFP's ChEES default)
+CHEES_MASS = {"diagonal": "diagonal", "identity": None}  # option -> blackjax's mass_matrix_estimation
 _ADAPT_INFO = get_filter_adapt_info_fn(info_keys={"num_integration_steps", "acceptance_rate", "is_divergent"})
 
 
@@ -61,9 +70,11 @@ class Plan(NamedTuple):
     sample: Callable
 
 
-def _drive(posterior, config: RunConfig, key, plan: Plan, extra: dict) -> RunResult:
-    """Compile warmup, run it, compile sampling, run it; every phase blocked and timed apart."""
-    _, data = density_and_data(posterior)
+def _drive(posterior, data, config: RunConfig, key, plan: Plan, extra: dict) -> RunResult:
+    """Compile warmup, run it, compile sampling, run it; every phase blocked and timed apart.
+
+    ``data``: the device arrays of ``posterior.density_and_data()``, passed to both phases.
+    """
     key_init, key_warmup, key_sample = jax.random.split(key, 3)
     z0 = posterior.initial_positions(key_init, config.num_chains)
     warmup_c, t_c1 = compile_timed(plan.warmup, z0, key_warmup, data)
@@ -73,7 +84,7 @@ def _drive(posterior, config: RunConfig, key, plan: Plan, extra: dict) -> RunRes
 
     z = np.swapaxes(np.asarray(zs), 0, 1)  # (draw, chain, dim) -> (chain, draw, dim)
     grads = np.asarray(trace.num_grads)
-    extra = {**extra, "mean_num_steps": float(grads.mean())}
+    extra = {**extra, "mean_num_steps": float(grads.mean()), "grad_batch": config.num_chains}
     return RunResult(
         draws=posterior.layout.constrain(z),
         grad_evals_warmup=int(np.sum(warm_grads)),
@@ -100,8 +111,6 @@ def _scan_chains(step, carry, key, num_iters, num_chains, record):
 
 def _window_warmup(algorithm, log_density_of, config: RunConfig, opts, **params):
     """Per-chain (vmapped) BlackJAX window adaptation: step size by dual averaging + diagonal mass."""
-    if config.num_warmup < 1:
-        raise UsageError("window adaptation needs num_warmup >= 1 (Stan's schedule; 150 or more is sensible)")
     initial = {} if opts.get("step_size") is None else {"initial_step_size": positive_option(opts, "step_size", float)}
 
     def warmup(z0, key, data):
@@ -133,6 +142,61 @@ def _target(opts, name):
     return float(value)
 
 
+def _check_window(config: RunConfig, name: str) -> None:
+    """Options of a window-adapted method: target_accept in (0, 1), step_size null or positive, warmup >= 1."""
+    _target(config.options, "target_accept")
+    null_or_positive(config.options, "step_size", float)
+    if config.num_warmup < 1:
+        raise UsageError(
+            f"{name}: window adaptation needs num_warmup >= 1 (Stan's schedule; 150 or more is sensible), "
+            f"got {config.num_warmup}"
+        )
+
+
+def check_hmc(target, config: RunConfig) -> None:
+    """blackjax_hmc: num_steps positive; adapt a bool; adapt=true needs warmup; step_size null or positive."""
+    opts = config.options
+    positive_option(opts, "num_steps", int)
+    if opts["adapt"] is True:
+        _check_window(config, "blackjax_hmc (adapt=true)")
+    elif opts["adapt"] is False:
+        null_or_positive(opts, "step_size", float)
+    else:
+        raise UsageError(f"option adapt must be true or false, got {opts['adapt']!r}")
+
+
+def check_nuts(target, config: RunConfig) -> None:
+    """blackjax_nuts: max_tree_depth positive; window adaptation needs warmup."""
+    positive_option(config.options, "max_tree_depth", int)
+    _check_window(config, "blackjax_nuts")
+
+
+def check_mala(target, config: RunConfig) -> None:
+    """blackjax_mala: step_size null (dual-averaged) or positive; target_accept in (0, 1)."""
+    null_or_positive(config.options, "step_size", float)
+    _target(config.options, "target_accept")
+
+
+def _chees_chains(config: RunConfig) -> int:
+    opts = config.options
+    return config.num_chains if opts["num_chains"] is None else positive_option(opts, "num_chains", int)
+
+
+def check_chees(target, config: RunConfig) -> None:
+    """blackjax_chees: an ensemble of >= 2 chains, warmup >= 1, valid step, rate, mass_matrix, target_accept."""
+    opts = config.options
+    chains = _chees_chains(config)
+    if chains < 2:
+        raise UsageError(f"ChEES adapts over an ensemble: num_chains must be >= 2, got {chains}")
+    if config.num_warmup < 1:
+        raise UsageError(f"ChEES adapts during warmup: num_warmup must be >= 1, got {config.num_warmup}")
+    null_or_positive(opts, "initial_step_size", float)
+    positive_option(opts, "learning_rate", float)
+    if opts["mass_matrix"] not in CHEES_MASS:
+        raise UsageError(f"option mass_matrix must be 'diagonal' or 'identity', got {opts['mass_matrix']!r}")
+    _target(opts, "target_accept")
+
+
 def _euclidean_sample(kernel, log_density_of, config: RunConfig, **params):
     """Sampling with a per-chain (step size, inverse mass) kernel: HMC and NUTS."""
 
@@ -156,38 +220,38 @@ def run_hmc(posterior, config: RunConfig, key) -> RunResult:
     adaptation of step size and diagonal mass per chain, step_size being its initial step
     (null: BlackJAX's 1.0). adapt=false: fixed step_size (null: the seed's 0.05 sqrt(569/N)),
     identity mass, warmup is burn-in; this is the seed's sampler with gradient reuse."""
+    check_hmc(posterior.target, config)
     opts = config.options
     num_steps = positive_option(opts, "num_steps", int)
-    log_density_of, _ = density_and_data(posterior)
+    log_density_of, data = posterior.density_and_data()
     kernel = blackjax.hmc.build_kernel()
-    if opts["adapt"] is True:
+    if opts["adapt"]:
         warmup = _window_warmup(blackjax.hmc, log_density_of, config, opts, num_integration_steps=num_steps)
-    elif opts["adapt"] is False:
+    else:
         step_size = positive_option(opts, "step_size", float, default_step_size(posterior.n))
 
         def warmup(z0, key, data):  # burn-in with the fixed kernel, identity mass
             logdensity = log_density_of(data)
             chains = config.num_chains
-            eps, imm = jnp.full(chains, step_size), jnp.ones((chains, posterior.dim))
-            one = lambda k, s: kernel(k, s, logdensity, step_size, jnp.ones(posterior.dim), num_steps)
+            eps, imm = jnp.full(chains, step_size, z0.dtype), jnp.ones((chains, posterior.dim), z0.dtype)
+            one = lambda k, s: kernel(k, s, logdensity, step_size, jnp.ones(posterior.dim, z0.dtype), num_steps)
             state = jax.vmap(blackjax.hmc.init, (0, None))(z0, logdensity)
             steps = lambda s, i: i.num_integration_steps
             state, steps = _scan_chains(jax.vmap(one), state, key, config.num_warmup, chains, steps)
             return (state, eps, imm), chains + jnp.sum(steps), eps
-    else:
-        raise UsageError(f"option adapt must be true or false, got {opts['adapt']!r}")
     sample = _euclidean_sample(kernel, log_density_of, config, num_integration_steps=num_steps)
-    return _drive(posterior, config, key, Plan(warmup, sample), {"num_steps": num_steps})
+    return _drive(posterior, data, config, key, Plan(warmup, sample), {"num_steps": num_steps})
 
 
 def run_nuts(posterior, config: RunConfig, key) -> RunResult:
     """NUTS after per-chain window adaptation (step_size: its initial step; null: BlackJAX's 1.0)."""
+    check_nuts(posterior.target, config)
     opts = config.options
     depth = positive_option(opts, "max_tree_depth", int)
-    log_density_of, _ = density_and_data(posterior)
+    log_density_of, data = posterior.density_and_data()
     warmup = _window_warmup(blackjax.nuts, log_density_of, config, opts, max_num_doublings=depth)
     sample = _euclidean_sample(blackjax.nuts.build_kernel(), log_density_of, config, max_num_doublings=depth)
-    return _drive(posterior, config, key, Plan(warmup, sample), {})
+    return _drive(posterior, data, config, key, Plan(warmup, sample), {})
 
 
 def run_mala(posterior, config: RunConfig, key) -> RunResult:
@@ -195,11 +259,12 @@ def run_mala(posterior, config: RunConfig, key) -> RunResult:
     BlackJAX's dual averaging: with step_size null (default) each chain's step h is dual-averaged
     during warmup towards target_accept (0.574, the optimal MALA acceptance), starting at 1e-3;
     a given step_size is kept fixed and warmup is burn-in."""
+    check_mala(posterior.target, config)
     opts = config.options
     fixed = opts["step_size"]
     fixed = None if fixed is None else positive_option(opts, "step_size", float)
     target = _target(opts, "target_accept")
-    log_density_of, _ = density_and_data(posterior)
+    log_density_of, data = posterior.density_and_data()
     kernel = blackjax.mala.build_kernel()
     da_init, da_update, da_final = blackjax.adaptation.step_size.dual_averaging_adaptation(target)
     chains = config.num_chains
@@ -210,7 +275,7 @@ def run_mala(posterior, config: RunConfig, key) -> RunResult:
         if fixed is not None:  # plain burn-in
             one = lambda k, s: kernel(k, s, logdensity, fixed)
             state, _ = _scan_chains(jax.vmap(one), state, key, config.num_warmup, chains, lambda s, i: None)
-            eps = jnp.full(chains, fixed)
+            eps = jnp.full(chains, fixed, z0.dtype)
         else:  # dual averaging of each chain's step towards the target acceptance
 
             def one(k, c):
@@ -220,7 +285,7 @@ def run_mala(posterior, config: RunConfig, key) -> RunResult:
 
             da = jax.vmap(lambda _: da_init(MALA_INITIAL_STEP))(jnp.arange(chains))
             (state, da), _ = _scan_chains(jax.vmap(one), (state, da), key, config.num_warmup, chains, lambda c, i: None)
-            eps = jax.vmap(da_final)(da) if config.num_warmup else jnp.full(chains, MALA_INITIAL_STEP)
+            eps = jax.vmap(da_final)(da) if config.num_warmup else jnp.full(chains, MALA_INITIAL_STEP, z0.dtype)
         return (state, eps), jnp.full(chains, 1 + config.num_warmup), eps
 
     def sample(carry, key, data):
@@ -232,7 +297,7 @@ def run_mala(posterior, config: RunConfig, key) -> RunResult:
         _, (zs, trace) = _scan_chains(step, state, key, config.num_samples, chains, record)
         return zs, trace
 
-    return _drive(posterior, config, key, Plan(warmup, sample), {"adapted": fixed is None})
+    return _drive(posterior, data, config, key, Plan(warmup, sample), {"adapted": fixed is None})
 
 
 def run_chees(posterior, config: RunConfig, key) -> RunResult:
@@ -245,19 +310,14 @@ def run_chees(posterior, config: RunConfig, key) -> RunResult:
     diagonal mass estimated over the ensemble in late warmup (mass_matrix="identity": the
     original ChEES); initial_step_size null means the seed's 0.05 sqrt(569/N).
     """
+    check_chees(posterior.target, config)
     opts = config.options
-    chains = config.num_chains if opts["num_chains"] is None else positive_option(opts, "num_chains", int)
-    if chains < 2:
-        raise UsageError(f"ChEES adapts over an ensemble: num_chains must be >= 2, got {chains}")
-    if config.num_warmup < 1:
-        raise UsageError("ChEES adapts during warmup: num_warmup must be >= 1")
+    chains = _chees_chains(config)
     step0 = positive_option(opts, "initial_step_size", float, default_step_size(posterior.n))
     rate = positive_option(opts, "learning_rate", float)
-    mass = {"diagonal": "diagonal", "identity": None}.get(opts["mass_matrix"], KeyError)
-    if mass is KeyError:
-        raise UsageError(f"option mass_matrix must be 'diagonal' or 'identity', got {opts['mass_matrix']!r}")
+    mass = CHEES_MASS[opts["mass_matrix"]]
     target = _target(opts, "target_accept")
-    log_density_of, _ = density_and_data(posterior)
+    log_density_of, data = posterior.density_and_data()
     kernel_fns = {}  # ChEES's trajectory-jitter functions: plain Python closures, kept from the warmup trace
 
     def warmup(z0, key, data):
@@ -285,31 +345,36 @@ def run_chees(posterior, config: RunConfig, key) -> RunResult:
         _, (zs, trace) = _scan_chains(jax.vmap(dhmc.step), state, key, config.num_samples, chains, record)
         return zs, trace
 
-    return _drive(posterior, config._replace(num_chains=chains), key, Plan(warmup, sample), {"num_chains": chains})
+    plan = Plan(warmup, sample)
+    return _drive(posterior, data, config._replace(num_chains=chains), key, plan, {"num_chains": chains})
 
 
 BLACKJAX_HMC = Method(
     name="blackjax_hmc",
     description="BlackJAX HMC, fixed L; window adaptation of step size and diagonal mass (adapt=false: fixed step)",
     run=run_hmc,
+    check=check_hmc,
     options={"step_size": None, "num_steps": 10, "adapt": True, "target_accept": 0.8},
 )
 BLACKJAX_NUTS = Method(
     name="blackjax_nuts",
     description="BlackJAX NUTS with window adaptation (step size, diagonal mass), vmapped over chains",
     run=run_nuts,
+    check=check_nuts,
     options={"step_size": None, "target_accept": 0.8, "max_tree_depth": 10},
 )
 BLACKJAX_MALA = Method(
     name="blackjax_mala",
     description="BlackJAX MALA; step size dual-averaged to 0.574 acceptance in warmup unless step_size is set",
     run=run_mala,
+    check=check_mala,
     options={"step_size": None, "target_accept": MALA_TARGET_ACCEPT},
 )
 BLACKJAX_CHEES = Method(
     name="blackjax_chees",
     description="BlackJAX ChEES-adapted jittered HMC over an ensemble (default 128 chains)",
     run=run_chees,
+    check=check_chees,
     options={
         "num_chains": CHEES_CHAINS,
         "initial_step_size": None,

@@ -18,8 +18,13 @@ style warmup per chain: dual averaging of log step size (Hoffman & Gelman 2014,
 Algorithm 5) towards a target acceptance, and a diagonal inverse mass set to a
 regularised Welford variance at the end of each doubling slow window.
 
-Data enter the compiled loops as arguments (:func:`density_and_data`), never
-as closure constants, so chains through ``vmap`` share one read of the data.
+Data enter the compiled loops as arguments (``Posterior.density_and_data``), never
+as closure constants, so chains through ``vmap`` share one read of the data;
+they are placed on the device once, before any timed call, so no timed call
+copies them from the host.
+
+Every adaptation quantity takes the dtype of the position z, so the methods
+run unchanged under float64 (``jax_enable_x64``).
 """
 
 from __future__ import annotations
@@ -33,7 +38,6 @@ import numpy as np
 
 from harness import UsageError
 from harness.methods.base import Method, RunConfig, RunResult
-from harness.targets.base import model_log_density
 from harness.timing import compile_timed, run_timed
 
 DIVERGENCE_THRESHOLD = 1000.0  # energy error above which a transition counts as divergent (BlackJAX's)
@@ -56,26 +60,6 @@ class HMCInfo(NamedTuple):
     accept_prob: jax.Array
     is_accepted: jax.Array
     is_divergent: jax.Array
-
-
-def density_and_data(posterior):
-    """(data -> log density, data arrays) so data can be a jit argument, not a closure constant.
-
-    The flat log density is rebuilt from traced data inside the compiled function,
-    from the target's hand-written density or from its NumPyro model; entries
-    that are not arrays stay static.
-    """
-    target, layout = posterior.target, posterior.layout
-    arrays = {k: v for k, v in posterior.data.items() if isinstance(v, (np.ndarray, jax.Array))}
-    static = {k: v for k, v in posterior.data.items() if k not in arrays}
-
-    def log_density_of(data):
-        data = {**static, **data}
-        if target.log_density is not None:
-            return target.log_density(data)
-        return model_log_density(target.model, data, layout)
-
-    return log_density_of, arrays
 
 
 def init(position, logdensity_fn) -> HMCState:
@@ -143,6 +127,12 @@ def positive_option(opts, name, kind, default=None):
     return kind(value)
 
 
+def null_or_positive(opts, name, kind) -> None:
+    """Check that option ``name`` is null (the method's default) or a positive ``kind``."""
+    if opts[name] is not None:
+        positive_option(opts, name, kind)
+
+
 def _result(posterior, config, zs, info, grads_per_iter, grads_init, timings, step_size, extra) -> RunResult:
     chains = config.num_chains
     compile_s, warmup_s, sample_s = timings
@@ -161,13 +151,20 @@ def _result(posterior, config, zs, info, grads_per_iter, grads_init, timings, st
     )
 
 
+def check(target, config: RunConfig) -> None:
+    """handrolled_hmc's options, before any run: step_size positive or null, num_steps a positive int."""
+    null_or_positive(config.options, "step_size", float)
+    positive_option(config.options, "num_steps", int)
+
+
 def run(posterior, config: RunConfig, key) -> RunResult:
     """The seed's sampler: burn-in then sampling, both with the fixed-step kernel, chains by vmap."""
+    check(posterior.target, config)
     opts = config.options
     step_size = positive_option(opts, "step_size", float, default_step_size(posterior.n))
     num_steps = positive_option(opts, "num_steps", int)
     chains = config.num_chains
-    log_density_of, data = density_and_data(posterior)
+    log_density_of, data = posterior.density_and_data()
 
     def kernel(data):
         return jax.vmap(build_seed_kernel(log_density_of(data), step_size, num_steps))
@@ -241,10 +238,12 @@ def window_schedule(num_warmup: int) -> tuple[np.ndarray, np.ndarray]:
     return collect, end
 
 
-def _adapt_init(step_size, dim) -> AdaptState:
-    log_step = jnp.log(jnp.asarray(step_size, jnp.float32))
-    zero, zeros = jnp.zeros(()), jnp.zeros(dim)
-    return AdaptState(log_step, log_step, zero, log_step + jnp.log(10.0), zero, jnp.ones(dim), zero, zeros, zeros)
+def _adapt_init(step_size, dim, dtype) -> AdaptState:
+    """Fresh adaptation state; every field has ``dtype`` (the position's) so ``lax.scan``'s carry is stable."""
+    log_step = jnp.log(jnp.asarray(step_size, dtype))
+    zero, zeros = jnp.zeros((), dtype), jnp.zeros(dim, dtype)
+    mu = log_step + jnp.log(jnp.asarray(10.0, dtype))
+    return AdaptState(log_step, log_step, zero, mu, zero, jnp.ones(dim, dtype), zero, zeros, zeros)
 
 
 def _adapt_update(s: AdaptState, accept_prob, z, collect, window_end, target) -> AdaptState:
@@ -261,23 +260,31 @@ def _adapt_update(s: AdaptState, accept_prob, z, collect, window_end, target) ->
     s = AdaptState(log_step, log_step_avg, h_bar, s.mu, t, s.inverse_mass, count, mean, m2)
     # Window end: Stan's regularised variance becomes M^-1; dual averaging restarts from the averaged step.
     var = m2 / jnp.maximum(count - 1.0, 1.0)
-    restarted = _adapt_init(jnp.exp(log_step_avg), z.shape[-1])._replace(
+    restarted = _adapt_init(jnp.exp(log_step_avg), z.shape[-1], z.dtype)._replace(
         inverse_mass=(count / (count + 5.0)) * var + 1e-3 * (5.0 / (count + 5.0))
     )
     return jax.tree.map(lambda a, b: jnp.where(window_end, a, b), restarted, s)
 
 
+def check_tuned(target, config: RunConfig) -> None:
+    """handrolled_hmc_tuned's options, before any run: steps and step positive, target_accept in (0, 1)."""
+    opts = config.options
+    null_or_positive(opts, "initial_step_size", float)
+    positive_option(opts, "num_steps", int)
+    accept = opts["target_accept"]
+    if not (isinstance(accept, (int, float)) and not isinstance(accept, bool) and 0 < accept < 1):
+        raise UsageError(f"option target_accept must be in (0, 1), got {accept!r}")
+
+
 def run_tuned(posterior, config: RunConfig, key) -> RunResult:
     """Gradient reuse + per-chain Stan-style warmup (dual-averaged step, diagonal mass), then fixed-L sampling."""
+    check_tuned(posterior.target, config)
     opts = config.options
     step0 = positive_option(opts, "initial_step_size", float, default_step_size(posterior.n))
     num_steps = positive_option(opts, "num_steps", int)
-    target = opts["target_accept"]
-    if not (isinstance(target, (int, float)) and 0 < target < 1):
-        raise UsageError(f"option target_accept must be in (0, 1), got {target!r}")
+    target = float(opts["target_accept"])
     chains = config.num_chains
-    log_density_of, data = density_and_data(posterior)
-    collect, window_end = (jnp.asarray(a, jnp.float32) for a in window_schedule(config.num_warmup))
+    log_density_of, data = posterior.density_and_data()
 
     def warmup(z, keys, collect, window_end, data):
         logdensity = log_density_of(data)
@@ -288,7 +295,8 @@ def run_tuned(posterior, config: RunConfig, key) -> RunResult:
             return state, _adapt_update(adapt, info.accept_prob, state.position, collect, end, target)
 
         step = jax.vmap(one_chain, in_axes=(0, 0, 0, None, None))
-        adapt0 = jax.tree.map(lambda a: jnp.broadcast_to(a, (chains, *a.shape)), _adapt_init(step0, z.shape[1]))
+        adapt0 = _adapt_init(step0, z.shape[1], z.dtype)
+        adapt0 = jax.tree.map(lambda a: jnp.broadcast_to(a, (chains, *a.shape)), adapt0)
         carry = (jax.vmap(init, in_axes=(0, None))(z, logdensity), adapt0)
         carry, _ = jax.lax.scan(lambda c, x: (step(x[0], *c, x[1], x[2]), None), carry, (keys, collect, window_end))
         state, adapt = carry
@@ -307,6 +315,7 @@ def run_tuned(posterior, config: RunConfig, key) -> RunResult:
     z0 = posterior.initial_positions(key_init, chains)
     warm_keys = jax.random.split(key_warmup, (config.num_warmup, chains))
     sample_keys = jax.random.split(key_sample, (config.num_samples, chains))
+    collect, window_end = (jnp.asarray(a, z0.dtype) for a in window_schedule(config.num_warmup))
 
     warm_args = (z0, warm_keys, collect, window_end, data)
     warmup_c, t_c1 = compile_timed(warmup, *warm_args)
@@ -326,6 +335,7 @@ HANDROLLED_HMC = Method(
     description="The seed's hand-rolled HMC: fixed step, identity mass, L+1 gradients per iteration",
     run=run,
     options={"step_size": None, "num_steps": 10},
+    check=check,
 )
 
 HANDROLLED_HMC_TUNED = Method(
@@ -333,4 +343,5 @@ HANDROLLED_HMC_TUNED = Method(
     description="Hand-rolled HMC, fixed L, gradient reuse, warmup adapting step (dual averaging) and diagonal mass",
     run=run_tuned,
     options={"initial_step_size": None, "num_steps": 10, "target_accept": 0.8},
+    check=check_tuned,
 )

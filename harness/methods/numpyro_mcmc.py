@@ -22,8 +22,18 @@ chain's start from ``Posterior.initial_positions``, outside any timed region:
   ``extra["chain_method_used"]`` and ``extra["chain_method_warning"]``
   (``XLA_FLAGS=--xla_force_host_platform_device_count=N`` gives N CPU devices).
 
+``extra["grad_batch"]`` is the number of chains whose gradients one device
+evaluates together, the batch of the gradient floor the overhead ratio compares
+with: ``num_chains`` when vectorized, 1 when sequential or parallel (pmap puts
+one chain on each device). ``extra["parallel_devices"]`` is how many devices ran
+at once (``num_chains`` under pmap, else 1): the cell multiplies wall seconds per
+gradient by it to get seconds per gradient per device.
+
 Gradient evaluations, counted per transition and summed over chains, warmup and
-sampling apart (one leapfrog step = one gradient):
+sampling apart (one leapfrog step = one gradient). Warmup also counts one
+gradient per chain for the potential energy and gradient that ``kernel.init``
+evaluates at the chain's start (as the BlackJAX and hand-rolled methods count
+theirs), except for gradient-free SA:
 
 * NUTS / HMC: ``num_steps`` of the transition (NumPyro keeps the gradient at
   the current point in its state, so HMC costs exactly L per iteration).
@@ -31,16 +41,24 @@ sampling apart (one leapfrog step = one gradient):
   subsample indices is accepted (the kernel then refreshes the gradient). These
   are *raw* counts of gradients of the subsampled log density: each touches m of
   the N data points, about m / N of a full gradient. ``extra`` states
-  ``subsample_size`` and ``subsample_fraction`` = m / N, so a per-gradient
-  comparison with full-data methods can rescale honestly.
+  ``subsample_size``, ``subsample_fraction`` = m / N and the full-data
+  equivalents ``grad_evals_full_equiv_sample`` (raw x m / N) and
+  ``grad_evals_full_equiv_warmup`` (raw x m / N + the proxy's full-data work),
+  which a per-gradient comparison with full-data methods should use.
 * SA: gradient-free (0), so ESS per gradient is undefined (NaN in the row).
 * BarkerMH: one gradient per transition.
 
-Not counted: the few gradients of NumPyro's heuristic step-size search at init
-and at the end of each adaptation window.
+Not counted: the gradients NumPyro's ``initialize_model`` spends validating its
+own default start (replaced by ours) and the few of its heuristic step-size
+search at init and at the end of each adaptation window.
+
+Each method's ``check`` (harness.methods.base.Method) refuses bad options and
+combinations (an unknown chain_method, HMCECS on a target without a plate, ...)
+before any data is touched; ``run`` calls it first.
 
 NumPyro's BarkerMH, SA and the HMCECS Taylor proxy bind the data at ``init``,
-so for those the data are constants of the compiled loop rather than arguments.
+so for those the data are constants of the compiled loop rather than arguments
+(the proxy's MAP fit itself takes the data as an argument).
 """
 
 from __future__ import annotations
@@ -80,12 +98,14 @@ class KernelSpec(NamedTuple):
             evaluations of the transition), ``accept``, ``diverging`` and any extra
             per-transition figures (keys beginning ``x_``, averaged into ``extra``).
         step_size: ``final state -> step size array`` or None where none applies.
+        init_grads: gradients ``kernel.init`` evaluates per chain at the start (1; SA: 0).
     """
 
     make: Callable
     honours_init_params: bool
     stats: Callable
     step_size: Callable | None
+    init_grads: int = 1
 
 
 def _hmc_stats(prev, new) -> dict:
@@ -202,6 +222,8 @@ def _run_kernel(spec: KernelSpec, posterior, config: RunConfig, key, extra: dict
         warnings.warn(msg, stacklevel=2)
         extra["chain_method_warning"] = msg
     extra["chain_method_used"] = used
+    extra["grad_batch"] = config.num_chains if used == "vectorized" else 1
+    extra["parallel_devices"] = config.num_chains if used == "parallel" else 1
 
     kernel, states, init_s = _init_chains(spec, posterior, config, key)
     state, wgrads, draws, stats, compile_s, warmup_s, sample_s = _drive(kernel, spec, states, posterior, config, used)
@@ -212,7 +234,7 @@ def _run_kernel(spec: KernelSpec, posterior, config: RunConfig, key, extra: dict
     step = float(np.mean(spec.step_size(state))) if spec.step_size else float("nan")
     return RunResult(
         draws=posterior.layout.constrain(z),
-        grad_evals_warmup=int(np.sum(wgrads)),
+        grad_evals_warmup=int(np.sum(wgrads)) + spec.init_grads * config.num_chains,
         grad_evals_sample=int(np.sum(stats["grads"])),
         compile_s=compile_s + extra.pop("compile_s_extra", 0.0),
         warmup_s=warmup_s + extra.pop("warmup_s_extra", 0.0),
@@ -250,6 +272,7 @@ NUMPYRO_NUTS = Method(
     name="numpyro_nuts",
     description="NumPyro NUTS with its default warmup (step size and diagonal mass adaptation)",
     run=run_nuts,
+    check=lambda target, config: _options(NUMPYRO_NUTS, config),  # known options, valid chain_method
     options={"target_accept_prob": 0.8, "max_tree_depth": 10, "dense_mass": False, "chain_method": "vectorized"},
 )
 
@@ -271,12 +294,17 @@ def _hmc_kwargs(opts: dict) -> dict:
       Passing both here would make NumPyro replace the adapted step by length / L,
       i.e. silently switch adaptation off (it warns exactly that).
     """
-    L = int(opts.pop("num_steps"))
-    if L < 1:
-        raise UsageError(f"num_steps must be a positive integer, got {L}")
+    L = opts.pop("num_steps")
+    if not (isinstance(L, int) and not isinstance(L, bool) and L >= 1):
+        raise UsageError(f"num_steps must be a positive integer, got {L!r}")
     step = float(opts["step_size"])
     length = None if opts["adapt_step_size"] else step * L
     return {**opts, "num_steps": L, "trajectory_length": length}
+
+
+def check_hmc(target, config: RunConfig) -> None:
+    """numpyro_hmc: known options, a valid chain_method, num_steps a positive integer."""
+    _hmc_kwargs(_options(NUMPYRO_HMC, config))
 
 
 def run_hmc(posterior, config: RunConfig, key) -> RunResult:
@@ -294,6 +322,7 @@ NUMPYRO_HMC = Method(
     name="numpyro_hmc",
     description="NumPyro HMC, fixed L leapfrog steps; step size and diagonal mass adapted by default",
     run=run_hmc,
+    check=check_hmc,
     options={
         "num_steps": 10,
         "step_size": 0.1,
@@ -318,11 +347,15 @@ def _map_estimate(posterior, z_start, steps: int, learning_rate: float):
     """Full-data MAP in unconstrained space by ``steps`` Adam steps (one full gradient each).
 
     Returns (z_map, compile_s, run_s). The Taylor proxy is expanded around it.
+    The data are an argument of the compiled fit (on the device before timing),
+    not constants embedded in it.
     """
     opt = optax.adam(learning_rate)
-    neg = lambda z: -posterior.log_density(z)  # noqa: E731
+    log_density_of, data = posterior.density_and_data()
 
-    def fit(z):
+    def fit(z, data):
+        neg = lambda z: -log_density_of(data)(z)  # noqa: E731
+
         def body(carry, _):
             z, s = carry
             g = jax.grad(neg)(z)
@@ -331,9 +364,36 @@ def _map_estimate(posterior, z_start, steps: int, learning_rate: float):
 
         return jax.lax.scan(body, (z, opt.init(z)), None, length=steps)[0][0]
 
-    compiled, t_c = compile_timed(fit, z_start)
-    z_map, t_r = run_timed(compiled, z_start)
+    compiled, t_c = compile_timed(fit, z_start, data)
+    z_map, t_r = run_timed(compiled, z_start, data)
     return z_map, t_c, t_r
+
+
+def check_hmcecs(target, config: RunConfig) -> None:
+    """numpyro_hmcecs: a target with a likelihood plate, known proxy and inner kernel, valid m and blocks.
+
+    subsample_size <= N needs the data size and is checked again in ``run``.
+    """
+    opts = _options(NUMPYRO_HMCECS, config)
+    if target.plate is None:
+        raise UsageError(
+            f"numpyro_hmcecs needs a target with a likelihood plate to subsample; "
+            f"{target.name!r} has none (Target.plate is None)"
+        )
+    if opts["proxy"] not in HMCECS_PROXIES:
+        raise UsageError(f"unknown proxy {opts['proxy']!r} for numpyro_hmcecs; valid: {', '.join(HMCECS_PROXIES)}")
+    if opts["inner"] not in ("nuts", "hmc"):
+        raise UsageError(f"unknown inner kernel {opts['inner']!r} for numpyro_hmcecs; valid: hmc, nuts")
+    if opts["inner"] == "hmc":
+        _hmc_kwargs({"num_steps": opts["num_steps"], "step_size": 0.1, "adapt_step_size": True})
+    m = opts["subsample_size"]
+    if m is not None and not (isinstance(m, int) and not isinstance(m, bool) and m >= 1):
+        raise UsageError(f"subsample_size must be a positive integer (at most N) or null, got {m!r}")
+    blocks = opts["num_blocks"]
+    if not (isinstance(blocks, int) and not isinstance(blocks, bool) and 1 <= blocks <= (m or blocks)):
+        raise UsageError(f"num_blocks must be a positive integer, at most subsample_size, got {blocks!r}")
+    if opts["proxy"] == "taylor" and not (int(opts["proxy_steps"]) >= 1 and float(opts["proxy_lr"]) > 0):
+        raise UsageError("proxy_steps must be a positive integer and proxy_lr positive")
 
 
 def run_hmcecs(posterior, config: RunConfig, key) -> RunResult:
@@ -360,17 +420,9 @@ def run_hmcecs(posterior, config: RunConfig, key) -> RunResult:
     on one subsample: raise m or num_blocks, or improve the proxy). A target with
     ``plate=None`` is refused with a UsageError.
     """
+    check_hmcecs(posterior.target, config)
     opts = _options(NUMPYRO_HMCECS, config)
     target = posterior.target
-    if target.plate is None:
-        raise UsageError(
-            f"numpyro_hmcecs needs a target with a likelihood plate to subsample; "
-            f"{target.name!r} has none (Target.plate is None)"
-        )
-    if opts["proxy"] not in HMCECS_PROXIES:
-        raise UsageError(f"unknown proxy {opts['proxy']!r} for numpyro_hmcecs; valid: {', '.join(HMCECS_PROXIES)}")
-    if opts["inner"] not in ("nuts", "hmc"):
-        raise UsageError(f"unknown inner kernel {opts['inner']!r} for numpyro_hmcecs; valid: hmc, nuts")
     n = int(posterior.n)
     m = default_subsample_size(n) if opts["subsample_size"] is None else int(opts["subsample_size"])
     if not 1 <= m <= n:
@@ -425,6 +477,7 @@ NUMPYRO_HMCECS = Method(
     name="numpyro_hmcecs",
     description="NumPyro HMCECS: NUTS on a data subsample (Taylor-proxy estimator), Gibbs on the indices",
     run=run_hmcecs,
+    check=check_hmcecs,
     options={
         "subsample_size": None,
         "num_blocks": 10,
@@ -455,6 +508,7 @@ def run_sa(posterior, config: RunConfig, key) -> RunResult:
         honours_init_params=False,
         stats=lambda prev, new: {"grads": jnp.zeros_like(new.i), "accept": new.accept_prob, "diverging": new.diverging},
         step_size=None,
+        init_grads=0,
     )
     return _run_kernel(spec, posterior, config, key)
 
@@ -463,6 +517,7 @@ NUMPYRO_SA = Method(
     name="numpyro_sa",
     description="NumPyro Sample Adaptive MCMC (gradient-free; ESS per gradient undefined)",
     run=run_sa,
+    check=lambda target, config: _options(NUMPYRO_SA, config),
     options={"adapt_state_size": None, "dense_mass": True, "chain_method": "vectorized"},
 )
 
@@ -494,6 +549,7 @@ NUMPYRO_BARKERMH = Method(
     name="numpyro_barkermh",
     description="NumPyro BarkerMH (gradient-informed Barker proposal, one gradient per step)",
     run=run_barkermh,
+    check=lambda target, config: _options(NUMPYRO_BARKERMH, config),
     options={
         "step_size": 1.0,
         "adapt_step_size": True,

@@ -28,6 +28,9 @@ RunResult fields for VI: ``compile_s`` = compile of the chunk and of the sampler
 num_particles ELBO gradients; ``grad_evals_sample`` = 0, except the Laplace
 guide, whose Hessian at the mode costs dim gradient-equivalents (forward over
 reverse); acceptance and step size do not apply (NaN), divergences 0.
+``extra["grad_batch"]`` = num_particles: ``Trace_ELBO`` evaluates its particles'
+gradients together (vectorised), the batch of the gradient floor an overhead
+ratio compares with.
 
 AutoDelta is a point (MAP of the density of the *constrained* sites, no
 Jacobian: it may not exist, e.g. a Gamma(1/2) scale whose density is unbounded
@@ -68,10 +71,13 @@ OPTIONS = {"learning_rate": 0.01, "num_particles": 1, "max_steps": 20000, "windo
 
 def _check(opts: dict) -> None:
     for name in ("num_particles", "max_steps", "window"):
-        if int(opts[name]) < 1:
-            raise UsageError(f"{name} must be a positive integer, got {opts[name]}")
-    if not float(opts["learning_rate"]) > 0 or not float(opts["tol"]) > 0:
-        raise UsageError("learning_rate and tol must be positive")
+        value = opts[name]
+        if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            raise UsageError(f"{name} must be a positive integer, got {value!r}")
+    for name in ("learning_rate", "tol"):
+        value = opts[name]
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
+            raise UsageError(f"{name} must be a positive number, got {value!r}")
 
 
 def converged(elbo_prev: float, elbo_now: float, tol: float) -> bool:
@@ -131,6 +137,7 @@ def _run_svi(method: Method, make_guide, posterior, config: RunConfig, key) -> R
         "opt_converged": done,
         "learning_rate": float(opts["learning_rate"]),
         "num_particles": particles,
+        "grad_batch": particles,
     }
     if isinstance(guide, AutoDelta):
         extra["point_estimate"] = True
@@ -157,7 +164,17 @@ def _method(name: str, guide_cls, description: str, **guide_options) -> Method:
         return _run_svi(method, guide_cls, posterior, config, key)
 
     run.__doc__ = f"SVI with {guide_cls.__name__}: {description} (see the module docstring)."
-    method = Method(name=name, description=description, run=run, options={**OPTIONS, **guide_options}, family="vi")
+    def check(target, config: RunConfig) -> None:
+        _check(method.resolve_options(config.options))
+
+    method = Method(
+        name=name,
+        description=description,
+        run=run,
+        options={**OPTIONS, **guide_options},
+        family="vi",
+        check=check,
+    )
     return method
 
 

@@ -4,8 +4,10 @@ Inputs (both sides the same kind):
 
 - run directories (``rows.jsonl``): cells are matched on their configuration
   (:data:`harness.report.frame.CONFIG`: target, size, method, options, device,
-  precision, chains, warmup, samples, data seed), seeds pooled; the figure is a
-  row column (``--metric``, default ``ess_per_s``) over the seeds' ok rows;
+  precision, chains, warmup, samples, data seed, xla_devices, xla_flags), seeds
+  pooled; the figure is a row column (``--metric``, default ``ess_per_s``) over
+  the seeds' usable rows (status ok and no flag: a not-converged or inaccurate
+  run's speed is no speed);
 - pytest-benchmark JSON files (``--benchmark-json`` output): benchmarks matched
   on ``fullname``; the figure is the median round time, its spread the
   interquartile range of the rounds (q1, q3). asv results are not read: use
@@ -23,10 +25,10 @@ t = base / new) and d = log t. The noise band is
   runs on a quiet machine; this shared machine is noisier, hence 10 %).
 
 Verdict: ``slower`` when d > noise, ``faster`` when d < -noise, else ``same``.
-A cell whose base has ok rows and new has none is ``broken``; cells in one side
-only are ``only base`` / ``only new``. ``--fail-on-regression PCT`` fails (exit 1)
-when some cell is broken or slower by more than PCT beyond the noise:
-d - noise > log(1 + PCT/100).
+A cell whose base has usable rows and new has none (failed, or every seed
+flagged) is ``broken``; cells in one side only are ``only base`` / ``only new``.
+``--fail-on-regression PCT`` fails (exit 1) when some cell is broken or slower
+by more than PCT beyond the noise: d - noise > log(1 + PCT/100).
 """
 
 from __future__ import annotations
@@ -74,6 +76,10 @@ def _cell_label(rec: dict) -> str:
         parts.append(f"{int(rec['num_chains'])} chains")
     if isinstance(rec.get("precision"), str):
         parts.append(rec["precision"])
+    if rec.get("xla_devices") is not None and not pd.isna(rec.get("xla_devices")):
+        parts.append(f"{int(rec['xla_devices'])} xla devices")
+    if isinstance(rec.get("xla_flags"), str) and rec["xla_flags"]:
+        parts.append(rec["xla_flags"])
     if rec.get("options") not in (None, "{}", "") and isinstance(rec.get("options"), str):
         parts.append(rec["options"])
     return " ".join(parts)
@@ -87,7 +93,7 @@ def _summarise(values) -> Side:
 
 
 def read_run(path: Path, metric: str) -> dict:
-    """Cell label -> Side from a run directory (ok rows only)."""
+    """Cell label -> Side from a run directory (usable rows only: status ok and no flag)."""
     df = frame.load(path)
     if metric not in df:
         raise UsageError(f"no column {metric!r} in {path}; valid metrics: {', '.join(METRICS)}")
@@ -95,7 +101,7 @@ def read_run(path: Path, metric: str) -> dict:
     out = {}
     for key, g in df.groupby(keys, dropna=False, sort=True):
         rec = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
-        ok = g[g["status"] == "ok"]
+        ok = g[g["usable"]]
         out[_cell_label(rec)] = _summarise(pd.to_numeric(ok[metric], errors="coerce").to_numpy(float))
     return out
 

@@ -42,11 +42,15 @@ def _label(key: tuple, keys: list[str]) -> str:
     return f"{d['method']} ({d['device']}{extra})"
 
 
-def curves(cells: pd.DataFrame, model: str, dataset: str, col: str, usable_only: bool = False) -> dict:
-    """label -> DataFrame (sorted by N) of the cells of one scaling group with a finite positive median ``col``."""
+def curves(cells: pd.DataFrame, model: str, dataset: str, col: str, usable_only: bool = False,
+           family: str | None = None) -> dict:
+    """label -> DataFrame (sorted by N) of the cells of one scaling group with a finite positive median ``col``
+    (of one ``family`` only, when given)."""
     g = cells[(cells["model"] == model) & (cells["dataset"] == dataset) & (cells["seeds_ok"] > 0)]
     if usable_only:
         g = g[g["usable"]]
+    if family is not None:
+        g = g[g["family"] == family]
     g = g[np.isfinite(g[f"{col}_med"]) & (g[f"{col}_med"] > 0)]
     keys = _curve_keys(g) if len(g) else ["method", "device"]
     out = {}
@@ -90,9 +94,14 @@ def _any_flagged(cs: dict) -> bool:
 
 
 def ess_vs_n(cells: pd.DataFrame, model: str, dataset: str):
-    """Median ESS/s against N, log-log, one line per method and device; slope of the log-log fit in the legend."""
-    cs = curves(cells, model, dataset, "ess_per_s")
-    fig, ax = _new(f"{model}/{dataset}: min bulk ESS per second of sampling")
+    """Median ESS/s against N, log-log, one line per MCMC method and device; slope of the log-log fit in the legend.
+
+    MCMC only: a VI guide's draws are independent, so their "ESS" measures the
+    number of draws taken, not the efficiency of an inference, and would not be
+    comparable with a Markov chain's.
+    """
+    cs = curves(cells, model, dataset, "ess_per_s", family="mcmc")
+    fig, ax = _new(f"{model}/{dataset}: min bulk ESS per second of sampling (MCMC)")
     _draw_curves(ax, cs, "ess_per_s", fit=True)
     ax.set_ylabel("ESS/s (median over seeds)")
     _legend(ax, _any_flagged(cs))
@@ -110,13 +119,19 @@ def compile_vs_n(cells: pd.DataFrame, model: str, dataset: str):
 
 
 def floors(cells: pd.DataFrame, model: str, dataset: str) -> dict:
-    """label -> (N, median floor µs per gradient) per device and chain batch, from ``floor_us_per_grad``."""
+    """label -> (N, median floor µs per gradient) per device and gradient batch, from ``floor_us_per_grad``.
+
+    The batch is ``floor_batch`` (the number of points the floor's gradient was
+    taken at once, as the method evaluates them), else the number of chains.
+    """
     g = cells[(cells["model"] == model) & (cells["dataset"] == dataset)]
     g = g[np.isfinite(g["floor_us_per_grad_med"]) & (g["floor_us_per_grad_med"] > 0)]
+    batch = g["floor_batch"] if "floor_batch" in g else pd.Series(np.nan, index=g.index)
+    g = g.assign(_batch=batch.fillna(g["num_chains"]))
     out = {}
-    for (device, chains), c in g.groupby(["device", "num_chains"], sort=True):
+    for (device, b), c in g.groupby(["device", "_batch"], sort=True):
         per_n = c.groupby("n")["floor_us_per_grad_med"].median().sort_index()
-        out[f"gradient floor ({device}, batch {int(chains)})"] = (per_n.index.to_numpy(float), per_n.to_numpy(float))
+        out[f"gradient floor ({device}, batch {int(b)})"] = (per_n.index.to_numpy(float), per_n.to_numpy(float))
     return out
 
 

@@ -2,23 +2,30 @@
 
 Rows come from several writers (methods, targets, runner, ingestion), so every
 optional column is looked up by a list of candidate names and may be missing.
-Columns read (first candidate found wins):
+Columns read (first candidate found wins; the names harness.cell.run_cell writes
+come first, older writers' names after them):
 
-- accuracy, max |z| of posterior means: ``max_abs_z_mean`` (or ``max_abs_mean_z``,
-  ``max_z_mean``, ``max_abs_z``); of posterior sds: ``max_abs_z_sd`` (or
-  ``max_abs_sd_z``, ``max_z_sd``); bias squared: ``bias2`` (or ``bias_sq``,
-  ``bias_squared``); an explicit verdict: ``inaccurate`` (True = bad) or
-  ``accurate`` / ``accuracy_ok`` (True = good). Without a verdict column a row is
-  inaccurate when its max |z| of the means exceeds :data:`Z_MEAN_MAX`.
+- accuracy (harness.metrics.accuracy), max |z| of posterior means: ``z_mean_max``
+  (or ``max_abs_z_mean``, ``max_abs_mean_z``, ``max_z_mean``, ``max_abs_z``); of
+  posterior sds: ``z_sd_max`` (or ``max_abs_z_sd``, ``max_abs_sd_z``, ``max_z_sd``);
+  bias squared: ``bias2_mean`` (or ``bias2``, ``bias_sq``, ``bias_squared``); the
+  verdict ``inaccurate`` (True = bad, None = no reference) or ``accurate`` /
+  ``accuracy_ok`` (True = good). A row with a max |z| but no verdict is inaccurate
+  when max |z| of the means or sds exceeds harness.metrics.INACCURATE_Z;
+  ``reference`` (the reference's source, None without one).
 - family: ``family`` ("mcmc" / "vi"), else ``vi`` for methods named ``svi_*``.
-- gradient floor: ``floor_us_per_grad``; draws file: ``draws_path``.
+- ``converged``: for MCMC, R-hat / ESS; for VI, whether the optimiser met its
+  convergence rule (``x_opt_converged`` where ``converged`` is missing).
+- gradients: ``grad_evals_full_equiv`` (HMCECS: full-data-equivalent sampling
+  gradients) else ``grad_evals``; ``no_ess_reason`` (point estimates);
+  gradient floor: ``floor_us_per_grad`` at batch ``floor_batch``; draws file: ``draws_path``.
 
 Derived columns: ``us_per_grad`` (sampling seconds per gradient evaluation per
-chain, microseconds: comparable with the floor of the same batch shape),
-``ttfd_s`` (time to the first usable draw = compile + init + warmup seconds),
-``time_to_result_s`` (ttfd + sampling seconds), and ``flag`` (empty when the run
-is usable, else why not: ERROR / TIMEOUT / NAN / SKIPPED, NOT CONVERGED,
-INACCURATE, POINT ESTIMATE).
+chain, microseconds: comparable with the floor of the same batch shape; per
+full-data-equivalent gradient for HMCECS), ``ttfd_s`` (time to the first usable
+draw = compile + init + warmup seconds), ``time_to_result_s`` (ttfd + sampling
+seconds), and ``flag`` (:func:`flag`: empty when the run is usable, else why not:
+ERROR / TIMEOUT / NAN / SKIPPED, POINT ESTIMATE, NO REFERENCE, NOT CONVERGED, INACCURATE).
 """
 
 from __future__ import annotations
@@ -33,21 +40,16 @@ from harness import UsageError, store
 
 #: Configuration columns: rows equal on these (seed aside) are repeats of one cell.
 CONFIG = ["model", "dataset", "n", "method", "options", "device", "precision", "num_chains",
-          "num_warmup", "num_samples", "data_seed"]
+          "num_warmup", "num_samples", "data_seed", "xla_devices", "xla_flags"]
 
-ACCURACY_MEAN = ("max_abs_z_mean", "max_abs_mean_z", "max_z_mean", "max_abs_z")
-ACCURACY_SD = ("max_abs_z_sd", "max_abs_sd_z", "max_z_sd")
-BIAS2 = ("bias2", "bias_sq", "bias_squared")
-
-#: Max |z| of the posterior means above which a row is inaccurate, used only when
-#: rows carry no explicit verdict column. 0.5 reference sd is far outside Monte
-#: Carlo error for any run with a few hundred effective draws (se of z ~ 1/sqrt(ESS)).
-Z_MEAN_MAX = 0.5
+ACCURACY_MEAN = ("z_mean_max", "max_abs_z_mean", "max_abs_mean_z", "max_z_mean", "max_abs_z")
+ACCURACY_SD = ("z_sd_max", "max_abs_z_sd", "max_abs_sd_z", "max_z_sd")
+BIAS2 = ("bias2_mean", "bias2", "bias_sq", "bias_squared")
 
 NUMERIC = ["n", "num_chains", "num_warmup", "num_samples", "seed", "compile_s", "init_s", "warmup_s",
            "sample_s", "wall_s", "grad_evals_warmup", "grad_evals", "min_ess_bulk", "min_ess_tail",
            "max_rhat", "ess_per_s", "ess_per_grad", "accept_rate", "divergences", "floor_us_per_grad",
-           "overhead_ratio", "peak_rss_mb"]
+           "floor_batch", "overhead_ratio", "peak_rss_mb", "grad_evals_full_equiv"]
 
 
 def first_column(df: pd.DataFrame, candidates) -> str | None:
@@ -101,38 +103,79 @@ def normalise(df: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:
     df["acc_z_mean"] = pd.to_numeric(df[zmean], errors="coerce") if zmean else np.nan
     df["acc_z_sd"] = pd.to_numeric(df[zsd], errors="coerce") if zsd else np.nan
     df["acc_bias2"] = pd.to_numeric(df[bias2], errors="coerce") if bias2 else np.nan
-    if first_column(df, ("inaccurate",)):
-        bad = _bool(df["inaccurate"])
-    elif col := first_column(df, ("accurate", "accuracy_ok")):
-        bad = ~_bool(df[col])
-    else:
-        bad = pd.Series(np.where(df["acc_z_mean"].notna(), df["acc_z_mean"] > Z_MEAN_MAX, pd.NA),
-                        index=df.index, dtype="boolean")
-    df["inaccurate"] = bad.fillna(False).astype(bool)
-    df["converged"] = _bool(df["converged"]) if "converged" in df else pd.Series(pd.NA, index=df.index, dtype="boolean")
+    df["has_reference"] = _has_reference(df)  # before the verdict's None (no reference) becomes False
+    df["inaccurate"] = _inaccurate(df)
+    df["converged"] = _converged(df)
 
+    grads = df["grad_evals"]
+    if "grad_evals_full_equiv" in df:
+        grads = df["grad_evals_full_equiv"].where(df["grad_evals_full_equiv"].notna(), grads)
     with np.errstate(divide="ignore", invalid="ignore"):
-        df["us_per_grad"] = np.where(df["grad_evals"] > 0, 1e6 * df["sample_s"] / df["grad_evals"], np.nan)
+        df["us_per_grad"] = np.where(grads > 0, 1e6 * df["sample_s"] / grads, np.nan)
     df["ttfd_s"] = df["compile_s"] + df["init_s"].fillna(0.0) + df["warmup_s"]
     df["time_to_result_s"] = df["ttfd_s"] + df["sample_s"]
-    df["flag"] = [_flag(r) for r in df.itertuples()]
+    point = df["no_ess_reason"].notna() & df["no_ess_reason"].astype(str).ne("") if "no_ess_reason" in df else False
+    df["point_estimate"] = point | (df["family"].eq("vi") & ~np.isfinite(df["min_ess_bulk"]))
+    df["flag"] = [flag(r) for r in df.to_dict("records")]
     df["usable"] = df["flag"].eq("")
     if run_dir is not None:
         df["draws_file"] = [_draws_file(r, run_dir) for r in df.to_dict("records")]
     return df
 
 
-def _flag(r) -> str:
-    """Why a row may not be ranked, '' when it may."""
-    if r.status != "ok":
-        return str(r.status).upper()
-    if r.family == "vi" and not np.isfinite(r.min_ess_bulk):
+def _inaccurate(df: pd.DataFrame) -> pd.Series:
+    """True where the row's draws miss the reference: its verdict, else max |z| > INACCURATE_Z; False where unknown."""
+    if first_column(df, ("inaccurate",)):
+        bad = _bool(df["inaccurate"])
+    elif col := first_column(df, ("accurate", "accuracy_ok")):
+        bad = ~_bool(df[col])
+    else:
+        bad = pd.Series(pd.NA, index=df.index, dtype="boolean")
+    z = df[["acc_z_mean", "acc_z_sd"]].max(axis=1)
+    guess = bad.isna() & z.notna()
+    if guess.any():
+        from harness.metrics import INACCURATE_Z  # imports ArviZ: only for rows without a verdict
+
+        bad = bad.mask(guess, z > INACCURATE_Z)
+    return bad.fillna(False).astype(bool)
+
+
+def _has_reference(df: pd.DataFrame) -> pd.Series:
+    """Whether the row was scored against a reference: a ``reference`` source, a verdict or a max |z|."""
+    ref = df["reference"].map(lambda v: isinstance(v, str) and v != "") if "reference" in df else False
+    verdict = _bool(df["inaccurate"]).notna() if "inaccurate" in df else False
+    return pd.Series(ref | verdict | df["acc_z_mean"].notna() | df["acc_z_sd"].notna(), index=df.index, dtype=bool)
+
+
+def _converged(df: pd.DataFrame) -> pd.Series:
+    """``converged`` (VI: the optimiser's rule), else ``x_opt_converged`` for VI rows; NA where neither says."""
+    conv = _bool(df["converged"]) if "converged" in df else pd.Series(pd.NA, index=df.index, dtype="boolean")
+    if "x_opt_converged" in df:
+        opt = _bool(df["x_opt_converged"])
+        conv = conv.mask(conv.isna() & df["family"].eq("vi"), opt)
+    return conv
+
+
+def flag(r) -> str:
+    """Why a normalised row (a mapping, see :func:`normalise`) may not be ranked, '' when it may.
+
+    Failure status first (ERROR, TIMEOUT, ...); then POINT ESTIMATE (no ESS:
+    nothing to rank it by); for VI, NO REFERENCE (its only figure of merit is
+    accuracy); then NOT CONVERGED (``converged`` False, or an MCMC row without
+    a finite R-hat) and INACCURATE.
+    """
+    if r["status"] != "ok":
+        return str(r["status"]).upper()
+    if r["point_estimate"]:
         return "POINT ESTIMATE"
     reasons = []
-    known = r.converged is not pd.NA
-    if (known and not bool(r.converged)) or (not known and r.family == "mcmc" and not np.isfinite(r.max_rhat)):
+    if r["family"] == "vi" and not r["has_reference"]:
+        reasons.append("NO REFERENCE")
+    conv = r["converged"]
+    known = conv is not pd.NA and conv is not None
+    if (known and not bool(conv)) or (not known and r["family"] == "mcmc" and not np.isfinite(r["max_rhat"])):
         reasons.append("NOT CONVERGED")
-    if r.inaccurate:
+    if r["inaccurate"]:
         reasons.append("INACCURATE")
     return ", ".join(reasons)
 
@@ -159,7 +202,8 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
 
     Per figure: median over the seeds' usable-or-flagged ok rows, with min and
     max (``<col>_med``, ``<col>_min``, ``<col>_max``); worst-case R-hat, max |z|
-    and divergences; ``seeds`` (rows), ``seeds_ok``; the worst flag of any seed.
+    and divergences; ``floor_batch`` (the batch its gradient floor was measured
+    at); ``seeds`` (rows), ``seeds_ok``; the worst flag of any seed.
     Rows with a failure status count toward ``seeds`` only.
     """
     keys = config_columns(df)
@@ -176,6 +220,8 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
             rec[f"{col}_med"] = float(v.median()) if len(v) else np.nan
             rec[f"{col}_min"] = float(v.min()) if len(v) else np.nan
             rec[f"{col}_max"] = float(v.max()) if len(v) else np.nan
+        batches = ok["floor_batch"].dropna()
+        rec["floor_batch"] = float(batches.median()) if len(batches) else np.nan
         rec["max_rhat"] = float(ok["max_rhat"].max()) if ok["max_rhat"].notna().any() else np.nan
         rec["divergences"] = float(ok["divergences"].max()) if ok["divergences"].notna().any() else np.nan
         rec["acc_z_mean"] = float(ok["acc_z_mean"].max()) if ok["acc_z_mean"].notna().any() else np.nan

@@ -94,7 +94,7 @@ def headline(cells: pd.DataFrame) -> list[Table]:
 
 def _match_key(cells: pd.DataFrame, drop: tuple) -> list[str]:
     return [c for c in ("model", "dataset", "n", "device", "precision", "num_chains", "num_warmup",
-                        "num_samples", "data_seed") if c in cells and c not in drop]
+                        "num_samples", "data_seed", "xla_devices", "xla_flags") if c in cells and c not in drop]
 
 
 def _keyed(cells: pd.DataFrame, key: list[str]):
@@ -104,6 +104,11 @@ def _keyed(cells: pd.DataFrame, key: list[str]):
 def _ratio(a, b, col: str) -> stats.Ratio:
     return stats.ratio(a[f"{col}_med"], a[f"{col}_min"], a[f"{col}_max"],
                        b[f"{col}_med"], b[f"{col}_min"], b[f"{col}_max"])
+
+
+def _usable_ratio(a, b, col: str) -> str:
+    """The ratio's text, or '-' when either cell is flagged (its figure is no speed to quote; the flag says why)."""
+    return _ratio(a, b, col).text() if a["usable"] and b["usable"] else "-"
 
 
 def _flags(*cells) -> str:
@@ -116,17 +121,18 @@ def vs_baseline(cells: pd.DataFrame, baseline: str) -> Table:
 
     ESS/s and ESS per gradient as method / baseline (MCMC only: a VI guide's iid
     draws have no comparable ESS), and time to result as baseline / method, so
-    every column reads > 1 = better than the baseline.
+    every column reads > 1 = better than the baseline. Where either cell is
+    flagged every ratio is '-' and the flag column says why.
     """
     key = _match_key(cells, drop=())
     k = _keyed(cells, key)
     rows = []
     for _, base in k[k["method"] == baseline].iterrows():
         for _, other in k[(k["_k"] == base["_k"]) & (k["method"] != baseline)].iterrows():
-            ess = [_ratio(other, base, c).text() if other["family"] == "mcmc" else "n/a (VI)"
+            ess = [_usable_ratio(other, base, c) if other["family"] == "mcmc" else "n/a (VI)"
                    for c in ("ess_per_s", "ess_per_grad")]
             rows.append([target_label(base), size_label(base["n"]), base["device"], other["method"], *ess,
-                         _ratio(base, other, "time_to_result_s").text(), _flags(other, base)])
+                         _usable_ratio(base, other, "time_to_result_s"), _flags(other, base)])
     return Table(["target", "N", "device", "method", "ESS/s ratio", "ESS/grad ratio", "time-to-result speedup", "flag"],
                  rows, f"Each method against {baseline} (>1: better than {baseline}); "
                        "ratio of medians [min-max over seeds]")
@@ -147,7 +153,7 @@ def gpu_vs_cpu(cells: pd.DataFrame) -> Table:
 
 
 def handrolled_vs_libraries(cells: pd.DataFrame) -> Table:
-    """Each hand-rolled MCMC method over each library MCMC method in the same cell."""
+    """Each hand-rolled MCMC method over each library MCMC method in the same cell ('-' where either is flagged)."""
     key = _match_key(cells, drop=())
     k = _keyed(cells, key)
     hand = k[k["method"].astype(str).str.startswith("handrolled") & k["family"].eq("mcmc")]
@@ -156,7 +162,7 @@ def handrolled_vs_libraries(cells: pd.DataFrame) -> Table:
     for _, h in hand.iterrows():
         for _, lib in libs[libs["_k"] == h["_k"]].iterrows():
             rows.append([target_label(h), size_label(h["n"]), h["device"], h["method"], lib["method"],
-                         _ratio(h, lib, "ess_per_s").text(), _ratio(h, lib, "us_per_grad").text(), _flags(h, lib)])
+                         _usable_ratio(h, lib, "ess_per_s"), _usable_ratio(h, lib, "us_per_grad"), _flags(h, lib)])
     return Table(["target", "N", "device", "hand-rolled", "library", "ESS/s hand/lib", "s per grad hand/lib", "flag"],
                  rows, "Hand-rolled over library (ESS/s > 1: hand-rolled faster; s per grad < 1: cheaper gradient step)")
 

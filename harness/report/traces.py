@@ -1,9 +1,9 @@
 """ArviZ trace and rank plots from a cell's saved draws (InferenceData netCDF).
 
-The only module of the report that imports ArviZ (harness.metrics holds the
-ESS / R-hat side). To keep the pictures readable for targets with many
-coordinates, only the ``max_coords`` scalar coordinates with the worst rank
-R-hat are plotted, each as its own variable ``name[i,j]``.
+The only module of the report that imports ArviZ, for its plots; R-hat comes
+from harness.metrics like every other ESS / R-hat figure. To keep the pictures
+readable for targets with many coordinates, only the ``max_coords`` scalar
+coordinates with the worst rank R-hat are plotted, each as its own variable ``name[i,j]``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ def _az():
 
 def worst_coordinates(posterior, max_coords: int) -> dict:
     """name[idx] -> (chain, draw) array of the coordinates with the largest R-hat (non-finite draws first)."""
-    az = _az()
+    from harness import metrics
+
     scored = []
     for name, var in posterior.data_vars.items():
         values = np.asarray(var.values, dtype=float)
@@ -36,7 +37,7 @@ def worst_coordinates(posterior, max_coords: int) -> dict:
             x = flat[..., i]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                r = float(az.rhat(x, method="rank")) if np.all(np.isfinite(x)) else np.inf
+                r = metrics.rhat(x) if np.all(np.isfinite(x)) else np.inf
             idx = np.unravel_index(i, values.shape[2:]) if values.ndim > 2 else ()
             label = f"{name}[{','.join(map(str, idx))}]" if idx else str(name)
             scored.append((-r if not np.isnan(r) else np.inf, label, x))  # worst first, NaN R-hat last

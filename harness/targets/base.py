@@ -215,6 +215,27 @@ class Posterior:
 
         return lookup(self.target, self.dataset, self.n, self.data_seed)
 
+    def density_and_data(self):
+        """(data -> log density, device data arrays): data as a jit argument, never a closure constant.
+
+        A closed-over array is embedded in the compiled program as a constant (slow
+        compiles, 120 MB of HLO at N = 1e6, different fusion); passing it as an
+        argument keeps the program the same at every N. The arrays are put on the
+        device once, here, so no timed call copies them from the host. Entries that
+        are not arrays stay static.
+        """
+        arrays = {k: v for k, v in self.data.items() if isinstance(v, (np.ndarray, jax.Array))}
+        static = {k: v for k, v in self.data.items() if k not in arrays}
+        target, layout = self.target, self.layout
+
+        def log_density_of(data):
+            data = {**static, **data}
+            if target.log_density is not None:
+                return target.log_density(data)
+            return model_log_density(target.model, data, layout)
+
+        return log_density_of, jax.block_until_ready(jax.device_put(arrays))
+
     def initial_positions(self, key, num_chains: int, radius: float = 2.0):
         """Uniform(-radius, radius) in unconstrained space, like NumPyro's init_to_uniform.
 

@@ -1,3 +1,5 @@
+import dataclasses
+
 import blackjax
 import jax
 import jax.numpy as jnp
@@ -6,7 +8,8 @@ import pytest
 
 from harness import UsageError, methods, metrics
 from harness.methods import handrolled
-from tests.conftest import GAUSS_COV, GAUSS_MEAN
+from harness.targets import Posterior
+from tests.conftest import GAUSS_COV, GAUSS_MEAN, GAUSSIAN_2D
 
 
 def _check_gaussian(x, mcse_tol=4.0, cov_rtol=0.1):
@@ -90,11 +93,11 @@ def test_window_schedule_matches_stan():
 
 def test_tuned_adapts_diagonal_mass_to_posterior_variance(gaussian_2d):
     """The last window's regularised variance estimate: M^-1 near the marginal variances (1, 2)."""
-    log_density_of, data = handrolled.density_and_data(gaussian_2d)
+    log_density_of, data = gaussian_2d.density_and_data()
     kernel = handrolled.build_kernel(log_density_of(data), 5)
     collect, end = handrolled.window_schedule(600)
     state = handrolled.init(jnp.zeros(2), log_density_of(data))
-    adapt = handrolled._adapt_init(0.5, 2)
+    adapt = handrolled._adapt_init(0.5, 2, jnp.float32)
 
     @jax.jit
     def go(state, adapt, keys):
@@ -117,3 +120,29 @@ def test_unknown_or_bad_option_is_a_usage_error(gaussian_2d, name):
     cfg = methods.RunConfig(2, 10, 10, m.resolve_options({"num_steps": 0}))
     with pytest.raises(UsageError, match="num_steps must be a positive int"):
         m.run(gaussian_2d, cfg, jax.random.key(0))
+
+
+def _gaussian_2d_float64() -> Posterior:
+    """The test Gaussian with float64 data (build and run inside ``jax.enable_x64(True)``)."""
+    make = lambda dataset, n, seed=0: {k: v.astype(np.float64) for k, v in GAUSSIAN_2D.make_data(dataset, n).items()}
+    return Posterior(dataclasses.replace(GAUSSIAN_2D, make_data=make), "analytic", None)
+
+
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        ("handrolled_hmc_tuned", {"num_steps": 5}),
+        ("handrolled_hmc", {"step_size": 0.3, "num_steps": 5}),
+        ("blackjax_hmc", {"adapt": False, "step_size": 0.3, "num_steps": 5}),
+        ("blackjax_mala", {}),
+        ("blackjax_chees", {"num_chains": 4}),
+    ],
+)
+def test_runs_in_float64(name, options):
+    """Under jax_enable_x64 every carried quantity is float64 (no float32 literal breaks lax.scan's carry)."""
+    m = methods.get(name)
+    with jax.enable_x64(True):
+        posterior = _gaussian_2d_float64()
+        r = m.run(posterior, methods.RunConfig(2, 60, 50, m.resolve_options(options)), jax.random.key(0))
+    x = r.draws["x"]
+    assert x.dtype == np.float64 and np.isfinite(x).all() and len(np.unique(x[..., 0])) > 10

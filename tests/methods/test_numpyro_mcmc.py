@@ -80,15 +80,17 @@ def test_recovers_gaussian_moments(gaussian_2d, name, warmup, opts):
 
 
 def test_hmc_counts_exactly_L_per_iteration(gaussian_2d):
+    """L per transition; warmup adds one gradient per chain at init (kernel.init's potential and gradient)."""
     r = _run(gaussian_2d, "numpyro_hmc", warmup=50, samples=100, num_steps=7, adapt_step_size=False, step_size=0.3)
-    assert r.grad_evals_warmup == 2 * 50 * 7 and r.grad_evals_sample == 2 * 100 * 7
+    assert r.grad_evals_warmup == 2 * (1 + 50 * 7) and r.grad_evals_sample == 2 * 100 * 7
     assert r.step_size == pytest.approx(0.3, rel=1e-5)  # both num_steps and trajectory_length passed
 
 
 def test_sa_is_gradient_free_and_barker_one_per_step(gaussian_2d):
-    assert _run(gaussian_2d, "numpyro_sa", warmup=20, samples=30).grad_evals_sample == 0
+    sa = _run(gaussian_2d, "numpyro_sa", warmup=20, samples=30)
+    assert (sa.grad_evals_warmup, sa.grad_evals_sample) == (0, 0)
     r = _run(gaussian_2d, "numpyro_barkermh", warmup=20, samples=30)
-    assert (r.grad_evals_warmup, r.grad_evals_sample) == (2 * 20, 2 * 30)
+    assert (r.grad_evals_warmup, r.grad_evals_sample) == (2 * (1 + 20), 2 * 30)
 
 
 def test_hmcecs_recovers_conjugate_posterior():
@@ -100,6 +102,9 @@ def test_hmcecs_recovers_conjugate_posterior():
     # raw subsample gradients: leapfrog steps plus at most one refresh per iteration
     assert 2 * 1000 <= r.grad_evals_sample
     assert r.extra["grad_evals_full_equiv_sample"] == pytest.approx(0.1 * r.grad_evals_sample)
+    proxy = r.extra["proxy_full_grad_evals"]  # Adam steps + gradient and Hessian at the reference
+    assert r.extra["grad_evals_full_equiv_warmup"] == pytest.approx(0.1 * r.grad_evals_warmup + proxy)
+    assert r.grad_evals_warmup >= 2 * (1 + 300)  # init + at least one leapfrog step per warmup iteration
 
 
 def test_hmcecs_refuses_target_without_plate(gaussian_2d):
@@ -111,6 +116,7 @@ def test_chain_methods_give_the_same_kind_of_result(gaussian_2d):
     vec = _run(gaussian_2d, "numpyro_hmc", warmup=100, samples=200, num_steps=5)
     seq = _run(gaussian_2d, "numpyro_hmc", warmup=100, samples=200, num_steps=5, chain_method="sequential")
     assert seq.extra["chain_method_used"] == "sequential"
+    assert (vec.extra["grad_batch"], seq.extra["grad_batch"]) == (2, 1)  # chains per device gradient batch
     assert seq.draws["x"].shape == vec.draws["x"].shape == (2, 200, 2)
     assert seq.grad_evals_sample == vec.grad_evals_sample == 2 * 200 * 5
     for r in (vec, seq):
@@ -124,6 +130,7 @@ def test_parallel_without_enough_devices_falls_back_with_a_warning(gaussian_2d):
         r = _run(gaussian_2d, "numpyro_hmc", chains=jax.local_device_count() + 1, warmup=20, samples=20,
                  chain_method="parallel")
     assert r.extra["chain_method_used"] == "sequential" and "devices" in r.extra["chain_method_warning"]
+    assert r.extra["grad_batch"] == 1
 
 
 @pytest.mark.slow
@@ -152,3 +159,17 @@ def test_unknown_option_and_chain_method_are_refused(gaussian_2d):
         methods.get("numpyro_hmc").resolve_options({"bogus": 1})
     with pytest.raises(UsageError, match="valid: vectorized, sequential, parallel"):
         _run(gaussian_2d, "numpyro_sa", warmup=10, samples=10, chain_method="threads")
+
+
+def test_hmcecs_proxy_map_takes_the_data_as_an_argument(monkeypatch):
+    """The MAP fit for the Taylor proxy: data are a jit argument (not embedded constants); it finds the MAP."""
+    from harness.methods import numpyro_mcmc
+
+    post = Posterior(GAUSS_MEAN_PLATE, "synthetic", 2000)
+    compiled_with = []
+    real = numpyro_mcmc.compile_timed
+    monkeypatch.setattr(numpyro_mcmc, "compile_timed", lambda f, *args: compiled_with.append(args) or real(f, *args))
+    z, _, _ = numpyro_mcmc._map_estimate(post, post.initial_positions(jax.random.key(0), 1)[0], 300, 0.05)
+    (args,) = compiled_with
+    assert any(getattr(a, "shape", None) == (2000,) for a in jax.tree.leaves(args))
+    assert float(z[0]) == pytest.approx(exact_mean_posterior(post.data["y"])[0], abs=1e-3)

@@ -40,6 +40,7 @@ def test_guide_recovers_mean_and_what_its_family_can_of_the_covariance(gaussian_
     else:
         np.testing.assert_allclose(cov, GAUSS_COV, rtol=0.2, atol=0.1)
     assert r.grad_evals_warmup == r.extra["opt_steps"] * FAST["num_particles"] > 0
+    assert r.extra["grad_batch"] == FAST["num_particles"]
     assert r.extra["opt_steps"] % FAST["window"] == 0 and r.extra["opt_steps"] <= FAST["max_steps"]
     assert math.isfinite(r.extra["elbo"]) and r.compile_s > 0 and r.warmup_s > 0 and r.sample_s > 0
 

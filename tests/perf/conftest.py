@@ -60,4 +60,4 @@ def floor_for(loop: Loop):
     from harness import timing
 
     z = jnp.asarray(loop.posterior.layout.unconstrain(loop.result.draws)[:, -1, :])
-    return timing.floor_loop(loop.posterior.log_density, z)
+    return timing.floor_loop(*loop.posterior.density_and_data(), z)

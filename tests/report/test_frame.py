@@ -1,7 +1,11 @@
 import numpy as np
 import pandas as pd
+import pytest
 
-from harness.report import frame
+from harness import metrics
+from harness.cell import Cell, base_row
+from harness.metrics import INACCURATE_Z
+from harness.report import frame, tables
 
 from tests.report.conftest import raw_rows
 
@@ -34,14 +38,88 @@ def test_aggregate_takes_median_and_range_over_ok_seeds_only(cells):
     assert np.isclose(one["ttfd_s"].iloc[0], r0["compile_s"] + r0["init_s"] + r0["warmup_s"])
 
 
-def test_accuracy_read_from_alternative_names_and_threshold_without_verdict():
-    raw = raw_rows().drop(columns=["inaccurate", "max_abs_z_sd", "bias2"])
-    raw = raw.rename(columns={"max_abs_z_mean": "max_abs_mean_z"})
+def test_accuracy_read_from_legacy_names_and_threshold_without_verdict():
+    raw = raw_rows().drop(columns=["inaccurate", "z_sd_max", "bias2_mean"])
+    raw = raw.rename(columns={"z_mean_max": "max_abs_mean_z"})
     df = frame.normalise(raw)
     hand = df[df["method"] == "handrolled_hmc"]
-    assert hand["acc_z_mean"].eq(2.5).all() and hand["inaccurate"].all()  # 2.5 > Z_MEAN_MAX
+    assert hand["acc_z_mean"].eq(2.5).all() and hand["inaccurate"].all()  # 2.5 > metrics.INACCURATE_Z
     assert not df[df["method"] == "numpyro_nuts"]["inaccurate"].any()
     assert df["acc_z_sd"].isna().all()
+    # the threshold is the producer's: a max |z| just above INACCURATE_Z (0.3) is inaccurate, not only above 0.5
+    one = raw[raw["method"] == "numpyro_nuts"].iloc[:2].assign(max_abs_mean_z=[INACCURATE_Z * 1.1, INACCURATE_Z * 0.9])
+    assert frame.normalise(one)["inaccurate"].tolist() == [True, False]
+
+
+def test_producer_names_win_over_legacy_ones():
+    raw = raw_rows().assign(max_abs_z_mean=0.0, max_abs_z_sd=0.0, bias2=0.0)
+    df = frame.normalise(raw)
+    hand = df[(df["method"] == "handrolled_hmc") & (df["status"] == "ok")]
+    assert hand["acc_z_mean"].eq(2.5).all() and hand["acc_z_sd"].eq(1.5).all() and hand["acc_bias2"].eq(4.0).all()
+
+
+def _produced_row(method: str, family: str, draws_shift: float, **fields) -> dict:
+    """A row as harness.cell.run_cell builds it: base_row, the summary, metrics.accuracy, the run's fields."""
+    cell = Cell(model="sparse_logistic", dataset="synthetic", n=1000, method=method, num_chains=2, num_samples=200)
+    rng = np.random.default_rng(0)
+    draws = {"beta": rng.normal(draws_shift, 1.0, size=(2, 200, 3))}
+    row = base_row(cell)
+    row.update(status="ok", error=None, family=family, compile_s=1.0, init_s=0.0, warmup_s=0.5, sample_s=2.0,
+               grad_evals_warmup=1000, grad_evals=4000, grad_evals_full_equiv=4000, accept_rate=0.8,
+               divergences=0, step_size=0.1, min_ess_bulk=500.0, min_ess_tail=450.0, max_rhat=1.001,
+               converged=True, ess_per_s=250.0, ess_per_grad=0.125, floor_us_per_grad=100.0, floor_batch=2,
+               overhead_ratio=5.0)
+    row.update(metrics.accuracy(draws, {"beta": np.zeros(3)}, {"beta": np.ones(3)}), reference="test reference")
+    row.update(fields)
+    return row
+
+
+def test_rows_of_the_producer_are_read_by_their_real_names():
+    """Producer / consumer name drift fails here: rows built the way run_cell builds them."""
+    import inspect
+
+    from harness import cell as producer
+
+    written = inspect.getsource(producer.run_cell) + inspect.getsource(producer._summary)
+    for name in ("family", "converged", "grad_evals_full_equiv", "floor_batch", "reference", "no_ess_reason"):
+        assert f"{name}=" in written or f'"{name}"' in written, f"run_cell no longer writes {name!r}"
+    rows = [
+        _produced_row("numpyro_nuts", "mcmc", 0.0),
+        _produced_row("numpyro_nuts", "mcmc", 1.0, seed=1),  # means 1 reference sd off: inaccurate
+        _produced_row("numpyro_hmcecs", "mcmc", 0.0, grad_evals_full_equiv=400),
+        _produced_row("meanfield", "vi", 0.0, converged=False, x_opt_converged=False),  # family from the column
+        _produced_row("fullrank", "vi", 0.0, reference=None, **metrics.accuracy({}, None, None)),
+        _produced_row("delta", "vi", 0.0, min_ess_bulk=float("nan"), ess_per_s=float("nan"),
+                      no_ess_reason="point estimate: draws repeat one point"),
+    ]
+    df = frame.normalise(pd.DataFrame(rows))
+    acc = metrics.accuracy({"beta": np.random.default_rng(0).normal(0.0, 1.0, size=(2, 200, 3))},
+                           {"beta": np.zeros(3)}, {"beta": np.ones(3)})
+    assert df["acc_z_mean"].iloc[0] == pytest.approx(acc["z_mean_max"]) and np.isfinite(acc["z_mean_max"])
+    assert df["acc_z_sd"].iloc[0] == pytest.approx(acc["z_sd_max"])
+    assert df["acc_bias2"].iloc[0] == pytest.approx(acc["bias2_mean"])
+    assert df["family"].tolist() == ["mcmc", "mcmc", "mcmc", "vi", "vi", "vi"]
+    assert df["flag"].tolist() == ["", "INACCURATE", "", "NOT CONVERGED", "NO REFERENCE", "POINT ESTIMATE"]
+    assert df["us_per_grad"].tolist()[:3] == [500.0, 500.0, 5000.0]  # HMCECS: per full-data-equivalent gradient
+    order = tables.ranked(frame.aggregate(df))
+    assert set(order.loc[order["method"].isin(["meanfield", "fullrank", "delta"]), "rank"]) == {"-"}
+
+
+def test_cli_plain_table_shows_the_report_flags_and_imports_no_plotting():
+    import subprocess
+    import sys
+
+    from harness.table import format_table
+
+    raw = raw_rows()
+    text = format_table(raw[(raw["model"] == "sparse_logistic") & (raw["n"] == 100000)])
+    lines = {(ln.split()[3], ln.split()[7]): ln for ln in text.splitlines()[1:] if ln.split()[4] == "cpu"}
+    assert lines[("handrolled_hmc", "ok")].endswith("NOT CONVERGED, INACCURATE")
+    assert lines[("svi_autodelta", "ok")].endswith("POINT ESTIMATE")
+    assert lines[("blackjax_nuts", "error")].endswith("ERROR")
+    assert not lines[("numpyro_nuts", "ok")].rstrip().endswith(("ESTIMATE", "CONVERGED", "INACCURATE"))
+    code = "import sys, harness.table; sys.exit(('matplotlib' in sys.modules) + 2 * ('arviz' in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
 def test_rows_without_optional_columns_still_load():

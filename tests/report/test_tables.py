@@ -37,9 +37,14 @@ def test_speedup_tables(cells):
     assert r[4].startswith("1.5x") and r[6].startswith("1.79x")  # time to result 11.5 s / 6.44 s
     vi = [x for x in base.rows if x[3] == "svi_autonormal"]
     assert len(vi) == 3 and all(x[4] == x[5] == "n/a (VI)" for x in vi)
+    # a flagged side gets no ratio, only its flag: not a 10x speedup for the non-converged HMC
+    hand = [x for x in base.rows if x[3] == "handrolled_hmc"]
+    assert len(hand) == 4 and all(x[4] == x[5] == x[6] == "-" and "NOT CONVERGED, INACCURATE" in x[7] for x in hand)
+    err = [x for x in base.rows if x[1] == "100,000" and x[3] == "blackjax_nuts"][0]
+    assert err[4] == err[6] == "-" and "ERROR (1/3 seeds)" in err[7]
     gpu = tables.gpu_vs_cpu(cells)
     assert [x[3].split("x")[0] for x in gpu.rows] == ["0.126", "0.631", "3.16"]
     hand = tables.handrolled_vs_libraries(cells)
-    assert all("NOT CONVERGED" in x[-1] for x in hand.rows) and len(hand.rows) == 10
+    assert all("NOT CONVERGED" in x[-1] and x[5] == x[6] == "-" for x in hand.rows) and len(hand.rows) == 10
     env = dict(tables.environment(pd.DataFrame([{"jax": "0.10.2", "git_commit": "abc"}, {"jax": "0.9.0"}])).rows)
     assert env == {"jax": "0.10.2, 0.9.0", "git_commit": "abc"}
