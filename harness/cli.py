@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -369,6 +370,9 @@ def main(argv=None) -> int:
     except UsageError as e:
         print(f"harness: error: {e}".splitlines()[0], file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into a reader that stopped (e.g. `| head`): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as e:  # e.g. --out naming a file or an unwritable place
         print(f"harness: error: {e.strerror or e}: {e.filename or ''}".splitlines()[0], file=sys.stderr)
         return 2

@@ -11,9 +11,9 @@ import pytest
 from harness import UsageError, runner, store
 from harness.cell import Cell, validate
 
-distributed = pytest.importorskip("distributed")
+import distributed  # in the dev extra: the Dask path is tested, never skipped
 
-from harness.dask_executor import NO_GPU_WORKER, run_cells_dask  # noqa: E402
+from harness.dask_executor import NO_GPU_WORKER, run_cells_dask
 
 ROOT = Path(__file__).resolve().parent.parent
 
