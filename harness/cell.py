@@ -159,13 +159,17 @@ def _device_peak_mb(jax) -> float | None:
     return stats["peak_bytes_in_use"] / 2**20
 
 
+def floor_key(hostname: str, group: str) -> str:
+    """Cache key of a measured gradient floor: the machine and the floor group."""
+    return f"{hostname}|{group}"
+
+
 def _floor(cell: Cell, posterior, batch: int, floors: dict) -> tuple[float, bool]:
     """Seconds per gradient per point at this batch: from this run's cache, else measured now."""
     import socket
 
     import jax
 
-    from harness.runner import floor_key
     from harness.timing import gradient_floor
 
     key = floor_key(socket.gethostname(), cell.floor_group(batch))

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from harness import environment, store
-from harness.cell import Cell, base_row, peak_rss_mb
+from harness.cell import Cell, base_row, floor_key, peak_rss_mb
 
 DEFAULT_TIMEOUT_S = 1800.0
 POLL_S = 0.05
@@ -75,11 +75,6 @@ def _last_line(path: Path) -> str:
     except OSError:
         return ""
     return lines[-1].strip() if lines else ""
-
-
-def floor_key(hostname: str, group: str) -> str:
-    """Cache key of a measured gradient floor: the machine and the floor group."""
-    return f"{hostname}|{group}"
 
 
 def run_one(cell: Cell, timeout_s: float = DEFAULT_TIMEOUT_S, floors: dict | None = None,
