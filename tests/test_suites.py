@@ -131,8 +131,12 @@ def test_shipped_suites_are_well_formed_and_estimated():
         minutes[name] = suites.estimate_s(suite, cells, 1800) / 60
     assert minutes["quick"] < 3 and minutes["default"] < 45
     default = suites.expand(suites.load("default"))
-    seed = {c.method for c in default if c.model == "sparse_logistic" and c.n == 100000}
-    assert seed == set(suites.load("default")["methods"])  # every method at 569 / 10k / 100k
+    every = set(suites.load("default")["methods"])
+    for n in (569, 10000):  # every method at 569 (breast_cancer) and 10k ...
+        assert {c.method for c in default if c.model == "sparse_logistic" and c.n == n} == every
+    # ... and at 100k all but those the suite's header names as dropped there
+    at_100k = {c.method for c in default if c.model == "sparse_logistic" and c.n == 100000}
+    assert every - at_100k == {"blackjax_nuts", "blackjax_chees", "numpyro_hmcecs"}
     gp = {c.precision for c in default if c.model == "gp_pois_regr-gp_pois_regr"}
     assert gp == {"float64"} and {c.precision for c in default if c.model == "sparse_logistic"} == {"float32"}
     gpu = suites.expand(suites.load("gpu"))
@@ -148,6 +152,34 @@ def test_estimate_grows_with_n_and_is_capped_by_the_timeout():
     small, big = (Cell("sparse_logistic", "synthetic", n, "numpyro_nuts") for n in (1000, 1_000_000))
     assert suites.estimate_cell_s(big) > suites.estimate_cell_s(small) > 0
     assert suites.estimate_cell_s(big, timeout_s=60) == 60
+
+
+def test_estimate_counts_an_ensembles_own_chains_a_subsample_and_a_saturated_tree():
+    from harness.cell import Cell
+
+    chees = Cell("sparse_logistic", "synthetic", 10000, "blackjax_chees")  # default: 128 chains
+    few = Cell("sparse_logistic", "synthetic", 10000, "blackjax_chees", options={"num_chains": 16})
+    assert suites.estimate_cell_s(chees) > 4 * (suites.estimate_cell_s(few) - 10)
+    # HMCECS gradients are priced at the floor of its subsample (10 % of N), not of N
+    ecs = Cell("sparse_logistic", "synthetic", 10**5, "numpyro_hmcecs")
+    model = suites.costs()
+    full = {**model, "method": {**model["method"], "numpyro_hmcecs": {
+        **model["method"]["numpyro_hmcecs"], "subsample_fraction": 1.0}}}
+    assert suites.estimate_cell_s(ecs) < 0.5 * suites.estimate_cell_s(ecs, model=full)
+    # diamonds: NUTS saturates its tree depth there; hand-rolled HMC's fixed L is unaffected
+    d = "diamonds-diamonds"
+    assert suites.estimate_cell_s(Cell(d, "posteriordb", 5000, "numpyro_nuts")) > 3 * suites.estimate_cell_s(
+        Cell("sparse_logistic", "synthetic", 5000, "numpyro_nuts"))
+    assert suites.estimate_cell_s(Cell(d, "posteriordb", 5000, "handrolled_hmc")) == pytest.approx(
+        suites.estimate_cell_s(Cell("sparse_logistic", "synthetic", 5000, "handrolled_hmc")))
+
+
+def test_floor_model_interpolates_the_measured_points():
+    pts = suites.costs()["floor"]["cpu"]["points"]
+    for n, us in pts:
+        assert suites.floor_us(n, "cpu") == pytest.approx(us)
+    assert pts[0][1] < suites.floor_us(3000, "cpu") < pts[1][1]
+    assert suites.floor_us(10**9, "cpu") == pytest.approx(pts[-1][1])  # held beyond the last point
 
 
 def test_list_suites_shows_cells_and_estimate(capsys):

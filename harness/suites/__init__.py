@@ -46,6 +46,8 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
+
 from harness import UsageError
 from harness.cell import PRECISIONS, Cell, load_plugins, validate
 
@@ -276,9 +278,14 @@ def costs() -> dict:
 
 
 def floor_us(n: int | None, device: str, model: dict | None = None) -> float:
-    """Modelled gradient floor per point (µs) at data size n: intercept + slope * n."""
-    f = (model or costs())["floor"][device]
-    return f["base_us"] + f["us_per_row"] * (n or 0)
+    """Modelled gradient floor per point (µs) at data size n.
+
+    Log-log interpolation between the measured ``floor.<device>.points`` ([N, µs]),
+    held constant outside them (n None, a fixed-size target, reads as the first point).
+    """
+    pts = np.asarray((model or costs())["floor"][device]["points"], dtype=float)
+    x = np.log(np.clip(n or pts[0, 0], pts[0, 0], pts[-1, 0]))
+    return float(np.exp(np.interp(x, np.log(pts[:, 0]), np.log(pts[:, 1]))))
 
 
 def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | None = None,
@@ -286,22 +293,31 @@ def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | No
     """Estimated wall seconds of one cell (see ``_costs.toml``), capped at its timeout.
 
     startup + compile + (floor measurement, first cell of a floor group only)
-        + chains * (warmup + samples) * grads_per_iter * floor(min(N, subsample)) * overhead
+        + chains * (warmup + samples) * (grads_per_iter * floor(n) * overhead + iter_us)
+    with n the subsample size for a subsampling method and chains the method's own
+    ``num_chains`` option where it has one (an ensemble method such as ChEES), and a
+    NUTS method's steps per iteration the model's ``nuts_steps`` where one is given.
     """
     model = model or costs()
     from harness import methods
 
     try:
-        family = methods.get(cell.method).family
+        method = methods.get(cell.method)
+        family, defaults = method.family, method.options
     except UsageError:
-        family = "mcmc"
+        family, defaults = "mcmc", {}
     m = {**model["family"].get(family, model["family"]["mcmc"]), **model["method"].get(cell.method, {})}
-    n = cell.n if cell.n is None or "subsample" not in m else min(cell.n, m["subsample"])
-    grads = cell.num_chains * (cell.num_warmup + cell.num_samples) * m["grads_per_iter"]
-    per_grad_s = floor_us(n, cell.device, model) * 1e-6 * m["overhead"]
+    n = cell.n
+    if n is not None and "subsample_fraction" in m:
+        n = min(n, max(m.get("subsample_floor", 1), int(np.ceil(m["subsample_fraction"] * n))))
+    chains = {**defaults, **cell.options}.get("num_chains") or cell.num_chains
+    grads_per_iter = m["grads_per_iter"]
+    if m.get("nuts"):
+        grads_per_iter = model.get("model", {}).get(cell.model, {}).get("nuts_steps", grads_per_iter)
+    per_iter_us = grads_per_iter * floor_us(n, cell.device, model) * m["overhead"] + m.get("iter_us", 0.0)
     process = model["process"][cell.device]
     fixed = process["startup_s"] + m["compile_s"] + (process["floor_s"] if measures_floor else 0.0)
-    total = fixed + grads * per_grad_s
+    total = fixed + chains * (cell.num_warmup + cell.num_samples) * per_iter_us * 1e-6
     return min(total, timeout_s) if timeout_s else total
 
 
