@@ -67,3 +67,16 @@ def test_one_quick_benchmark_produces_a_time(asv):
     value = re.search(r"(\d+(?:\.\d+)?)(?:±\S+)?\s*(ns|μs|us|ms|s)\b", line)
     assert value and float(value.group(1)) > 0, f"no time in the result line {line!r}:\n{out[-3000:]}"
     assert "failed" not in line
+
+
+def test_seconds_per_kess_is_missing_unless_the_cell_converged():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_probe", ROOT / "benchmarks" / "_probe.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    row = {"compile_s": 1.0, "sample_s": 2.0, "grad_evals": 100, "min_ess_bulk": 500.0, "max_rhat": 1.002}
+    assert probe.row_figures({**row, "converged": True})["seconds_per_kess"] == pytest.approx(4.0)
+    # a fast sampler that has not mixed: ESS 4, R-hat 5 -> no figure, never 0.5 s per kESS
+    stuck = probe.row_figures({**row, "min_ess_bulk": 4.0, "max_rhat": 5.3, "converged": False})
+    assert stuck["seconds_per_kess"] is None and stuck["converged"] is False
