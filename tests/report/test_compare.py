@@ -85,6 +85,18 @@ def test_cells_differing_only_in_xla_setup_are_not_pooled(tmp_path):
     assert len(cells) == 2 and sorted(s.med for s in cells.values()) == [200.0, 400.0]
 
 
+@pytest.mark.parametrize("column, value", [("num_warmup", 100), ("num_samples", 2000), ("data_seed", 7)])
+def test_cells_differing_only_in_run_length_or_data_seed_are_distinct(tmp_path, column, value):
+    raw = raw_rows()
+    raw = raw[(raw["method"] == "numpyro_nuts") & (raw["n"] == 1000) & (raw["device"] == "cpu")]
+    other = raw.assign(**{column: value}, ess_per_s=raw["ess_per_s"] * 2)
+    cells = compare.read_run(_write(tmp_path / "b", pd.concat([raw, other])), "ess_per_s")
+    assert len(cells) == 2 and sorted(s.med for s in cells.values()) == [200.0, 400.0]
+    label = next(k for k, s in cells.items() if s.med == 400.0)
+    assert (f"+{value} iters" if column == "num_samples" else
+            f"{value}+" if column == "num_warmup" else f"data seed {value}") in label
+
+
 def test_cli_writes_table_and_fails_on_regression(tmp_path, capsys):
     base, new = _planted(tmp_path)
     out = tmp_path / "cmp"
