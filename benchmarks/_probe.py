@@ -7,7 +7,8 @@ Runs the cell through ``harness.cell.run_cell`` (the row the runner would
 store) while recording ``harness.timing`` calls, then adds what the row lacks:
 
 - overhead ratio: the method's compiled sampling loop re-run against the
-  gradient-floor loop at the same batch shape (chains, at their initial
+  gradient-floor loop of the program it differentiates (``Method.density``) at the
+  same batch shape (chains, at their initial
   positions: the row carries no draws), interleaved (``timing.paired_ratio``):
   seconds per gradient / floor seconds per gradient;
 - peak resident memory of this process (bytes) and the XLA memory estimate of
@@ -48,6 +49,7 @@ def row_figures(row: dict) -> dict:
 def main(argv: list[str]) -> int:
     import jax
 
+    import harness.cell as cell_module
     from harness import targets, timing
     from harness.cell import Cell, run_cell
 
@@ -65,7 +67,10 @@ def main(argv: list[str]) -> int:
         loop = loop._replace(work=row["grad_evals"])
         posterior = targets.Posterior(targets.get(cell.model), cell.dataset, cell.n, cell.data_seed)
         positions = posterior.initial_positions(jax.random.key(cell.seed), cell.num_chains)
-        paired = timing.paired_ratio(loop, timing.floor_loop(*posterior.density_and_data(), positions), repeats=3)
+        # the program the method differentiates (older checkouts: the target's density only)
+        source = getattr(cell_module, "floor_density", lambda method: None)(cell.method)
+        density = posterior.density_and_data(source) if source else posterior.density_and_data()
+        paired = timing.paired_ratio(loop, timing.floor_loop(*density, positions), repeats=3)
         out.update(seconds_per_grad=paired.a_per_work, floor_seconds_per_grad=paired.b_per_work,
                    overhead_ratio=paired.ratio)
         mem = loop.compiled.memory_analysis()

@@ -76,9 +76,22 @@ class Cell:
         return f"{self.model}/{size}/{self.method}/{self.device}/c{self.num_chains}/s{self.seed}{extra}"
 
     def floor_group(self, batch: int) -> str:
-        """Cells that share a gradient floor: same posterior, device, precision, XLA setup, batch."""
+        """Cells that share a gradient floor: same posterior, device, precision, XLA setup, batch,
+        and the same program differentiated (``Method.density``: the target's flat density or
+        NumPyro's potential of the model)."""
         keep = ("model", "dataset", "n", "data_seed", "device", "precision", "xla_devices", "xla_flags")
-        return json.dumps({**{k: getattr(self, k) for k in keep}, "batch": batch}, sort_keys=True)
+        return json.dumps({**{k: getattr(self, k) for k in keep}, "batch": batch, "density": floor_density(self.method)},
+                          sort_keys=True)
+
+
+def floor_density(method: str) -> str:
+    """The density source (``Method.density``) a method's gradient floor times; "target" if unknown."""
+    from harness import methods
+
+    try:
+        return methods.get(method).density
+    except UsageError:
+        return "target"
 
 
 def load_plugins() -> None:
@@ -176,7 +189,8 @@ def _floor(cell: Cell, posterior, batch: int, floors: dict) -> tuple[float, bool
     if floors.get(key):
         return floors[key], True
     positions = posterior.initial_positions(jax.random.key(cell.seed + 1), batch)
-    return gradient_floor(*posterior.density_and_data(), positions, budget_s=1.0), False
+    density = posterior.density_and_data(floor_density(cell.method))
+    return gradient_floor(*density, positions, budget_s=1.0), False
 
 
 def _classify(e: BaseException) -> str:
@@ -283,7 +297,8 @@ def run_cell(cell: Cell, floors: dict | None = None, draws_path: str | None = No
         floor_s, cached = _floor(cell, posterior, batch, floors or {})
         # seconds per gradient per device: chains on parallel devices share the wall-clock seconds
         per_grad = result.sample_s * result.extra.get("parallel_devices", 1) / grads if grads else float("nan")
-        row.update(floor_us_per_grad=floor_s * 1e6, floor_batch=batch, floor_group=cell.floor_group(batch),
+        row.update(floor_us_per_grad=floor_s * 1e6, floor_batch=batch, floor_density=floor_density(cell.method),
+                   floor_group=cell.floor_group(batch),
                    floor_cached=cached, overhead_ratio=per_grad / floor_s)
         if draws_path:
             from harness import draws

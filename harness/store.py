@@ -31,7 +31,7 @@ COLUMNS = [
     "compile_s", "init_s", "warmup_s", "sample_s", "wall_s",
     "grad_evals_warmup", "grad_evals", "min_ess_bulk", "min_ess_tail", "max_rhat", "converged",
     "ess_per_s", "ess_per_grad", "accept_rate", "divergences", "step_size",
-    "floor_us_per_grad", "floor_batch", "overhead_ratio", "peak_rss_mb", "peak_device_mb", "draws_path",
+    "floor_us_per_grad", "floor_batch", "floor_density", "overhead_ratio", "peak_rss_mb", "peak_device_mb", "draws_path",
     "python", "jax", "jaxlib", "numpyro", "blackjax", "arviz", "optax", "numpy",
     "backend", "device_kind", "device_count", "cpu", "cpu_count", "platform",
     "git_commit", "hostname", "timestamp", "command", "cell_key",

@@ -58,6 +58,11 @@ class RunResult(NamedTuple):
 class Method:
     """A registered method: name, one-line description, valid options with defaults, run.
 
+    ``density`` names the program the method differentiates, so that its gradient
+    floor times the same one: ``"target"`` (the target's flat log density, hand-written
+    where the target has one) or ``"model"`` (NumPyro's ``potential_energy`` of the
+    model, which every NumPyro kernel and guide evaluates).
+
     ``check(target, config)``, where given, raises UsageError for a combination of
     target, chain counts and (resolved) options that the method cannot run, e.g.
     an adaptation that needs warmup with ``num_warmup=0``. It touches no data and
@@ -71,6 +76,7 @@ class Method:
     options: Mapping[str, Any] = field(default_factory=dict)
     family: str = "mcmc"
     check: Callable[[Any, RunConfig], None] | None = None
+    density: str = "target"
 
     def resolve_options(self, given: Mapping[str, Any] | None) -> dict:
         """Defaults overridden by ``given``; an unknown option raises UsageError."""

@@ -274,6 +274,7 @@ NUMPYRO_NUTS = Method(
     run=run_nuts,
     check=lambda target, config: _options(NUMPYRO_NUTS, config),  # known options, valid chain_method
     options={"target_accept_prob": 0.8, "max_tree_depth": 10, "dense_mass": False, "chain_method": "vectorized"},
+    density="model",
 )
 
 
@@ -332,6 +333,7 @@ NUMPYRO_HMC = Method(
         "target_accept_prob": 0.8,
         "chain_method": "vectorized",
     },
+    density="model",
 )
 
 
@@ -489,6 +491,7 @@ NUMPYRO_HMCECS = Method(
         "target_accept_prob": 0.8,
         "chain_method": "vectorized",
     },
+    density="model",
 )
 
 
@@ -519,6 +522,7 @@ NUMPYRO_SA = Method(
     run=run_sa,
     check=lambda target, config: _options(NUMPYRO_SA, config),
     options={"adapt_state_size": None, "dense_mass": True, "chain_method": "vectorized"},
+    density="model",
 )
 
 
@@ -558,4 +562,5 @@ NUMPYRO_BARKERMH = Method(
         "target_accept_prob": 0.4,
         "chain_method": "vectorized",
     },
+    density="model",
 )

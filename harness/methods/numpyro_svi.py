@@ -174,6 +174,7 @@ def _method(name: str, guide_cls, description: str, **guide_options) -> Method:
         options={**OPTIONS, **guide_options},
         family="vi",
         check=check,
+        density="model",
     )
     return method
 

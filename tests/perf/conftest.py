@@ -60,4 +60,6 @@ def floor_for(loop: Loop):
     from harness import timing
 
     z = jnp.asarray(loop.posterior.layout.unconstrain(loop.result.draws)[:, -1, :])
-    return timing.floor_loop(*loop.posterior.density_and_data(), z)
+    from harness import methods
+
+    return timing.floor_loop(*loop.posterior.density_and_data(methods.get(loop.method).density), z)

@@ -1,0 +1,34 @@
+"""The gradient floor times the program the method differentiates (``Method.density``)."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from harness import methods, targets
+from harness.cell import Cell, floor_density
+
+
+def test_numpyro_methods_floor_on_the_model_potential_the_others_on_the_target_density():
+    for name in methods.names():
+        expected = "model" if name.startswith(("numpyro_", "svi_")) else "target"
+        assert methods.get(name).density == expected, name
+    nuts, hmc = (Cell("sparse_logistic", "breast_cancer", None, m) for m in ("numpyro_nuts", "handrolled_hmc"))
+    assert nuts.floor_group(4) != hmc.floor_group(4)  # never share (or cache) one floor
+    assert json.loads(nuts.floor_group(4))["density"] == "model" == floor_density("numpyro_nuts")
+    assert floor_density("no_such_method") == "target"
+
+
+def test_both_density_sources_are_the_same_posterior():
+    post = targets.Posterior(targets.get("sparse_logistic"), "breast_cancer", None)
+    z = post.initial_positions(jax.random.key(3), 3)
+    grads = {}
+    for source in ("target", "model"):
+        log_density_of, data = post.density_and_data(source)
+        grads[source] = np.asarray(jax.vmap(jax.grad(log_density_of(data)))(z))
+    np.testing.assert_allclose(grads["model"], grads["target"], rtol=2e-4, atol=2e-3)
+    with pytest.raises(ValueError, match="valid: target, model"):
+        post.density_and_data("numpyro")
