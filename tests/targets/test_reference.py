@@ -45,6 +45,21 @@ def test_shipped_breast_cancer_reference_loads():
     assert ref.mean["beta"].shape == (30,) and ref.mean["lambda"].shape == (30,) and np.all(ref.sd["tau"] > 0)
 
 
+def test_every_seed_target_size_of_the_default_suite_has_a_passing_reference():
+    from harness import suites
+
+    cells = [c for c in suites.expand(suites.load("default")) if c.model == "sparse_logistic"]
+    assert {c.n for c in cells} == {569, 10_000, 100_000}
+    for dataset, n in {(c.dataset, c.n) for c in cells}:
+        post = targets.Posterior(targets.get("sparse_logistic"), dataset, n)
+        ref = post.reference()
+        assert ref is not None, (dataset, n)
+        doc = json.loads((reference.package_dir() / reference.filename(post.target, dataset, post.n)).read_text())
+        assert doc["checks"]["max_rhat"] < doc["thresholds"]["max_rhat"] <= 1.01
+        assert min(doc["checks"]["min_ess_bulk"], doc["checks"]["min_ess_tail"]) >= doc["thresholds"]["min_ess"] >= 400
+        assert ref.mean["beta"].shape == (30,) and np.all(ref.sd["beta"] > 0)
+
+
 def test_a_run_on_an_analytic_target_scores_accurate():
     cell = Cell("ill_conditioned_gaussian", "d5_c10", None, "numpyro_nuts", {}, num_chains=2,
                 num_warmup=300, num_samples=1000)
