@@ -283,7 +283,13 @@ def floor_us(n: int | None, device: str, model: dict | None = None) -> float:
     Log-log interpolation between the measured ``floor.<device>.points`` ([N, µs]),
     held constant outside them (n None, a fixed-size target, reads as the first point).
     """
-    pts = np.asarray((model or costs())["floor"][device]["points"], dtype=float)
+    return _loglog((model or costs())["floor"][device]["points"], n)
+
+
+def _loglog(points, n: int | None) -> float:
+    """y at n from [[N, y], ...], interpolated log-log, held constant outside the points
+    (n None, a fixed-size target, reads as the first point)."""
+    pts = np.asarray(points, dtype=float).reshape(-1, 2)
     x = np.log(np.clip(n or pts[0, 0], pts[0, 0], pts[-1, 0]))
     return float(np.exp(np.interp(x, np.log(pts[:, 0]), np.log(pts[:, 1]))))
 
@@ -296,7 +302,8 @@ def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | No
         + chains * (warmup + samples) * (grads_per_iter * floor(n) * overhead + iter_us)
     with n the subsample size for a subsampling method and chains the method's own
     ``num_chains`` option where it has one (an ensemble method such as ChEES), and a
-    NUTS method's steps per iteration the model's ``nuts_steps`` where one is given.
+    NUTS method's steps per iteration the model's ``nuts_steps`` where one is given
+    (a number, or measured [N, steps] points).
     """
     model = model or costs()
     from harness import methods
@@ -312,8 +319,9 @@ def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | No
         n = min(n, max(m.get("subsample_floor", 1), int(np.ceil(m["subsample_fraction"] * n))))
     chains = {**defaults, **cell.options}.get("num_chains") or cell.num_chains
     grads_per_iter = m["grads_per_iter"]
-    if m.get("nuts"):
-        grads_per_iter = model.get("model", {}).get(cell.model, {}).get("nuts_steps", grads_per_iter)
+    steps = model.get("model", {}).get(cell.model, {}).get("nuts_steps")
+    if m.get("nuts") and steps is not None:  # a number, or [[N, steps], ...] where they grow with N
+        grads_per_iter = float(steps) if np.isscalar(steps) else _loglog(steps, cell.n)
     per_iter_us = grads_per_iter * floor_us(n, cell.device, model) * m["overhead"] + m.get("iter_us", 0.0)
     process = model["process"][cell.device]
     fixed = process["startup_s"] + m["compile_s"] + (process["floor_s"] if measures_floor else 0.0)
