@@ -83,8 +83,10 @@ def headline(cells: pd.DataFrame) -> list[Table]:
                 "compile s", "first draw s", "max R-hat", "div", "max |z| mean", "max |z| sd", "flag"]
         rows = []
         for _, r in ranked(g).iterrows():
+            vi = r["family"] == "vi"  # a guide's draws are independent: their ESS measures nothing
             rows.append([r["rank"], r["method"], r["device"], *[str(r[e]) for e in extra],
-                         f"{r['seeds_ok']}/{r['seeds']}", spread(r, "ess_per_s"), fmt(r["ess_per_grad_med"]),
+                         f"{r['seeds_ok']}/{r['seeds']}", "n/a (VI)" if vi else spread(r, "ess_per_s"),
+                         "n/a (VI)" if vi else fmt(r["ess_per_grad_med"]),
                          *([fmt(r["overhead_ratio_med"])] if floor else []),
                          fmt(r["compile_s_med"]), fmt(r["ttfd_s_med"]), fmt(r["max_rhat"], 4),
                          fmt(r["divergences"]), fmt(r["acc_z_mean"]), fmt(r["acc_z_sd"]), r["flag"]])
