@@ -177,8 +177,9 @@ def floor_key(hostname: str, group: str) -> str:
     return f"{hostname}|{group}"
 
 
-def _floor(cell: Cell, posterior, batch: int, floors: dict) -> tuple[float, bool]:
-    """Seconds per gradient per point at this batch: from this run's cache, else measured now."""
+def _floor(cell: Cell, posterior, density: str, batch: int, floors: dict) -> tuple[float, bool]:
+    """Seconds per gradient per point of ``density`` (``Method.density``) at this batch: from this
+    run's cache, else measured now."""
     import socket
 
     import jax
@@ -189,8 +190,7 @@ def _floor(cell: Cell, posterior, batch: int, floors: dict) -> tuple[float, bool
     if floors.get(key):
         return floors[key], True
     positions = posterior.initial_positions(jax.random.key(cell.seed + 1), batch)
-    density = posterior.density_and_data(floor_density(cell.method))
-    return gradient_floor(*density, positions, budget_s=1.0), False
+    return gradient_floor(*posterior.density_and_data(density), positions, budget_s=1.0), False
 
 
 def _classify(e: BaseException) -> str:
@@ -294,10 +294,10 @@ def run_cell(cell: Cell, floors: dict | None = None, draws_path: str | None = No
         row.update({f"x_{k}": v for k, v in scalars.items()})
 
         batch = int(result.extra.get("grad_batch", cell.num_chains))
-        floor_s, cached = _floor(cell, posterior, batch, floors or {})
+        floor_s, cached = _floor(cell, posterior, method.density, batch, floors or {})
         # seconds per gradient per device: chains on parallel devices share the wall-clock seconds
         per_grad = result.sample_s * result.extra.get("parallel_devices", 1) / grads if grads else float("nan")
-        row.update(floor_us_per_grad=floor_s * 1e6, floor_batch=batch, floor_density=floor_density(cell.method),
+        row.update(floor_us_per_grad=floor_s * 1e6, floor_batch=batch, floor_density=method.density,
                    floor_group=cell.floor_group(batch),
                    floor_cached=cached, overhead_ratio=per_grad / floor_s)
         if draws_path:

@@ -77,7 +77,7 @@ def _cell_label(rec: dict) -> str:
     """The cell's whole configuration in words (every ``frame.CONFIG`` column it has): one label, one cell."""
     parts = [f"{rec.get('model')}/{rec.get('dataset')}", f"N={size_label(rec.get('n'))}", str(rec.get("method")),
              str(rec.get("device"))]
-    if rec.get("num_chains") is not None and not pd.isna(rec.get("num_chains")):
+    if _given(rec.get("num_chains")):
         parts.append(f"{int(rec['num_chains'])} chains")
     if isinstance(rec.get("precision"), str):
         parts.append(rec["precision"])
@@ -85,7 +85,7 @@ def _cell_label(rec: dict) -> str:
         parts.append(f"{int(rec['num_warmup'])}+{int(rec['num_samples'])} iters")
     if _given(rec.get("data_seed")):
         parts.append(f"data seed {int(rec['data_seed'])}")
-    if rec.get("xla_devices") is not None and not pd.isna(rec.get("xla_devices")):
+    if _given(rec.get("xla_devices")):
         parts.append(f"{int(rec['xla_devices'])} xla devices")
     if isinstance(rec.get("xla_flags"), str) and rec["xla_flags"]:
         parts.append(rec["xla_flags"])

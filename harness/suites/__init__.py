@@ -278,11 +278,8 @@ def costs() -> dict:
 
 
 def floor_us(n: int | None, device: str, model: dict | None = None) -> float:
-    """Modelled gradient floor per point (µs) at data size n.
-
-    Log-log interpolation between the measured ``floor.<device>.points`` ([N, µs]),
-    held constant outside them (n None, a fixed-size target, reads as the first point).
-    """
+    """Modelled gradient floor per point (µs) at data size n: the measured
+    ``floor.<device>.points`` ([N, µs]) through :func:`_loglog`."""
     return _loglog((model or costs())["floor"][device]["points"], n)
 
 

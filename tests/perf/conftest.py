@@ -60,6 +60,6 @@ def floor_for(loop: Loop):
     from harness import timing
 
     z = jnp.asarray(loop.posterior.layout.unconstrain(loop.result.draws)[:, -1, :])
-    from harness import methods
+    from harness.cell import floor_density
 
-    return timing.floor_loop(*loop.posterior.density_and_data(methods.get(loop.method).density), z)
+    return timing.floor_loop(*loop.posterior.density_and_data(floor_density(loop.method)), z)
