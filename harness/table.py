@@ -1,32 +1,92 @@
-"""Plain-text results table: one line per row, flagged rows say why, never ranked.
+"""Plain-text results table of ``harness run``: one line per row, flagged rows say why, never ranked.
 
-The flag is the report's (:func:`harness.report.frame.flag`: ERROR / TIMEOUT /
-..., POINT ESTIMATE, NO REFERENCE, NOT CONVERGED, INACCURATE), so ``harness run``
-and ``harness report`` never disagree on which rows are usable. Importing this
-module loads pandas and the report's frame only (no matplotlib, no ArviZ).
+It follows the report's rules (:mod:`harness.report.tables`):
+
+- the flag is the report's (:func:`harness.report.frame.normalise`, which calls
+  :func:`harness.report.frame.flag`: ERROR / TIMEOUT / ..., POINT ESTIMATE,
+  NO REFERENCE, NOT CONVERGED, INACCURATE), so ``harness run`` and
+  ``harness report`` never disagree on which rows are usable;
+- no ESS figure (ESS/s, ESS/grad, bulk ESS) for VI rows or point estimates: a
+  guide's draws are independent and a point has no chains, so their ESS
+  measures nothing ("n/a");
+- the headline table's columns and number format (3 significant digits), per
+  row instead of per cell (seeds are not pooled here);
+- a closing line names the rows file and the command that writes the report.
+
+Importing this module loads pandas and the report's frame and tables only (no
+matplotlib, no ArviZ).
 """
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
+
 import pandas as pd
 
+from harness import store
 from harness.report.frame import normalise
+from harness.report.tables import fmt, size_label
 
-SHOWN = {
-    "model": "model", "dataset": "data", "n": "N", "method": "method", "device": "device", "num_chains": "chains",
-    "seed": "seed", "status": "status", "compile_s": "compile_s", "init_s": "init_s",
-    "warmup_s": "warmup_s", "sample_s": "sample_s", "grad_evals": "grads", "min_ess_bulk": "ess_bulk",
-    "min_ess_tail": "ess_tail", "max_rhat": "rhat", "ess_per_s": "ess/s", "ess_per_grad": "ess/grad",
-    "accept_rate": "accept", "divergences": "div", "z_mean_max": "z_mean", "flag": "flag",
-}
+NA = "n/a"
+
+#: Row identity: always shown.
+KEYS = {"model": "model", "dataset": "data", "n": "N", "method": "method", "device": "device",
+        "num_chains": "chains"}
+#: Configuration shown only when it takes more than one value in the rows (as the report's headline does).
+VARYING = {"precision": "precision", "options": "options", "num_warmup": "warmup", "num_samples": "samples"}
 
 
-def format_table(df: pd.DataFrame) -> str:
-    """Fixed columns, rounded; ``flag`` says why a row is not usable (empty when it is)."""
+def closing_line(run_dir=None) -> str:
+    """Where the rows are and how to write the report (RUN_DIR when the run directory is not known)."""
+    if run_dir is None:
+        return f"rows: RUN_DIR/{store.ROWS_FILE}; write the report with: harness report RUN_DIR"
+    return (f"rows: {store.rows_path(run_dir)}; write the report with: "
+            f"harness report {shlex.quote(str(Path(run_dir)))}")
+
+
+def _text(v) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return "-"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def format_table(df: pd.DataFrame, run_dir=None) -> str:
+    """The rows, one line each, then :func:`closing_line` (``run_dir``: the run directory, if known).
+
+    Columns: the row's identity, configuration that varies, status, then the
+    report's headline figures (ESS/s, ESS/grad, 'x floor' when rows carry it,
+    compile s, first draw s = compile + init + warmup), bulk ESS, max R-hat,
+    divergences, max |z| of means and sds against the reference, and ``flag``
+    (why the row is not usable; empty when it is).
+    """
     if df.empty:
-        return "(no rows)"
-    t = normalise(df).reindex(columns=list(SHOWN)).rename(columns=SHOWN)
-    for col, digits in (("compile_s", 2), ("init_s", 2), ("warmup_s", 2), ("sample_s", 2), ("ess_bulk", 0),
-                        ("ess_tail", 0), ("rhat", 3), ("ess/s", 1), ("ess/grad", 4), ("accept", 2), ("z_mean", 2)):
-        t[col] = pd.to_numeric(t[col], errors="coerce").round(digits)
-    return t.to_string(index=False, na_rep="-")
+        return f"(no rows)\n\n{closing_line(run_dir)}"
+    d = normalise(df)
+    no_ess = d["family"].eq("vi") | d["point_estimate"].astype(bool)
+    out = pd.DataFrame(index=d.index)
+    for col, name in KEYS.items():
+        out[name] = d[col].map(size_label if col == "n" else _text)
+    for col, name in VARYING.items():
+        if col in d and d[col].map(_text).nunique() > 1:
+            out[name] = d[col].map(_text)
+    out["seed"] = d["seed"].map(_text)
+    out["status"] = d["status"].astype(str)
+
+    def ess(col: str) -> list[str]:
+        return [NA if skip else fmt(v) for v, skip in zip(d[col], no_ess)]
+
+    out["ESS/s"], out["ESS/grad"] = ess("ess_per_s"), ess("ess_per_grad")
+    if d["overhead_ratio"].notna().any():
+        out["x floor"] = d["overhead_ratio"].map(fmt)
+    out["compile s"] = d["compile_s"].map(fmt)
+    out["first draw s"] = d["ttfd_s"].map(fmt)
+    out["ESS bulk"] = ess("min_ess_bulk")
+    out["max R-hat"] = d["max_rhat"].map(lambda v: fmt(v, 4))
+    out["div"] = d["divergences"].map(fmt)
+    out["max |z| mean"] = d["acc_z_mean"].map(fmt)
+    out["max |z| sd"] = d["acc_z_sd"].map(fmt)
+    out["flag"] = d["flag"]
+    return f"{out.to_string(index=False)}\n\n{closing_line(run_dir)}"

@@ -124,7 +124,11 @@ def normalise(df: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:
 
 
 def _inaccurate(df: pd.DataFrame) -> pd.Series:
-    """True where the row's draws miss the reference: its verdict, else max |z| > INACCURATE_Z; False where unknown."""
+    """True where the row's draws miss the reference: its verdict, else max |z| > INACCURATE_Z.
+
+    False where unknown: such a row has no reference (``has_reference`` False) and
+    :func:`flag` marks it NO REFERENCE, so it is never taken for an accurate one.
+    """
     if first_column(df, ("inaccurate",)):
         bad = _bool(df["inaccurate"])
     elif col := first_column(df, ("accurate", "accuracy_ok")):
@@ -160,8 +164,9 @@ def flag(r) -> str:
     """Why a normalised row (a mapping, see :func:`normalise`) may not be ranked, '' when it may.
 
     Failure status first (ERROR, TIMEOUT, ...); then POINT ESTIMATE (no ESS:
-    nothing to rank it by); for VI, NO REFERENCE (its only figure of merit is
-    accuracy); then NOT CONVERGED (``converged`` False, or an MCMC row without
+    nothing to rank it by); NO REFERENCE, MCMC and VI alike (no reference, no
+    accuracy check: such a row is never ranked among the rows checked against a
+    reference); then NOT CONVERGED (``converged`` False, or an MCMC row without
     a finite R-hat) and INACCURATE.
     """
     if r["status"] != "ok":
@@ -169,7 +174,7 @@ def flag(r) -> str:
     if r["point_estimate"]:
         return "POINT ESTIMATE"
     reasons = []
-    if r["family"] == "vi" and not r["has_reference"]:
+    if not r["has_reference"]:
         reasons.append("NO REFERENCE")
     conv = r["converged"]
     known = conv is not pd.NA and conv is not None

@@ -1,10 +1,13 @@
 """Report tables from seed-aggregated cells (:func:`harness.report.frame.aggregate`).
 
 Ranking rule of the headline table: only usable cells (every seed ok,
-converged, accurate) get a rank. MCMC cells are ranked by median ESS/s; VI cells
-(whose draws come iid from a fitted guide, so their ESS/s is not comparable)
-are ranked among themselves by time to result. Flagged cells follow, unranked,
-with the reason; failed cells (no seed ok) come last.
+converged, checked against a reference and accurate) get a rank. MCMC cells are
+ranked by median ESS/s; VI cells (whose draws come iid from a fitted guide, so
+their ESS/s is not comparable) are ranked among themselves by time to result.
+MCMC cells whose only flag is NO REFERENCE (every seed ok and converged, but no
+reference to check their accuracy against) are ranked among themselves by ESS/s
+in a table of their own (rank 'no ref k'), never among the checked cells.
+Flagged cells follow, unranked, with the reason; failed cells (no seed ok) come last.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from harness.report import stats
 from harness.report.render import Table
 
 GROUP = ["model", "dataset", "n"]
+
+#: Rank prefix of the MCMC cells ranked by speed alone (their only flag is NO REFERENCE).
+NO_REFERENCE_RANK = "no ref"
+NO_REFERENCE_TITLE = "no reference: ranked by speed only, accuracy unchecked"
 
 
 def fmt(x, digits: int = 3) -> str:
@@ -52,14 +59,16 @@ def ranked(cells: pd.DataFrame) -> pd.DataFrame:
     failed = c["seeds_ok"] == 0
     mcmc = c["usable"] & ~failed & c["family"].eq("mcmc")
     vi = c["usable"] & ~failed & c["family"].eq("vi")
-    c["_tier"] = np.select([mcmc, vi, ~failed], [0, 1, 2], 3)
+    unchecked = ~failed & c["family"].eq("mcmc") & c["flag"].eq("NO REFERENCE")  # every seed: only no reference
+    c["_tier"] = np.select([mcmc, vi, unchecked, ~failed], [0, 1, 2, 3], 4)
     c["_key"] = np.where(c["_tier"] == 1, c["time_to_result_s_med"], -c["ess_per_s_med"].fillna(-np.inf))
     c = c.sort_values(["_tier", "_key"], kind="stable")
-    rank, counters = [], {0: 0, 1: 0}
+    rank, counters = [], {0: 0, 1: 0, 2: 0}
+    prefix = {0: "", 1: "vi ", 2: NO_REFERENCE_RANK + " "}
     for tier in c["_tier"]:
         if tier in counters:
             counters[tier] += 1
-            rank.append(str(counters[tier]) if tier == 0 else f"vi {counters[tier]}")
+            rank.append(f"{prefix[tier]}{counters[tier]}")
         else:
             rank.append("-")
     c["rank"] = rank
@@ -74,23 +83,31 @@ def _varying(cells: pd.DataFrame) -> list[str]:
 
 def headline(cells: pd.DataFrame) -> list[Table]:
     """One table per (model, dataset, N); 'x floor' (the runner's overhead_ratio: sampling seconds
-    per gradient over the measured gradient floor) when rows carry it."""
+    per gradient over the measured gradient floor) when rows carry it.
+
+    MCMC cells ranked by speed alone (only flag NO REFERENCE) go to a second table
+    of that (model, dataset, N), right after the first, titled NO_REFERENCE_TITLE."""
     tables = []
     for (model, dataset, n), g in cells.groupby(GROUP, dropna=False, sort=True):
         extra = _varying(g)
         floor = bool(g["overhead_ratio_med"].notna().any())
         cols = ["rank", "method", "device", *extra, "seeds ok", "ESS/s", "ESS/grad", *(["x floor"] if floor else []),
                 "compile s", "first draw s", "max R-hat", "div", "max |z| mean", "max |z| sd", "flag"]
-        rows = []
+        rows, unchecked = [], []
         for _, r in ranked(g).iterrows():
             vi = r["family"] == "vi"  # a guide's draws are independent: their ESS measures nothing
-            rows.append([r["rank"], r["method"], r["device"], *[str(r[e]) for e in extra],
-                         f"{r['seeds_ok']}/{r['seeds']}", "n/a (VI)" if vi else spread(r, "ess_per_s"),
-                         "n/a (VI)" if vi else fmt(r["ess_per_grad_med"]),
-                         *([fmt(r["overhead_ratio_med"])] if floor else []),
-                         fmt(r["compile_s_med"]), fmt(r["ttfd_s_med"]), fmt(r["max_rhat"], 4),
-                         fmt(r["divergences"]), fmt(r["acc_z_mean"]), fmt(r["acc_z_sd"]), r["flag"]])
-        tables.append(Table(cols, rows, f"{model}/{dataset}, N = {size_label(n)}"))
+            row = [r["rank"], r["method"], r["device"], *[str(r[e]) for e in extra],
+                   f"{r['seeds_ok']}/{r['seeds']}", "n/a (VI)" if vi else spread(r, "ess_per_s"),
+                   "n/a (VI)" if vi else fmt(r["ess_per_grad_med"]),
+                   *([fmt(r["overhead_ratio_med"])] if floor else []),
+                   fmt(r["compile_s_med"]), fmt(r["ttfd_s_med"]), fmt(r["max_rhat"], 4),
+                   fmt(r["divergences"]), fmt(r["acc_z_mean"]), fmt(r["acc_z_sd"]), r["flag"]]
+            (unchecked if r["rank"].startswith(NO_REFERENCE_RANK) else rows).append(row)
+        caption = f"{model}/{dataset}, N = {size_label(n)}"
+        if rows:
+            tables.append(Table(cols, rows, caption))
+        if unchecked:
+            tables.append(Table(cols, unchecked, f"{caption}: {NO_REFERENCE_TITLE}"))
     return tables
 
 

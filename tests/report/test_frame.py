@@ -105,21 +105,34 @@ def test_rows_of_the_producer_are_read_by_their_real_names():
     assert set(order.loc[order["method"].isin(["meanfield", "fullrank", "delta"]), "rank"]) == {"-"}
 
 
-def test_cli_plain_table_shows_the_report_flags_and_imports_no_plotting():
-    import subprocess
-    import sys
-
-    from harness.table import format_table
-
-    raw = raw_rows()
-    text = format_table(raw[(raw["model"] == "sparse_logistic") & (raw["n"] == 100000)])
-    lines = {(ln.split()[3], ln.split()[7]): ln for ln in text.splitlines()[1:] if ln.split()[4] == "cpu"}
-    assert lines[("handrolled_hmc", "ok")].endswith("NOT CONVERGED, INACCURATE")
-    assert lines[("svi_autodelta", "ok")].endswith("POINT ESTIMATE")
-    assert lines[("blackjax_nuts", "error")].endswith("ERROR")
-    assert not lines[("numpyro_nuts", "ok")].rstrip().endswith(("ESTIMATE", "CONVERGED", "INACCURATE"))
-    code = "import sys, harness.table; sys.exit(('matplotlib' in sys.modules) + 2 * ('arviz' in sys.modules))"
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+def test_mcmc_row_without_reference_is_flagged_and_not_ranked_among_checked_rows():
+    """No reference, no accuracy check: an MCMC row is flagged NO REFERENCE exactly as a VI one, and is
+    ranked (by ESS/s) only among the other unchecked cells, in a table of its own."""
+    unchecked = dict(reference=None, **metrics.accuracy({}, None, None))
+    rows = [
+        _produced_row("numpyro_nuts", "mcmc", 0.0),
+        _produced_row("blackjax_nuts", "mcmc", 0.0, ess_per_s=900.0, **unchecked),  # faster than the checked one
+        _produced_row("nutpie", "mcmc", 0.0, ess_per_s=600.0, **unchecked),
+        _produced_row("handrolled_hmc", "mcmc", 0.0, ess_per_s=2000.0, converged=False, **unchecked),
+        _produced_row("fullrank", "vi", 0.0, **unchecked),
+    ]
+    df = frame.normalise(pd.DataFrame(rows))
+    assert df["has_reference"].tolist() == [True, False, False, False, False]
+    assert df["flag"].tolist() == ["", "NO REFERENCE", "NO REFERENCE", "NO REFERENCE, NOT CONVERGED", "NO REFERENCE"]
+    assert df["usable"].tolist() == [True, False, False, False, False]
+    order = tables.ranked(frame.aggregate(df)).set_index("method")["rank"].to_dict()
+    assert order == {"numpyro_nuts": "1", "blackjax_nuts": "no ref 1", "nutpie": "no ref 2",
+                     "handrolled_hmc": "-", "fullrank": "-"}
+    main, apart = tables.headline(frame.aggregate(df))
+    assert main.caption == "sparse_logistic/synthetic, N = 1,000"
+    assert apart.caption == f"sparse_logistic/synthetic, N = 1,000: {tables.NO_REFERENCE_TITLE}"
+    assert "accuracy unchecked" in apart.caption
+    assert [r[:2] for r in main.rows] == [["1", "numpyro_nuts"], ["-", "handrolled_hmc"], ["-", "fullrank"]]
+    assert [(r[0], r[1], r[-1]) for r in apart.rows] == [("no ref 1", "blackjax_nuts", "NO REFERENCE"),
+                                                          ("no ref 2", "nutpie", "NO REFERENCE")]
+    # a speed ratio against an unchecked cell is no speedup to quote
+    vs = {r[3]: r for r in tables.vs_baseline(frame.aggregate(df), "numpyro_nuts").rows}
+    assert vs["blackjax_nuts"][4] == "-" and "NO REFERENCE" in vs["blackjax_nuts"][-1]
 
 
 def test_rows_without_optional_columns_still_load():
