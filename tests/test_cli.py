@@ -19,6 +19,8 @@ from harness import cli, store
         (["run", "--method", "handrolled_hmc", "--option", "bogus=1"], "unknown option(s) bogus"),
         (["list", "nope"], "invalid choice"),
         (["run", "--timeout", "-1"], "positive number"),
+        (["run", "--device", "tpu"], "unknown device 'tpu'; valid: cpu, gpu"),
+        (["run", "--device", "cpu,tpu", "--dry-run"], "unknown device 'tpu'; valid: cpu, gpu"),
         (["run", "--method", "numpyro_hmcecs", "--model", "neals_funnel", "--dataset", "d2"], "numpyro_hmcecs"),
         (["run", "--method", "blackjax_nuts", "--warmup", "0"], "blackjax_nuts"),
         (["compare", "a", "b", "--fail-on-regression", "-5"], "a number >= 0"),

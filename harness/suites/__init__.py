@@ -215,6 +215,9 @@ def expand(suite: dict, **override) -> list[Cell]:
         raise UsageError("no methods: give --method or a suite with 'methods'")
     seeds = override.get("seeds") or suite.get("seeds", [0])
     devices = override.get("devices") or suite.get("devices", ["cpu"])
+    for device in devices:  # a suite file's devices are checked on load; --device only here
+        if device not in DEVICES:
+            raise UsageError(f"unknown device {device!r}; valid: {', '.join(DEVICES)}")
     precisions = override.get("precisions") or suite.get("precisions", ["float32"])
     options = {**suite.get("options", {}), **(override.get("options") or {})}
     settings = suite.get("settings", {})

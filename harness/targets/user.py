@@ -13,7 +13,9 @@ Its registry name, and so the ``model`` of its cells and rows, is ``file:<absolu
 ``source`` of the target records the file's SHA-256, so a report can tell edits apart.
 Datasets: ``data`` (``make_data(None, seed)``) and ``synthetic`` (``make_data(N, seed)``).
 The layout comes from tracing the model on its data (latent sites in trace order, their
-shapes and supports), and the flat log density from the model (``model_log_density``).
+shapes and supports) at NumPyro's uniform initial values (``init_to_uniform``), never by
+sampling the prior, so improper priors (``dist.ImproperUniform``) work; the flat log
+density comes from the model (``model_log_density``).
 A user reference, like every reference of synthetic data, describes data seed 0.
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +33,7 @@ from harness import UsageError
 from harness.targets.base import ANY_N, Layout, Param, Reference, Target
 
 PREFIX = "file:"
+_WANTED = "model(**data) and make_data(n, seed)"
 
 
 def spec(path) -> str:
@@ -38,10 +42,14 @@ def spec(path) -> str:
 
 
 def _import(path: Path):
+    if path.is_dir():
+        raise UsageError(f"model file {path} is a directory; give a .py file defining {_WANTED}")
     if not path.is_file():
         raise UsageError(f"model file {path} not found")
     name = "harness_user_model_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
-    module_spec = importlib.util.spec_from_file_location(name, path)
+    module_spec = importlib.util.spec_from_file_location(name, path)  # None for a name not ending in .py
+    if path.suffix != ".py" or module_spec is None:
+        raise UsageError(f"model file {path} is not a Python file (.py); give a .py file defining {_WANTED}")
     module = importlib.util.module_from_spec(module_spec)
     try:
         module_spec.loader.exec_module(module)
@@ -51,9 +59,13 @@ def _import(path: Path):
 
 
 def _trace(model, data: dict) -> dict:
+    """Trace of ``model(**data)`` with every continuous latent site at NumPyro's uniform
+    initial value (as its MCMC starts), not a draw of its prior: an improper prior
+    (``dist.ImproperUniform``) cannot be sampled."""
     from numpyro import handlers
+    from numpyro.infer import init_to_uniform
 
-    return handlers.trace(handlers.seed(model, 0)).get_trace(**data)
+    return handlers.trace(handlers.substitute(handlers.seed(model, 0), substitute_fn=init_to_uniform)).get_trace(**data)
 
 
 def layout_of(model, data: dict, where: str = "model") -> Layout:
@@ -92,12 +104,16 @@ def load(name: str) -> Target:
     module = _import(path)
     missing = [f for f in ("model", "make_data") if not callable(getattr(module, f, None))]
     if missing:
-        raise UsageError(f"model file {path} must define {' and '.join(missing)}: model(**data), make_data(n, seed)")
+        raise UsageError(f"model file {path} must define {' and '.join(missing)}: {_WANTED}")
     ref = _reference(module, path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
 
     def make_data(dataset: str, n: int | None, seed: int = 0) -> dict:
-        return dict(module.make_data(n if dataset == "synthetic" else None, seed))
+        data = module.make_data(n if dataset == "synthetic" else None, seed)
+        if not isinstance(data, Mapping):
+            raise UsageError(f"model file {path}: make_data must return a dict of model(**data)'s keyword "
+                             f"arguments, got {type(data).__name__}")
+        return dict(data)
 
     return Target(
         name=spec(path),
@@ -116,9 +132,16 @@ def check(target: Target, dataset: str, n: int | None) -> None:
     where = f"model file {target.name[len(PREFIX):]}"
     try:
         data = target.make_data(dataset, n, 0)
+    except UsageError:
+        raise
     except Exception as e:
         raise UsageError(f"{where}: make_data({n}, 0) failed: {type(e).__name__}: {e}".splitlines()[0]) from None
-    layout = target.layout(data)
+    try:
+        layout = target.layout(data)
+    except UsageError:
+        raise
+    except Exception as e:  # the user's model on its own data
+        raise UsageError(f"{where}: model(**make_data({n}, 0)) failed: {type(e).__name__}: {e}".splitlines()[0]) from None
     ref = target.reference(dataset, n) if target.reference else None
     if ref is None:
         return
