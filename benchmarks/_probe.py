@@ -6,11 +6,11 @@ the one on PYTHONPATH, not whatever checkout holds this file.
 Runs the cell through ``harness.cell.run_cell`` (the row the runner would
 store) while recording ``harness.timing`` calls, then adds what the row lacks:
 
-- overhead ratio: the method's compiled sampling loop re-run against the
-  gradient-floor loop of the program it differentiates (``Method.density``) at the
-  same batch shape (chains, at their initial
-  positions: the row carries no draws), interleaved (``timing.paired_ratio``):
-  seconds per gradient / floor seconds per gradient;
+- overhead ratio: the cell's own (``timing.replay_paired``: its compiled sampling
+  loop replayed interleaved with the gradient-floor loop of the program it
+  differentiates, at the same batch and positions), read off the row; on older
+  checkouts without it, the loop re-run here against ``timing.floor_loop``
+  (``timing.paired_ratio``);
 - peak resident memory of this process (bytes) and the XLA memory estimate of
   the sampling loop (arguments + outputs + temporaries - aliased, bytes).
 
@@ -59,11 +59,15 @@ def main(argv: list[str]) -> int:
     else:
         with timing.recording_runs() as runs:
             row = run_cell(cell)
-        loop = next((c for c in runs if c.seconds == row.get("sample_s")), None)
+        loop = (timing.sampling_call(runs) if hasattr(timing, "sampling_call")
+                else next((c for c in runs if c.seconds == row.get("sample_s")), None))
     if row["status"] != "ok":
         raise RuntimeError(f"cell {cell.label()} failed: {row['error']}")
     out = {"seconds_per_grad": None, "floor_seconds_per_grad": None, "overhead_ratio": None, "loop_bytes": None}
-    if loop is not None:
+    if hasattr(timing, "replay_paired"):  # the row's figures come from the one paired procedure
+        out.update(seconds_per_grad=row["sample_s"] / row["grad_evals"],
+                   floor_seconds_per_grad=row["floor_us_per_grad"] * 1e-6, overhead_ratio=row["overhead_ratio"])
+    elif loop is not None:
         loop = loop._replace(work=row["grad_evals"])
         posterior = targets.Posterior(targets.get(cell.model), cell.dataset, cell.n, cell.data_seed)
         positions = posterior.initial_positions(jax.random.key(cell.seed), cell.num_chains)
@@ -73,10 +77,10 @@ def main(argv: list[str]) -> int:
         paired = timing.paired_ratio(loop, timing.floor_loop(*density, positions), repeats=3)
         out.update(seconds_per_grad=paired.a_per_work, floor_seconds_per_grad=paired.b_per_work,
                    overhead_ratio=paired.ratio)
-        mem = loop.compiled.memory_analysis()
-        if mem is not None:
-            out["loop_bytes"] = (mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes
-                                 - mem.alias_size_in_bytes)
+    mem = getattr(getattr(loop, "compiled", None), "memory_analysis", lambda: None)()
+    if mem is not None:
+        out["loop_bytes"] = (mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes
+                             - mem.alias_size_in_bytes)
     out.update(row_figures(row), peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     print(json.dumps(out))
     return 0

@@ -3,8 +3,16 @@
 ``python -m harness.cell JOB.json ROW.json`` is what the runner starts in a
 fresh subprocess for every cell, so that compile times are real (no in-process
 caches, persistent compilation cache off) and a crash costs only that cell.
-JOB.json holds the cell, the gradient floors already measured in this run
-(``floors``: group key -> seconds per gradient) and where to save draws.
+JOB.json holds the cell and where to save draws.
+
+Timing protocol (:func:`harness.timing.replay_paired`): after the run that
+produced the draws, the method's compiled sampling loop is re-run with the same
+arguments (the same work), interleaved with the gradient-floor loop of the same
+density program at the same batch, dtype and positions (the chains' last draws),
+measured here in this process. ``sample_s`` is the median of the timed runs,
+``sample_s_min`` / ``sample_s_max`` their spread, ``sample_replays`` their number,
+``sample_s_first`` the first run; ``overhead_ratio`` is the median of the
+per-pair ratios and ``floor_us_per_grad`` the median floor.
 
 Statuses a row can carry: ``ok``; ``nan`` (non-finite draws); ``diverged``
 (every sampling transition divergent); ``error`` (the method raised);
@@ -172,25 +180,36 @@ def _device_peak_mb(jax) -> float | None:
     return stats["peak_bytes_in_use"] / 2**20
 
 
-def floor_key(hostname: str, group: str) -> str:
-    """Cache key of a measured gradient floor: the machine and the floor group."""
-    return f"{hostname}|{group}"
-
-
-def _floor(cell: Cell, posterior, density: str, batch: int, floors: dict) -> tuple[float, bool]:
-    """Seconds per gradient per point of ``density`` (``Method.density``) at this batch: from this
-    run's cache, else measured now."""
-    import socket
-
+def _floor_positions(posterior, z, batch: int, seed: int):
+    """Where the floor is evaluated: the chains' last draws (the region the sampler ran in),
+    ``batch`` of them (cycled when fewer chains ran), in the precision's dtype; the initial
+    points when the last draws are not finite."""
     import jax
+    import jax.numpy as jnp
 
-    from harness.timing import gradient_floor
+    init = posterior.initial_positions(jax.random.key(seed + 1), batch)
+    last = np.asarray(z)[:, -1, :]
+    last = last[np.arange(batch) % last.shape[0]]
+    return jnp.asarray(last, init.dtype) if np.all(np.isfinite(last)) else init
 
-    key = floor_key(socket.gethostname(), cell.floor_group(batch))
-    if floors.get(key):
-        return floors[key], True
-    positions = posterior.initial_positions(jax.random.key(cell.seed + 1), batch)
-    return gradient_floor(*posterior.density_and_data(density), positions, budget_s=1.0), False
+
+def _replay(loop, result, posterior, density: str, positions, work: float):
+    """The sampling loop replayed against the floor (:func:`harness.timing.replay_paired`).
+
+    ``loop`` is the method's recorded sampling phase; a method that timed none through
+    ``run_timed(..., phase="sample")`` (a plugin) keeps its one measured ``sample_s``,
+    paired with one floor run after it.
+    """
+    from harness import timing
+
+    first_s = loop.seconds if loop is not None else result.sample_s
+    floor = timing.floor_loop(*posterior.density_and_data(density), positions,
+                              seconds=min(max(first_s, 0.01), 1.0))
+    if loop is not None:
+        return timing.replay_paired(loop._replace(work=work), floor)
+    floor()
+    f = floor() / floor.work
+    return timing.Replay((first_s,), (f,), (first_s / work / f if work > 0 else float("nan"),))
 
 
 def _classify(e: BaseException) -> str:
@@ -238,7 +257,7 @@ def skipped_row(cell: Cell, why: str) -> dict:
     return row
 
 
-def run_cell(cell: Cell, floors: dict | None = None, draws_path: str | None = None) -> dict:
+def run_cell(cell: Cell, draws_path: str | None = None) -> dict:
     """Run one cell here and return its row (never raises; failures become the row's status)."""
     import jax
 
@@ -248,7 +267,7 @@ def run_cell(cell: Cell, floors: dict | None = None, draws_path: str | None = No
     if why:
         return skipped_row(cell, why)
 
-    from harness import environment, methods, metrics
+    from harness import environment, methods, metrics, timing
 
     row = base_row(cell)
     t0 = time.perf_counter()
@@ -256,7 +275,10 @@ def run_cell(cell: Cell, floors: dict | None = None, draws_path: str | None = No
         method = methods.get(cell.method)
         posterior = _posterior(cell)
         config = methods.RunConfig(cell.num_chains, cell.num_warmup, cell.num_samples, cell.options)
-        result = method.run(posterior, config, jax.random.key(cell.seed))
+        with timing.recording_runs() as runs:
+            result = method.run(posterior, config, jax.random.key(cell.seed))
+        loop = timing.sampling_call(runs)
+        del runs  # only the sampling loop's arguments stay alive
         row["peak_device_mb"] = _device_peak_mb(jax)
         z = posterior.layout.unconstrain(result.draws)  # (chain, draw, dim); chains as run (ChEES: its ensemble)
         finite = bool(np.all(np.isfinite(z)))
@@ -265,6 +287,12 @@ def run_cell(cell: Cell, floors: dict | None = None, draws_path: str | None = No
             summary["converged"] = finite and bool(result.extra.get("opt_converged", False))
         # a subsampling method's gradient touches m of N points: per-gradient figures use full-data equivalents
         grads = result.extra.get("grad_evals_full_equiv_sample", result.grad_evals_sample)
+        # per device: chains on parallel devices share the wall-clock seconds
+        work = 0.0 if method.uncounted_work else grads / result.extra.get("parallel_devices", 1)
+        batch = int(result.extra.get("grad_batch", cell.num_chains))
+        timed = _replay(loop, result, posterior, method.density, _floor_positions(posterior, z, batch, cell.seed),
+                        work)
+        sample_s = timed.seconds
         row.update(
             status="ok",
             error=None,
@@ -273,7 +301,11 @@ def run_cell(cell: Cell, floors: dict | None = None, draws_path: str | None = No
             compile_s=result.compile_s,
             init_s=result.extra.get("init_s", 0.0),
             warmup_s=result.warmup_s,
-            sample_s=result.sample_s,
+            sample_s=sample_s,
+            sample_s_min=min(timed.loop_s),
+            sample_s_max=max(timed.loop_s),
+            sample_replays=len(timed.loop_s),
+            sample_s_first=result.sample_s,
             grad_evals_warmup=result.grad_evals_warmup,
             grad_evals=result.grad_evals_sample,
             grad_evals_full_equiv=grads,
@@ -284,22 +316,18 @@ def run_cell(cell: Cell, floors: dict | None = None, draws_path: str | None = No
         )
         ref = posterior.reference()
         row.update(metrics.accuracy(result.draws, ref and ref.mean, ref and ref.sd), reference=ref and ref.source)
-        row["ess_per_s"] = summary["min_ess_bulk"] / result.sample_s if result.sample_s > 0 else float("nan")
-        row["ess_per_grad"] = summary["min_ess_bulk"] / grads if grads else float("nan")
+        row["ess_per_s"] = summary["min_ess_bulk"] / sample_s if sample_s > 0 else float("nan")
+        row["ess_per_grad"] = summary["min_ess_bulk"] / grads if grads and not method.uncounted_work else float("nan")
+        row["no_grad_reason"] = method.uncounted_work or None
         if not finite:
             row.update(status="nan", error="draws contain NaN or inf")
         elif result.divergences >= z.shape[0] * z.shape[1]:
             row.update(status="diverged", error="every sampling transition diverged")
         scalars = {k: v for k, v in result.extra.items() if k not in ("init_s", "grad_batch", "parallel_devices") and _is_scalar(v)}
         row.update({f"x_{k}": v for k, v in scalars.items()})
-
-        batch = int(result.extra.get("grad_batch", cell.num_chains))
-        floor_s, cached = _floor(cell, posterior, method.density, batch, floors or {})
-        # seconds per gradient per device: chains on parallel devices share the wall-clock seconds
-        per_grad = result.sample_s * result.extra.get("parallel_devices", 1) / grads if grads else float("nan")
-        row.update(floor_us_per_grad=floor_s * 1e6, floor_batch=batch, floor_density=method.density,
-                   floor_group=cell.floor_group(batch),
-                   floor_cached=cached, overhead_ratio=per_grad / floor_s)
+        row.update(floor_us_per_grad=timed.floor * 1e6, floor_batch=batch, floor_density=method.density,
+                   floor_group=cell.floor_group(batch), overhead_ratio=timed.ratio,
+                   overhead_ratio_min=min(timed.ratios), overhead_ratio_max=max(timed.ratios))
         if draws_path:
             from harness import draws
 
@@ -348,7 +376,7 @@ def main(argv=None) -> int:
         row = skipped_row(cell, why)
     else:
         load_plugins()
-        row = run_cell(cell, job.get("floors"), job.get("draws_path"))
+        row = run_cell(cell, job.get("draws_path"))
     from harness.store import _clean
 
     with open(argv[1], "w") as f:

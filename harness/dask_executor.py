@@ -8,8 +8,8 @@ cells on one machine would share its cores and memory bandwidth and spoil
 each other's timings. GPU cells go only to workers that declare a GPU resource
 (``dask worker ... --resources GPU=1``); when the cluster has none they are
 recorded ``skipped``. Rows come back to the client, which appends them to its
-own store as each cell ends, exactly as a local run does (resume, claims and
-floor sharing included). A task lost with its worker becomes an ``error`` row.
+own store as each cell ends, exactly as a local run does (resume and claims
+included). A task lost with its worker becomes an ``error`` row.
 
 Saved draws (``--save-draws``) are written by the worker at the run
 directory's path: on several machines that path must be a shared file system.

@@ -10,8 +10,8 @@ group at the wall-clock timeout. A child that raises, crashes, or outlives its
 timeout still becomes a row (status ``error``/``oom``, ``crashed``, ``timeout``)
 and the matrix goes on.
 
-Within one run the gradient floor of each group (:meth:`Cell.floor_group`) is
-measured by the first cell of the group and handed to the later ones; once a
+Every cell measures its own gradient floor, paired with its own sampling loop
+(:mod:`harness.cell`): a floor is never borrowed from another process. Once a
 GPU cell finds no GPU, the run's other GPU cells are recorded ``skipped``
 without starting a process. With ``resume`` the cells already stored with
 status ok are skipped, and each cell is claimed (:func:`harness.store.claim`)
@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from harness import environment, store
-from harness.cell import Cell, base_row, floor_key, peak_rss_mb
+from harness.cell import Cell, base_row, peak_rss_mb
 
 DEFAULT_TIMEOUT_S = 1800.0
 POLL_S = 0.05
@@ -77,12 +77,11 @@ def _last_line(path: Path) -> str:
     return lines[-1].strip() if lines else ""
 
 
-def run_one(cell: Cell, timeout_s: float = DEFAULT_TIMEOUT_S, floors: dict | None = None,
-            draws_path: str | None = None) -> dict:
+def run_one(cell: Cell, timeout_s: float = DEFAULT_TIMEOUT_S, draws_path: str | None = None) -> dict:
     """Run ``cell`` in a fresh Python process and return its row (never raises for the cell's faults)."""
     with tempfile.TemporaryDirectory(prefix="harness-cell-") as tmp:
         job_path, row_path, log_path = Path(tmp) / "job.json", Path(tmp) / "row.json", Path(tmp) / "log.txt"
-        job_path.write_text(json.dumps({"cell": cell.to_dict(), "floors": floors or {}, "draws_path": draws_path}))
+        job_path.write_text(json.dumps({"cell": cell.to_dict(), "draws_path": draws_path}))
         t0 = time.perf_counter()
         with open(log_path, "w") as log:
             proc = subprocess.Popen(
@@ -130,7 +129,7 @@ class Session:
 
     ``prepare(cell)`` -> (row already decided or None, keyword arguments for
     :func:`run_one`); ``finish(cell, row)`` stamps the row, appends it to the
-    store at once and updates the run's caches.
+    store at once and notes a missing GPU for the run's later GPU cells.
     """
 
     def __init__(self, out_dir, command: str = "", timeout_s: float | Callable[[Cell], float] = DEFAULT_TIMEOUT_S,
@@ -141,7 +140,6 @@ class Session:
         self.resume = resume
         self.save_draws = save_draws
         self.on_row = on_row
-        self.floors: dict[str, float] = {}
         self.no_gpu: str | None = None
         self.rows: list[dict] = []
 
@@ -159,7 +157,7 @@ class Session:
     def prepare(self, cell: Cell) -> tuple[dict | None, dict]:
         if cell.device == "gpu" and self.no_gpu:
             return failure_row(cell, "skipped", self.no_gpu), {}
-        kwargs = {"timeout_s": self.timeout_for(cell), "floors": dict(self.floors)}
+        kwargs = {"timeout_s": self.timeout_for(cell)}
         if self.save_draws:
             name = f"{hashlib.sha1(cell.key().encode()).hexdigest()[:16]}-{uuid.uuid4().hex[:8]}.nc"
             kwargs["draws_path"] = str((self.out_dir / "draws" / name).resolve())
@@ -181,9 +179,6 @@ class Session:
             row["draws_path"] = os.path.relpath(row["draws_path"], self.out_dir)
         if cell.device == "gpu" and row.get("status") == "skipped" and not self.no_gpu:
             self.no_gpu = f"{row.get('error')} (found by an earlier cell of this run)"
-        if row.get("floor_group") and row.get("floor_us_per_grad") and not row.get("floor_cached"):
-            # keyed by host: on a Dask cluster a floor measured on one machine is no floor for another
-            self.floors.setdefault(floor_key(row["hostname"], row["floor_group"]), row["floor_us_per_grad"] * 1e-6)
         store.append(self.out_dir, row)
         self.rows.append(row)
         if self.on_row:

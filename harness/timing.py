@@ -4,11 +4,19 @@ Compile time is taken apart from run time with ahead-of-time lowering:
 ``jax.jit(f).lower(*args).compile()`` traces, lowers and compiles without
 running, so the timed call that follows never contains a compile. Every timed
 result is blocked on (JAX dispatch is asynchronous).
+
+A sampling loop timed once is noise on a shared machine (loops of 10-50 ms
+differed up to 3.4x between two runs of one suite). So every figure comes from
+:func:`replay_paired`: the recorded loop is re-run with the same arguments (the
+same executable and work), each run followed by the gradient-floor loop of the
+same density at the same batch and positions; the median run is the time, the
+median per-pair ratio the overhead over the floor.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import statistics
 import time
 from typing import Any, Callable, NamedTuple
@@ -23,13 +31,18 @@ def compile_timed(fn: Callable, *args, static_argnums=()) -> tuple[Callable, flo
     return compiled, time.perf_counter() - t0
 
 
-def run_timed(compiled: Callable, *args) -> tuple[Any, float]:
-    """Call an already compiled function and block on its result; returns (out, seconds)."""
+def run_timed(compiled: Callable, *args, phase: str = "") -> tuple[Any, float]:
+    """Call an already compiled function and block on its result; returns (out, seconds).
+
+    ``phase`` names what the call is (``"sample"``: the sampling loop whose seconds are
+    the run's ``sample_s``), so that a recorder (:func:`recording_runs`) can find it and
+    replay it (:func:`replay_paired`).
+    """
     t0 = time.perf_counter()
     out = jax.block_until_ready(compiled(*args))
     seconds = time.perf_counter() - t0
     for runs in _RECORDERS:
-        runs.append(TimedCall(compiled, args, seconds))
+        runs.append(TimedCall(compiled, args, seconds, phase=phase))
     return out, seconds
 
 
@@ -59,50 +72,19 @@ def _floor_loop_fn(log_density_of: Callable) -> Callable:
     return loop
 
 
-def gradient_floor(
-    log_density_of: Callable, data, positions, num_iters: int = 100, repeats: int = 5, budget_s: float | None = None
-) -> float:
-    """Seconds per gradient evaluation per point: the cost floor a gradient-based sampler pays.
-
-    One jitted ``value_and_grad`` of the flat log density ``log_density_of(data)``
-    (data a jit argument, as in the samplers), vmapped over the batch
-    ``positions`` (batch, dim) (the chain batch the method uses: chains share the
-    reads of the data), iterated in a ``lax.fori_loop`` with a data dependency on
-    the gradient and the value so nothing is hoisted or dropped. Compiled first (the trip count is an argument, so one
-    compile serves every length), then the median of ``repeats`` blocked runs
-    divided by iterations * batch.
-
-    ``budget_s``: when given, the number of iterations is chosen so that all
-    repeats together take about ``budget_s`` (at least 1 iteration), found by
-    growing a probe run 4x until it takes 10 ms; ``num_iters`` is then ignored.
-    This keeps tiny gradients timed over many iterations and huge ones affordable.
-    """
-    import jax.numpy as jnp
-
-    compiled, _ = compile_timed(_floor_loop_fn(log_density_of), positions, jnp.int32(1), data)
-    if budget_s is not None:
-        n, t = 1, run_timed(compiled, positions, jnp.int32(1), data)[1]  # first run: first-touch of buffers
-        while t < 0.01 and n < 2**22:
-            n *= 4
-            t = run_timed(compiled, positions, jnp.int32(n), data)[1]
-        num_iters = max(1, int(budget_s / repeats / (t / n)))
-    else:
-        run_timed(compiled, positions, jnp.int32(num_iters), data)  # one untimed run: first-touch of buffers
-    times = sorted(run_timed(compiled, positions, jnp.int32(num_iters), data)[1] for _ in range(repeats))
-    return times[len(times) // 2] / (num_iters * positions.shape[0])
-
-
 class TimedCall(NamedTuple):
     """A compiled function, the arguments it was (or is to be) called with, and seconds / work.
 
     ``seconds`` is what one blocked call took when recorded; ``work`` is the
-    number of units (e.g. gradient evaluations) one call performs, when known.
+    number of units (e.g. gradient evaluations) one call performs, when known;
+    ``phase`` what :func:`run_timed` was told the call is (e.g. ``"sample"``).
     """
 
     compiled: Callable
     args: tuple
     seconds: float = float("nan")
-    work: int = 1
+    work: float = 1
+    phase: str = ""
 
     def __call__(self) -> float:
         """Call again with the same arguments, blocked on; returns seconds."""
@@ -129,59 +111,138 @@ def recording_runs():
         _RECORDERS.remove(runs)
 
 
-def capture_run(fn: Callable[[], Any], seconds_of: Callable[[Any], float]) -> tuple[Any, TimedCall]:
-    """Call ``fn()`` while recording, and return (its result, the recorded call that took
-    ``seconds_of(result)`` seconds).
+def sampling_call(runs: list[TimedCall], phase: str = "sample") -> TimedCall | None:
+    """The recorded calls of ``phase`` as one re-runnable TimedCall (None if there are none).
 
-    E.g. ``capture_run(lambda: method.run(posterior, config, key), lambda r: r.sample_s)``
-    gives the RunResult and the method's compiled sampling loop with its
-    arguments: methods store the seconds :func:`run_timed` returned, so the match
-    is exact. Raises LookupError when no recorded call took exactly that long (a
-    method that does not time that phase through :func:`run_timed`).
+    A method that runs its chains one after another (NumPyro ``sequential``) times
+    one call per chain and sums them: the replay runs them all, in order.
+    """
+    calls = [c for c in runs if c.phase == phase]
+    if len(calls) <= 1:
+        return calls[0] if calls else None
+
+    def run_all():
+        return [jax.block_until_ready(c.compiled(*c.args)) for c in calls]
+
+    return TimedCall(run_all, (), sum(c.seconds for c in calls), phase=phase)
+
+
+def capture_run(fn: Callable[[], Any], phase: str = "sample") -> tuple[Any, TimedCall]:
+    """Call ``fn()`` while recording; returns (its result, its recorded ``phase`` call(s) as one TimedCall).
+
+    E.g. ``capture_run(lambda: method.run(posterior, config, key))`` gives the
+    RunResult and the method's compiled sampling loop with its arguments. Raises
+    LookupError when ``fn`` timed no call of that phase through :func:`run_timed`.
     """
     with recording_runs() as runs:
         result = fn()
-    wanted = seconds_of(result)
-    for call in runs:
-        if call.seconds == wanted:
-            return result, call
-    raise LookupError(f"no run_timed call took exactly {wanted!r} s among {len(runs)} recorded")
+    call = sampling_call(runs, phase)
+    if call is None:
+        raise LookupError(f"no run_timed call of phase {phase!r} among {len(runs)} recorded")
+    return result, call
 
 
-def floor_loop(log_density_of: Callable, data, positions, num_iters: int = 100) -> TimedCall:
-    """The compiled gradient-floor loop of :func:`gradient_floor` as a re-runnable TimedCall.
+def floor_loop(log_density_of: Callable, data, positions, seconds: float = 0.05) -> TimedCall:
+    """The compiled gradient-floor loop (:func:`_floor_loop_fn`) as a re-runnable TimedCall.
 
-    ``work`` = num_iters * batch gradient evaluations, so ``call() / call.work``
-    is seconds per gradient per point at the batch shape of ``positions``.
+    Compiled once (the trip count is an argument), run once untimed (first touch of
+    the buffers), then sized: a probe run grows 4x until it takes 10 ms, and the trip
+    count is set so one call takes about ``seconds``. ``work`` = iterations * batch
+    gradient evaluations, so ``call() / call.work`` is seconds per gradient per point
+    at the batch shape of ``positions`` (batch, dim).
     """
     import jax.numpy as jnp
 
-    n = jnp.int32(num_iters)
-    compiled, _ = compile_timed(_floor_loop_fn(log_density_of), positions, n, data)
-    return TimedCall(compiled, (positions, n, data), work=num_iters * positions.shape[0])
+    compiled, _ = compile_timed(_floor_loop_fn(log_density_of), positions, jnp.int32(1), data)
+    n, t = 1, run_timed(compiled, positions, jnp.int32(1), data)[1]
+    while t < 0.01 and n < 2**22:
+        n *= 4
+        t = run_timed(compiled, positions, jnp.int32(n), data)[1]
+    iters = max(1, round(seconds / (t / n)))
+    return TimedCall(compiled, (positions, jnp.int32(iters), data), work=iters * positions.shape[0], phase="floor")
 
 
-class PairedRatio(NamedTuple):
-    """Median of per-pair ratios (a / a.work) / (b / b.work) over interleaved repeats."""
+#: Replay rule (see :func:`replay_count`).
+REPLAY_BUDGET_S = 1.0
+MIN_REPLAYS = 5
+MAX_REPLAYS = 100
+LONG_LOOP_S = 2.0
+LONG_REPLAY_CAP_S = 30.0
 
-    ratio: float
-    a_per_work: float  # median seconds per unit of work of a
-    b_per_work: float  # median seconds per unit of work of b
+
+def replay_count(first_s: float) -> tuple[int, bool]:
+    """How many times to re-run a sampling loop whose first run took ``first_s`` seconds.
+
+    Returns (replays, whether the first run counts as one of the timings):
+
+    - a loop under ``LONG_LOOP_S`` (2 s): ``ceil(1 s / first_s)`` replays, at least 5,
+      at most 100 (about 1 s of loop time, 0.5-10 s in all); its first run is left out
+      (it pays the first touch of buffers and caches);
+    - a longer loop: its first run counts (first-touch is negligible there), plus
+      ``floor(30 s / first_s)`` replays, at most 4: a 2-7.5 s loop is timed 5 times,
+      10 s 4, 15 s 3, 30 s twice, and a loop over 30 s (minutes, e.g. NUTS at
+      N = 1e5) once, its own first run: no spread is measured for it.
+    """
+    if not first_s > 0:
+        return MIN_REPLAYS, False
+    if first_s < LONG_LOOP_S:
+        return min(MAX_REPLAYS, max(MIN_REPLAYS, math.ceil(REPLAY_BUDGET_S / first_s))), False
+    return min(MIN_REPLAYS - 1, int(LONG_REPLAY_CAP_S // first_s)), True
+
+
+class Replay(NamedTuple):
+    """Timings of a sampling loop paired with the gradient-floor loop (:func:`replay_paired`).
+
+    ``loop_s``: seconds of each timed run of the loop; ``floor_s``: seconds per gradient
+    per point of the floor run right after it; ``ratios``: per pair, the loop's seconds per
+    unit of work over ``floor_s`` (NaN when the loop's work is 0 or unknown).
+    """
+
+    loop_s: tuple[float, ...]
+    floor_s: tuple[float, ...]
     ratios: tuple[float, ...]
 
+    @property
+    def seconds(self) -> float:
+        """Median loop seconds: the row's ``sample_s``."""
+        return statistics.median(self.loop_s)
 
-def paired_ratio(a: TimedCall, b: TimedCall, repeats: int = 7) -> PairedRatio:
-    """Cost of ``a`` per unit of work over that of ``b``, robust to a noisy host.
+    @property
+    def floor(self) -> float:
+        """Median floor seconds per gradient per point."""
+        return statistics.median(self.floor_s)
 
-    Both are run once untimed (first touch), then ``repeats`` times alternately
-    (a, b, a, b, ...): each adjacent pair sees the same machine load, so the
-    median of the per-pair ratios cancels slow drifts and ignores a few disturbed
-    pairs, where a ratio of two separately measured medians would not.
+    @property
+    def ratio(self) -> float:
+        """Median of the per-pair ratios: the row's ``overhead_ratio``."""
+        return statistics.median(self.ratios)
+
+    @property
+    def per_work(self) -> float:
+        """Median loop seconds per unit of work (ratio x floor, pair by pair)."""
+        return statistics.median(r * f for r, f in zip(self.ratios, self.floor_s))
+
+
+def replay_paired(loop: TimedCall, floor: TimedCall) -> Replay:
+    """Re-run ``loop`` (same executable, same arguments: the same work) interleaved with ``floor``.
+
+    The one procedure behind every overhead ratio (the cell's row, the asv probe, the
+    pytest-benchmark budget). ``loop.seconds`` is its first run (the one that produced
+    the draws); :func:`replay_count` says how many replays follow and whether the first
+    run counts. The floor runs once untimed, then right after each timed loop run
+    (loop, floor, loop, floor, ...): adjacent runs see the same machine load, so the
+    median of the per-pair ratios cancels slow drifts and ignores a few disturbed pairs.
+    ``loop.work`` is the loop's work in the floor's unit (gradient evaluations per
+    point); 0 makes the ratios NaN while the timings still come out.
     """
-    a(), b()
-    ta, tb = [], []
-    for _ in range(repeats):
-        ta.append(a() / a.work)
-        tb.append(b() / b.work)
-    ratios = tuple(x / y for x, y in zip(ta, tb))
-    return PairedRatio(statistics.median(ratios), statistics.median(ta), statistics.median(tb), ratios)
+    replays, first_counts = replay_count(loop.seconds)
+    floor()
+    loop_s, floor_s = [], []
+    if first_counts:
+        loop_s.append(loop.seconds)
+        floor_s.append(floor() / floor.work)
+    for _ in range(replays):
+        loop_s.append(loop())
+        floor_s.append(floor() / floor.work)
+    ratios = tuple(t / loop.work / f if loop.work > 0 else math.nan for t, f in zip(loop_s, floor_s))
+    return Replay(tuple(loop_s), tuple(floor_s), ratios)

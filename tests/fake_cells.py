@@ -56,7 +56,7 @@ def _run(posterior, config, key):
     steps = config.num_chains * config.num_samples
     grad = jax.vmap(jax.grad(posterior.log_density))
     work, compile_s = compile_timed(lambda z: jax.lax.fori_loop(0, config.num_samples, lambda i, z: z + 1e-6 * grad(z), z), z0)
-    _, sample_s = run_timed(work, z0)
+    _, sample_s = run_timed(work, z0, phase="sample")
     time.sleep(config.options["sleep_s"])
     shape = (config.num_chains, config.num_samples, 2)
     z = np.asarray(jax.random.normal(key, shape, z0.dtype))

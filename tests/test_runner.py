@@ -45,7 +45,7 @@ def real(seed) -> Cell:
 
 def test_failures_become_rows_and_the_matrix_goes_on(tmp_path):
     """raise / oom / timeout / segfault / NaN / all-divergent cells are rows; ok cells around them complete,
-    with floor and overhead columns, a cached floor for the second cell of a group, precision, XLA devices,
+    with replayed timings, their own floor and overhead columns, precision, XLA devices,
     a GPU cell skipped, and draws saved as netCDF."""
     cells = [real(0), fake("raise"), fake("oom"), fake("sleep"), fake("segfault"), fake("nan"), fake("diverge"),
              fake(precision="float64", xla_devices=2), fake(device="gpu"), fake(device="gpu", seed=1), real(1)]
@@ -68,10 +68,13 @@ def test_failures_become_rows_and_the_matrix_goes_on(tmp_path):
     for row in (first, second):
         assert row["status"] == "ok" and row["command"] == "test"
         assert row["floor_us_per_grad"] > 0 and row["overhead_ratio"] > 0 and row["floor_batch"] == 2
-        assert row["overhead_ratio"] == pytest.approx(row["sample_s"] / row["grad_evals"] / (row["floor_us_per_grad"] * 1e-6))
+        # the median of per-pair ratios sits near the ratio of the medians
+        assert row["overhead_ratio"] == pytest.approx(
+            row["sample_s"] / row["grad_evals"] / (row["floor_us_per_grad"] * 1e-6), rel=0.25)
+        assert row["sample_replays"] >= 5 and row["sample_s_min"] <= row["sample_s"] <= row["sample_s_max"]
+        assert row["sample_s_first"] > 0
         assert row["peak_rss_mb"] > 50 and row["precision"] == "float32"
-    assert not first["floor_cached"] and second["floor_cached"]  # measured once per group within a run
-    assert second["floor_us_per_grad"] == pytest.approx(first["floor_us_per_grad"], rel=1e-12)
+    assert "floor_cached" not in first and "floor_cached" not in second  # each cell measures its own floor
 
     wide = rows[7]
     assert wide["status"] == "ok" and wide["precision"] == "float64" and wide["x_dtype"] == "float64"

@@ -68,6 +68,11 @@ class Method:
     an adaptation that needs warmup with ``num_warmup=0``. It touches no data and
     compiles nothing, so a suite can be validated before anything runs; ``run``
     calls it too, so direct callers are protected the same way.
+
+    ``uncounted_work``, where given, says what work each iteration does that its
+    gradient count misses (HMCECS: the Taylor proxy's per-point Jacobians and Hessians at
+    every Gibbs move): its per-gradient figures (ESS per gradient, seconds per gradient,
+    overhead ratio) are then n/a, and the row's ``no_grad_reason`` says why.
     """
 
     name: str
@@ -77,6 +82,7 @@ class Method:
     family: str = "mcmc"
     check: Callable[[Any, RunConfig], None] | None = None
     density: str = "target"
+    uncounted_work: str = ""
 
     def resolve_options(self, given: Mapping[str, Any] | None) -> dict:
         """Defaults overridden by ``given``; an unknown option raises UsageError."""

@@ -80,7 +80,7 @@ def _drive(posterior, data, config: RunConfig, key, plan: Plan, extra: dict) -> 
     warmup_c, t_c1 = compile_timed(plan.warmup, z0, key_warmup, data)
     (carry, warm_grads, step_size), warmup_s = run_timed(warmup_c, z0, key_warmup, data)
     sample_c, t_c2 = compile_timed(plan.sample, carry, key_sample, data)
-    (zs, trace), sample_s = run_timed(sample_c, carry, key_sample, data)
+    (zs, trace), sample_s = run_timed(sample_c, carry, key_sample, data, phase="sample")
 
     z = np.swapaxes(np.asarray(zs), 0, 1)  # (draw, chain, dim) -> (chain, draw, dim)
     grads = np.asarray(trace.num_grads)

@@ -190,7 +190,7 @@ def run(posterior, config: RunConfig, key) -> RunResult:
     burn_in_c, t_c1 = compile_timed(burn_in, z0, warm_keys, data)
     sample_c, t_c2 = compile_timed(sample, z0, sample_keys, data)
     z_warm, warmup_s = run_timed(burn_in_c, z0, warm_keys, data)
-    (zs, info), sample_s = run_timed(sample_c, z_warm, sample_keys, data)
+    (zs, info), sample_s = run_timed(sample_c, z_warm, sample_keys, data, phase="sample")
     timings = (t_c1 + t_c2, warmup_s, sample_s)
     return _result(posterior, config, zs, info, num_steps + 1, 0, timings, step_size, {"num_steps": num_steps})
 
@@ -322,7 +322,7 @@ def run_tuned(posterior, config: RunConfig, key) -> RunResult:
     (state, step_size, inverse_mass), warmup_s = run_timed(warmup_c, *warm_args)
     sample_args = (state, step_size, inverse_mass, sample_keys, data)
     sample_c, t_c2 = compile_timed(sample, *sample_args)
-    (zs, info), sample_s = run_timed(sample_c, *sample_args)
+    (zs, info), sample_s = run_timed(sample_c, *sample_args, phase="sample")
 
     timings = (t_c1 + t_c2, warmup_s, sample_s)
     step_sizes = np.asarray(step_size)

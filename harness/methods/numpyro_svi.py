@@ -124,7 +124,7 @@ def _run_svi(method: Method, make_guide, posterior, config: RunConfig, key) -> R
         return guide.sample_posterior(key, params, sample_shape=(total,))
 
     draw_c, t_c = compile_timed(draw, key_draw, params)
-    samples, sample_s = run_timed(draw_c, key_draw, params)
+    samples, sample_s = run_timed(draw_c, key_draw, params, phase="sample")
     draws = {
         p.name: np.asarray(samples[p.name]).reshape((config.num_chains, config.num_samples) + p.shape)
         for p in layout.params

@@ -1,0 +1,95 @@
+"""The replay protocol: how many replays, pairing with the floor, and a ratio that tells a slow method apart."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from harness import targets, timing
+
+
+@pytest.mark.parametrize("first_s, replays, first_counts", [
+    (0.001, 100, False),   # tiny loop: capped at 100 replays
+    (0.05, 20, False),     # about 1 s of loop time
+    (0.5, 5, False),       # at least 5
+    (1.99, 5, False),
+    (2.0, 4, True),        # long: the first run counts, up to 4 more within 30 s
+    (10.0, 3, True),
+    (20.0, 1, True),
+    (400.0, 0, True),      # minutes: its own run only
+])
+def test_replay_count_rule(first_s, replays, first_counts):
+    assert timing.replay_count(first_s) == (replays, first_counts)
+
+
+def _posterior():
+    return targets.Posterior(targets.get("sparse_logistic"), "breast_cancer", None)
+
+
+def _loop(posterior, positions, evals_per_count: int, iters: int = 200):
+    """A compiled 'sampler' that evaluates value_and_grad ``evals_per_count`` times per gradient it reports."""
+    density_of, data = posterior.density_and_data()
+
+    def run(z, data):
+        vg = jax.vmap(jax.value_and_grad(density_of(data)))
+
+        def body(_, carry):
+            z, total = carry
+            for _ in range(evals_per_count):  # each at a new point: nothing to share between them
+                logp, g = vg(z)
+                z, total = z + jnp.asarray(1e-12, z.dtype) * g, total + jnp.sum(logp)
+            return z, total
+
+        return jax.lax.fori_loop(0, iters, body, (z, jnp.zeros((), z.dtype)))
+
+    compiled, _ = timing.compile_timed(run, positions, data)
+    _, seconds = timing.run_timed(compiled, positions, data, phase="sample")
+    return timing.TimedCall(compiled, (positions, data), seconds, work=iters * positions.shape[0], phase="sample")
+
+
+def test_paired_ratio_tells_a_method_at_the_floor_from_one_three_times_slower():
+    """A 'method' that is exactly the floor's work reads about 1; one that pays 3 gradients per counted one
+    reads about 3. Bounds are wide (a noisy shared host) but a ratio that cannot tell them apart fails."""
+    posterior = _posterior()
+    positions = posterior.initial_positions(jax.random.key(0), 4)
+    density_of, data = posterior.density_and_data()
+    at_floor, slow = _loop(posterior, positions, 1), _loop(posterior, positions, 3)
+    r1 = timing.replay_paired(at_floor, timing.floor_loop(density_of, data, positions, seconds=at_floor.seconds))
+    r3 = timing.replay_paired(slow, timing.floor_loop(density_of, data, positions, seconds=slow.seconds))
+    assert 0.7 < r1.ratio < 1.5, r1.ratios
+    assert 2.0 < r3.ratio < 4.5, r3.ratios
+    assert r3.ratio / r1.ratio > 2.0
+
+
+def test_replay_pairs_every_timed_run_with_a_floor_run_and_reports_medians():
+    posterior = _posterior()
+    positions = posterior.initial_positions(jax.random.key(0), 2)
+    loop = _loop(posterior, positions, 1, iters=50)
+    floor = timing.floor_loop(*posterior.density_and_data(), positions, seconds=0.01)
+    r = timing.replay_paired(loop, floor)
+    n, first_counts = timing.replay_count(loop.seconds)
+    assert len(r.loop_s) == len(r.floor_s) == len(r.ratios) == n + first_counts
+    assert r.seconds == np.median(r.loop_s) and r.ratio == np.median(r.ratios)
+    assert min(r.loop_s) <= r.seconds <= max(r.loop_s)
+    for t, f, q in zip(r.loop_s, r.floor_s, r.ratios):
+        assert q == pytest.approx(t / loop.work / f)
+    no_work = timing.replay_paired(loop._replace(work=0), floor)
+    assert all(math.isnan(q) for q in no_work.ratios) and no_work.seconds > 0
+
+
+def test_sampling_call_chains_a_phase_recorded_several_times():
+    """Sequential chains time one call each: the replay runs them all and their seconds add up."""
+    calls = []
+    f = jax.jit(lambda x: x * 2).lower(jnp.ones(3)).compile()
+    with timing.recording_runs() as runs:
+        for _ in range(3):
+            calls.append(timing.run_timed(f, jnp.ones(3), phase="sample")[1])
+        timing.run_timed(f, jnp.ones(3))  # another phase: not part of the loop
+    loop = timing.sampling_call(runs)
+    assert loop.seconds == pytest.approx(sum(calls))
+    assert loop() > 0
+    assert timing.sampling_call([c for c in runs if c.phase != "sample"]) is None
