@@ -184,8 +184,7 @@ def cmd_run(args) -> int:
     finally:
         progress.close()
     if store.rows_path(out).exists():
-        print(format_table(store.load(out)))
-        print(f"\nrows: {store.rows_path(out)}")
+        print(format_table(store.load(out), out))
     return 0
 
 
@@ -267,8 +266,7 @@ def cmd_compare(args) -> int:
     md, csv = compare.write(table, args.out or (new / "compare" if new.is_dir() else new.parent / "compare"))
     print(to_markdown([compare.as_table(table)]), end="")
     print(f"\ncompare: {md}\ncompare: {csv}")
-    counts = table["verdict"].value_counts().to_dict()
-    print("verdicts: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print(compare.agreement(table))
     if args.fail_on_regression is not None:
         bad = compare.regressions(table, args.fail_on_regression)
         if len(bad):

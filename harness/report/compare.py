@@ -5,9 +5,12 @@ Inputs (both sides the same kind):
 - run directories (``rows.jsonl``): cells are matched on their configuration
   (:data:`harness.report.frame.CONFIG`: target, size, method, options, device,
   precision, chains, warmup, samples, data seed, xla_devices, xla_flags), seeds
-  pooled; the figure is a row column (``--metric``, default ``ess_per_s``) over
-  the seeds' usable rows (status ok and no flag: a not-converged or inaccurate
-  run's speed is no speed);
+  pooled; the figure is a row column (``--metric``, default ``ess_per_s``). A
+  timing figure (:data:`TIMING`: seconds, us per gradient, overhead ratio, memory)
+  is compared on every row with status ok, converged or not: a per-gradient slowdown
+  of a sampler that never converges is still a slowdown. An ESS-based figure
+  (:data:`ESS_BASED`) only on rows that converged, are not a point estimate and do
+  not miss their reference: an unmixed chain's ESS is no efficiency;
 - pytest-benchmark JSON files (``--benchmark-json`` output): benchmarks matched
   on ``fullname``; the figure is the median round time, its spread the
   interquartile range of the rounds (q1, q3). asv results are not read: use
@@ -15,14 +18,22 @@ Inputs (both sides the same kind):
 
 Rule (all on the log scale, so faster and slower are symmetric). Let
 t = new cost / base cost (for a higher-is-better figure such as ESS/s,
-t = base / new) and d = log t. The noise band is
+t = base / new) and d = log t. Each side's spread is measured, never assumed:
 
-- with two or more repeats on both sides: the sum of each side's half-spread,
-  max(log(max/median), log(median/min)) (for pytest-benchmark: q1, q3), i.e.
-  the medians differ by more than the two seed ranges allow;
-- otherwise a default threshold: 10 % for run figures, 25 % for compile
-  seconds (NumPyro's benchmarks measured 5 % run and 25 % compile noise in A/A
-  runs on a quiet machine; this shared machine is noisier, hence 10 %).
+- the replays of the sampling loop within each row (``sample_s_min`` /
+  ``sample_s_max`` around the median ``sample_s``, see :mod:`harness.cell`) give the
+  spread of every figure that is the sampling seconds times a constant of the row
+  (``sample_s``, ``us_per_grad``, ``ess_per_s``); ``overhead_ratio_min`` / ``_max``
+  that of the overhead ratio;
+- with two or more seeds, the spread over the seeds (each seed's own replay range
+  included): lowest low to highest high around the median of the medians.
+
+The noise band is the sum of the two sides' half-spreads, max(log(hi/median),
+log(median/lo)): the medians must differ by more than both ranges allow. Where a
+side has no measured spread (one seed of a figure that is not replayed: compile,
+warmup or wall seconds; a loop over 30 s, timed once) a default threshold stands
+in: 10 % for run figures, 25 % for compile seconds (NumPyro's A/A runs measured
+5 % and 25 % on a quiet machine; this shared machine is noisier).
 
 Verdict: ``slower`` when d > noise, ``faster`` when d < -noise, else ``same``.
 A cell whose base has usable rows and new has none (failed, or every seed
@@ -43,7 +54,7 @@ import pandas as pd
 
 from harness import UsageError, store
 from harness.report import frame
-from harness.report.render import Table, to_markdown
+from harness.report.render import Table, Text, to_markdown
 from harness.report.tables import fmt, size_label
 
 #: Figures a run directory can be compared on, and whether higher is better.
@@ -51,6 +62,20 @@ METRICS = {
     "ess_per_s": True, "ess_per_grad": True, "min_ess_bulk": True,
     "sample_s": False, "warmup_s": False, "compile_s": False, "wall_s": False, "ttfd_s": False,
     "time_to_result_s": False, "us_per_grad": False, "overhead_ratio": False, "peak_rss_mb": False,
+}
+#: Figures read off converged rows only.
+ESS_BASED = ("ess_per_s", "ess_per_grad", "min_ess_bulk")
+#: Figures compared on every ok row.
+TIMING = tuple(m for m in METRICS if m not in ESS_BASED)
+#: Figure -> (its spread's low and high as a function of the row's columns), where replays measured one.
+#: Figures proportional to the sampling seconds share their relative spread; ESS/s moves inversely.
+_SPREAD = {
+    "sample_s": lambda r: (r["sample_s_min"], r["sample_s_max"]),
+    "us_per_grad": lambda r: (r["us_per_grad"] * r["sample_s_min"] / r["sample_s"],
+                              r["us_per_grad"] * r["sample_s_max"] / r["sample_s"]),
+    "ess_per_s": lambda r: (r["ess_per_s"] * r["sample_s"] / r["sample_s_max"],
+                            r["ess_per_s"] * r["sample_s"] / r["sample_s_min"]),
+    "overhead_ratio": lambda r: (r["overhead_ratio_min"], r["overhead_ratio_max"]),
 }
 DEFAULT_NOISE = 0.10
 COMPILE_NOISE = 0.25
@@ -94,24 +119,57 @@ def _cell_label(rec: dict) -> str:
     return " ".join(parts)
 
 
-def _summarise(values) -> Side:
-    v = np.asarray([x for x in values if np.isfinite(x) and x > 0], dtype=float)
-    if not len(v):
+def _row_spread(rec: dict, metric: str) -> tuple[float, float]:
+    """(low, high) of one row's figure from its replays; NaN where none was measured."""
+    try:
+        lo, hi = _SPREAD[metric](rec)
+        lo, hi = float(lo), float(hi)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return math.nan, math.nan
+    replays = rec.get("sample_replays")
+    if not (np.isfinite(lo) and np.isfinite(hi) and _given(replays) and replays >= 3 and 0 < lo <= hi):
+        return math.nan, math.nan
+    return lo, hi
+
+
+def _summarise(rows: list[dict], metric: str) -> Side:
+    """Median over the rows (seeds) of the figure, and the spread around it (module docstring).
+
+    One row: its replay range (``k`` = 1, ``lo``/``hi`` NaN when unmeasured). Several:
+    the lowest low and highest high over the seeds, each seed's replay range included.
+    """
+    vals, los, his, measured = [], [], [], False
+    for rec in rows:
+        v = pd.to_numeric(rec.get(metric), errors="coerce")
+        if not (np.isfinite(v) and v > 0):
+            continue
+        lo, hi = _row_spread(rec, metric)
+        measured |= bool(np.isfinite(lo))
+        vals.append(float(v))
+        los.append(min(lo, v) if np.isfinite(lo) else v)
+        his.append(max(hi, v) if np.isfinite(hi) else v)
+    if not vals:
         return Side(math.nan, math.nan, math.nan, 0)
-    return Side(float(np.median(v)), float(v.min()), float(v.max()), len(v))
+    if len(vals) == 1 and not measured:  # one figure, no replays: no spread to measure
+        return Side(vals[0], math.nan, math.nan, 1)
+    return Side(float(np.median(vals)), min(los), max(his), len(vals))
 
 
 def read_run(path: Path, metric: str) -> dict:
-    """Cell label -> Side from a run directory (usable rows only: status ok and no flag)."""
+    """Cell label -> Side from a run directory: timing figures from every ok row, ESS-based ones
+    from rows that converged, are no point estimate and do not miss their reference."""
     df = frame.load(path)
     if metric not in df:
         raise UsageError(f"no column {metric!r} in {path}; valid metrics: {', '.join(METRICS)}")
+    keep = df["status"].eq("ok")
+    if metric in ESS_BASED:
+        converged = df["converged"].fillna(False).astype(bool)
+        keep &= converged & ~df["inaccurate"].astype(bool) & ~df["point_estimate"].astype(bool)
     keys = [c for c in frame.CONFIG if c in df]
     out = {}
     for key, g in df.groupby(keys, dropna=False, sort=True):
         rec = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
-        ok = g[g["usable"]]
-        out[_cell_label(rec)] = _summarise(pd.to_numeric(ok[metric], errors="coerce").to_numpy(float))
+        out[_cell_label(rec)] = _summarise(g[keep.loc[g.index]].to_dict("records"), metric)
     return out
 
 
@@ -139,6 +197,10 @@ def _half_spread(s: Side) -> float:
     return max(math.log(s.hi / s.med), math.log(s.med / s.lo))
 
 
+def _measured(s: Side) -> bool:
+    return np.isfinite(s.lo) and np.isfinite(s.hi)
+
+
 def verdict(base: Side, new: Side, higher_is_better: bool, threshold: float) -> tuple[str, float, float]:
     """(verdict, d, noise) for one cell, by the rule in the module docstring."""
     if not np.isfinite(base.med):
@@ -146,7 +208,7 @@ def verdict(base: Side, new: Side, higher_is_better: bool, threshold: float) -> 
     if not np.isfinite(new.med):
         return "broken", math.nan, math.nan
     d = math.log(base.med / new.med) if higher_is_better else math.log(new.med / base.med)
-    if base.k >= 2 and new.k >= 2:
+    if _measured(base) and _measured(new):
         noise = _half_spread(base) + _half_spread(new)
     else:
         noise = math.log1p(threshold)
@@ -189,13 +251,39 @@ def regressions(table: pd.DataFrame, pct: float) -> pd.DataFrame:
     return table[beyond.fillna(False) | table["verdict"].eq("broken")]
 
 
+#: Verdicts in the order a reviewer reads them: what changed first.
+ORDER = ("broken", "slower", "faster", "same", "only base", "only new", "no data")
+
+
+def agreement(table: pd.DataFrame, within: float = 0.10) -> str:
+    """One line on how far the two sides agree: cells with a figure on both, the share whose
+    new/base lies within +-``within``, the worst ratio (as a factor >= 1) and the verdict counts."""
+    both = table[np.isfinite(table["ratio"])] if "ratio" in table else table.iloc[:0]
+    counts = table["verdict"].value_counts()
+    verdicts = ", ".join(f"{k} {int(counts[k])}" for k in ORDER if k in counts)
+    if both.empty:
+        return f"no cell has a figure on both sides; verdicts: {verdicts}"
+    factor = np.exp(np.abs(np.log(both["ratio"].to_numpy(float))))
+    worst = int(np.argmax(factor))
+    inside = int(np.sum(factor <= 1 + within + 1e-12))
+    return (f"{len(both)} cells on both sides: {inside} ({100 * inside / len(both):.0f} %) within +-{100 * within:.0f} %, "
+            f"worst {factor[worst]:.2f}x ({both['cell'].iloc[worst]}); verdicts: {verdicts}")
+
+
 def as_table(table: pd.DataFrame) -> Table:
+    """The cells that changed beyond noise first, then the rest, each group in cell order."""
     metric = table.attrs.get("metric", "")
     better = "higher is better" if table.attrs.get("higher_is_better") else "lower is better"
+    order = table.assign(_o=table["verdict"].map(ORDER.index)).sort_values(["_o", "cell"], kind="stable")
     rows = [[r["cell"], fmt(r["base"]), fmt(r["new"]), fmt(r["ratio"]),
              "-" if not np.isfinite(r["noise_pct"]) else f"{r['noise_pct']:.0f}%", r["verdict"]]
-            for _, r in table.iterrows()]
+            for _, r in order.iterrows()]
     return Table(["cell", "base", "new", "new/base", "noise", "verdict"], rows, f"{metric} ({better})")
+
+
+def blocks(table: pd.DataFrame) -> list:
+    """The comparison as report blocks: the agreement line, then the table."""
+    return [Text(agreement(table)), as_table(table)]
 
 
 def write(table: pd.DataFrame, out_dir) -> tuple[Path, Path]:
@@ -203,6 +291,6 @@ def write(table: pd.DataFrame, out_dir) -> tuple[Path, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     md, csv = out / "compare.md", out / "compare.csv"
-    md.write_text(to_markdown([as_table(table)]))
+    md.write_text(to_markdown(blocks(table)))
     table.drop(columns=[c for c in ("d", "noise") if c in table]).to_csv(csv, index=False)
     return md, csv
