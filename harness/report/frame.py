@@ -18,7 +18,9 @@ come first, older writers' names after them):
   convergence rule (``x_opt_converged`` where ``converged`` is missing).
 - gradients: ``grad_evals_full_equiv`` (HMCECS: full-data-equivalent sampling
   gradients) else ``grad_evals``; ``no_ess_reason`` (point estimates);
-  gradient floor: ``floor_us_per_grad`` at batch ``floor_batch``; draws file: ``draws_path``.
+  ``no_grad_reason`` (work the gradient count misses: per-gradient figures n/a);
+  gradient floor: ``floor_us_per_grad`` at batch ``floor_batch``; draws file: ``draws_path``;
+  replay spread: ``sample_s_min`` / ``sample_s_max`` over ``sample_replays`` timed runs.
 
 Derived columns: ``us_per_grad`` (sampling seconds per gradient evaluation per
 chain, microseconds: comparable with the floor of the same batch shape; per
@@ -49,7 +51,8 @@ BIAS2 = ("bias2_mean", "bias2", "bias_sq", "bias_squared")
 NUMERIC = ["n", "num_chains", "num_warmup", "num_samples", "seed", "compile_s", "init_s", "warmup_s",
            "sample_s", "wall_s", "grad_evals_warmup", "grad_evals", "min_ess_bulk", "min_ess_tail",
            "max_rhat", "ess_per_s", "ess_per_grad", "accept_rate", "divergences", "floor_us_per_grad",
-           "floor_batch", "overhead_ratio", "peak_rss_mb", "grad_evals_full_equiv"]
+           "floor_batch", "overhead_ratio", "peak_rss_mb", "grad_evals_full_equiv", "sample_s_min", "sample_s_max",
+           "sample_replays", "sample_s_first", "overhead_ratio_min", "overhead_ratio_max", "chains_run"]
 
 
 def first_column(df: pd.DataFrame, candidates) -> str | None:
@@ -112,6 +115,8 @@ def normalise(df: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:
         grads = df["grad_evals_full_equiv"].where(df["grad_evals_full_equiv"].notna(), grads)
     with np.errstate(divide="ignore", invalid="ignore"):
         df["us_per_grad"] = np.where(grads > 0, 1e6 * df["sample_s"] / grads, np.nan)
+    if "no_grad_reason" in df:  # work the gradient count misses (HMCECS's proxy): no per-gradient figure
+        df.loc[df["no_grad_reason"].notna() & df["no_grad_reason"].astype(str).ne(""), "us_per_grad"] = np.nan
     df["ttfd_s"] = df["compile_s"] + df["init_s"].fillna(0.0) + df["warmup_s"]
     df["time_to_result_s"] = df["ttfd_s"] + df["sample_s"]
     point = df["no_ess_reason"].notna() & df["no_ess_reason"].astype(str).ne("") if "no_ess_reason" in df else False
@@ -208,7 +213,8 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     Per figure: median over the seeds' usable-or-flagged ok rows, with min and
     max (``<col>_med``, ``<col>_min``, ``<col>_max``); worst-case R-hat, max |z|
     and divergences; ``floor_batch`` (the batch its gradient floor was measured
-    at); ``seeds`` (rows), ``seeds_ok``; the worst flag of any seed.
+    at); ``chains_run`` (the chains the method ran, which an ensemble method sets
+    itself); ``seeds`` (rows), ``seeds_ok``; the worst flag of any seed.
     Rows with a failure status count toward ``seeds`` only.
     """
     keys = config_columns(df)
@@ -225,6 +231,8 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
             rec[f"{col}_med"] = float(v.median()) if len(v) else np.nan
             rec[f"{col}_min"] = float(v.min()) if len(v) else np.nan
             rec[f"{col}_max"] = float(v.max()) if len(v) else np.nan
+        runs = ok["chains_run"].dropna()  # an ensemble method runs its own count (ChEES), not num_chains
+        rec["chains_run"] = int(runs.max()) if len(runs) else np.nan
         batches = ok["floor_batch"].dropna()
         rec["floor_batch"] = float(batches.median()) if len(batches) else np.nan
         rec["max_rhat"] = float(ok["max_rhat"].max()) if ok["max_rhat"].notna().any() else np.nan

@@ -75,6 +75,22 @@ def ranked(cells: pd.DataFrame) -> pd.DataFrame:
     return c.drop(columns=["_tier", "_key"])
 
 
+def method_label(r) -> str:
+    """The method's name, with the chains it ran where that is not the cell's ``num_chains``
+    (an ensemble method such as ChEES sets its own count)."""
+    run, asked = r.get("chains_run"), r.get("num_chains")
+    if run is not None and asked is not None and np.isfinite(run) and np.isfinite(asked) and int(run) != int(asked):
+        return f"{r['method']} ({int(run)} chains run)"
+    return str(r["method"])
+
+
+def _chains_note(*cells) -> str:
+    """'unequal chains: ...' when the cells ran different numbers of chains (their ESS figures are not like for like)."""
+    runs = {method_label(c) for c in cells}
+    counts = {c.get("chains_run") for c in cells if c.get("chains_run") is not None and np.isfinite(c.get("chains_run"))}
+    return "unequal chains run: " + ", ".join(sorted(runs)) if len(counts) > 1 else ""
+
+
 def _varying(cells: pd.DataFrame) -> list[str]:
     """Configuration columns that tell apart two cells of one method (shown so rows are not ambiguous)."""
     return [c for c in ("num_chains", "precision", "options", "num_warmup", "num_samples")
@@ -96,7 +112,7 @@ def headline(cells: pd.DataFrame) -> list[Table]:
         rows, unchecked = [], []
         for _, r in ranked(g).iterrows():
             vi = r["family"] == "vi"  # a guide's draws are independent: their ESS measures nothing
-            row = [r["rank"], r["method"], r["device"], *[str(r[e]) for e in extra],
+            row = [r["rank"], method_label(r), r["device"], *[str(r[e]) for e in extra],
                    f"{r['seeds_ok']}/{r['seeds']}", "n/a (VI)" if vi else spread(r, "ess_per_s"),
                    "n/a (VI)" if vi else fmt(r["ess_per_grad_med"]),
                    *([fmt(r["overhead_ratio_med"])] if floor else []),
@@ -150,8 +166,9 @@ def vs_baseline(cells: pd.DataFrame, baseline: str) -> Table:
         for _, other in k[(k["_k"] == base["_k"]) & (k["method"] != baseline)].iterrows():
             ess = [_usable_ratio(other, base, c) if other["family"] == "mcmc" else "n/a (VI)"
                    for c in ("ess_per_s", "ess_per_grad")]
-            rows.append([target_label(base), size_label(base["n"]), base["device"], other["method"], *ess,
-                         _usable_ratio(base, other, "time_to_result_s"), _flags(other, base)])
+            note = "; ".join(filter(None, (_flags(other, base), _chains_note(other, base))))
+            rows.append([target_label(base), size_label(base["n"]), base["device"], method_label(other), *ess,
+                         _usable_ratio(base, other, "time_to_result_s"), note])
     return Table(["target", "N", "device", "method", "ESS/s ratio", "ESS/grad ratio", "time-to-result speedup", "flag"],
                  rows, f"Each method against {baseline} (>1: better than {baseline}); "
                        "ratio of medians [min-max over seeds]")
@@ -180,8 +197,9 @@ def handrolled_vs_libraries(cells: pd.DataFrame) -> Table:
     rows = []
     for _, h in hand.iterrows():
         for _, lib in libs[libs["_k"] == h["_k"]].iterrows():
-            rows.append([target_label(h), size_label(h["n"]), h["device"], h["method"], lib["method"],
-                         _usable_ratio(h, lib, "ess_per_s"), _usable_ratio(h, lib, "us_per_grad"), _flags(h, lib)])
+            note = "; ".join(filter(None, (_flags(h, lib), _chains_note(h, lib))))
+            rows.append([target_label(h), size_label(h["n"]), h["device"], h["method"], method_label(lib),
+                         _usable_ratio(h, lib, "ess_per_s"), _usable_ratio(h, lib, "us_per_grad"), note])
     return Table(["target", "N", "device", "hand-rolled", "library", "ESS/s hand/lib", "s per grad hand/lib", "flag"],
                  rows, "Hand-rolled over library (ESS/s > 1: hand-rolled faster; s per grad < 1: cheaper gradient step)")
 

@@ -53,3 +53,20 @@ def test_speedup_tables(cells):
     assert all("NOT CONVERGED" in x[-1] and x[5] == x[6] == "-" for x in hand.rows) and len(hand.rows) == 10
     env = dict(tables.environment(pd.DataFrame([{"jax": "0.10.2", "git_commit": "abc"}, {"jax": "0.9.0"}])).rows)
     assert env == {"jax": "0.10.2, 0.9.0", "git_commit": "abc"}
+
+
+def test_an_ensemble_shows_the_chains_it_ran_and_unequal_pairs_are_marked():
+    from harness.report import frame
+    from tests.report.conftest import raw_rows
+
+    raw = raw_rows()
+    raw = raw[raw["n"].eq(1000) & raw["device"].eq("cpu")].copy()
+    raw.loc[raw["method"].eq("blackjax_nuts"), "chains_run"] = 16  # ran 16 chains for a cell of 4 (as ChEES does)
+    cells = frame.aggregate(frame.normalise(raw))
+    head = tables.headline(cells)[0]
+    assert "blackjax_nuts (16 chains run)" in [r[1] for r in head.rows]
+    assert "numpyro_nuts" in [r[1] for r in head.rows]  # 4 of 4: the name alone
+    base = tables.vs_baseline(cells, "numpyro_nuts")
+    (bj,) = [r for r in base.rows if r[3].startswith("blackjax_nuts")]
+    assert "unequal chains run: blackjax_nuts (16 chains run), numpyro_nuts" in bj[-1]
+    assert all("unequal" not in r[-1] for r in base.rows if r is not bj)
