@@ -204,7 +204,7 @@ def _replay(loop, result, posterior, density: str, positions, work: float):
 
     first_s = loop.seconds if loop is not None else result.sample_s
     floor = timing.floor_loop(*posterior.density_and_data(density), positions,
-                              seconds=min(max(first_s, 0.01), 1.0))
+                              seconds=timing.floor_call_seconds(first_s))
     if loop is not None:
         return timing.replay_paired(loop._replace(work=work), floor)
     floor()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import os
 import platform
 import socket
 import subprocess
@@ -57,10 +58,11 @@ def capture(with_device: bool = True) -> dict:
         "python": platform.python_version(),
         **{pkg: _version(pkg) for pkg in PACKAGES},
         "cpu": cpu_model(),
-        "cpu_count": __import__("os").cpu_count(),
+        "cpu_count": os.cpu_count(),
         "platform": sys.platform,
         "git_commit": git_commit(),
         "hostname": socket.gethostname(),
+        "xla_flags_env": os.environ.get("XLA_FLAGS", ""),
         "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     if with_device:

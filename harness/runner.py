@@ -44,20 +44,26 @@ DEFAULT_TIMEOUT_S = 1800.0
 POLL_S = 0.05
 
 
+#: XLA flags every cell process gets, before the cell's own (a repeated flag takes its last value).
+#: Eigen's intra-op thread pool off: with it on, a short sampling loop ran at two speeds on the 2-core
+#: machine, decided per process (eight_schools, tuned hand-rolled HMC, 5.5 ms in 4 processes of 6 and
+#: 9 ms in 2; 6 of 6 at 5.4-5.8 ms without it), while N = 1e5 ran as fast without it (hand-rolled HMC
+#: 4.1-4.2 s either way). The row records the flags a cell ran with (``xla_flags_env``).
+BASE_XLA_FLAGS = ("--xla_cpu_multi_thread_eigen=false",)
+
+
 def cell_env(cell: Cell) -> dict:
-    """The child's environment: device platform, no compilation cache, the cell's XLA flags only."""
+    """The child's environment: device platform, no compilation cache, :data:`BASE_XLA_FLAGS` and
+    then the cell's XLA flags only (nothing inherited)."""
     env = dict(os.environ)
     env["JAX_PLATFORMS"] = "cuda" if cell.device == "gpu" else "cpu"
     env["JAX_ENABLE_COMPILATION_CACHE"] = "false"
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
     env["PYTHONUNBUFFERED"] = "1"
-    flags = shlex.split(cell.xla_flags)
+    flags = [*BASE_XLA_FLAGS, *shlex.split(cell.xla_flags)]
     if cell.xla_devices:
         flags.append(f"--xla_force_host_platform_device_count={cell.xla_devices}")
-    if flags:
-        env["XLA_FLAGS"] = " ".join(flags)
-    else:
-        env.pop("XLA_FLAGS", None)
+    env["XLA_FLAGS"] = " ".join(flags)
     return env
 
 

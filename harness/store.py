@@ -36,7 +36,7 @@ COLUMNS = [
     "overhead_ratio_max", "peak_rss_mb", "peak_device_mb", "draws_path",
     "python", "jax", "jaxlib", "numpyro", "blackjax", "arviz", "optax", "numpy",
     "backend", "device_kind", "device_count", "cpu", "cpu_count", "platform",
-    "git_commit", "hostname", "timestamp", "command", "cell_key",
+    "git_commit", "hostname", "xla_flags_env", "timestamp", "command", "cell_key",
 ]
 
 

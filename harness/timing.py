@@ -167,7 +167,8 @@ REPLAY_BUDGET_S = 1.0
 MIN_REPLAYS = 5
 MAX_REPLAYS = 100
 LONG_LOOP_S = 2.0
-LONG_REPLAY_CAP_S = 30.0
+LONG_REPLAY_CAP_S = 10.0
+FLOOR_CALL_S = (0.01, 0.5)  # a floor run lasts as long as one loop run, within these bounds
 
 
 def replay_count(first_s: float) -> tuple[int, bool]:
@@ -179,15 +180,31 @@ def replay_count(first_s: float) -> tuple[int, bool]:
       at most 100 (about 1 s of loop time, 0.5-10 s in all); its first run is left out
       (it pays the first touch of buffers and caches);
     - a longer loop: its first run counts (first-touch is negligible there), plus
-      ``floor(30 s / first_s)`` replays, at most 4: a 2-7.5 s loop is timed 5 times,
-      10 s 4, 15 s 3, 30 s twice, and a loop over 30 s (minutes, e.g. NUTS at
-      N = 1e5) once, its own first run: no spread is measured for it.
+      ``floor(10 s / first_s)`` replays, at most 4: a 2-2.5 s loop is timed 5 times,
+      up to 3.3 s 4 times, up to 5 s 3 times, up to 10 s twice, and a longer one
+      (minutes, e.g. NUTS at N = 1e5) once, its own first run. A spread is read from
+      three timings or more (loops under 5 s); a longer loop's own length averages over
+      the host's short disturbances, and compare falls back to its stated threshold.
     """
     if not first_s > 0:
         return MIN_REPLAYS, False
     if first_s < LONG_LOOP_S:
         return min(MAX_REPLAYS, max(MIN_REPLAYS, math.ceil(REPLAY_BUDGET_S / first_s))), False
     return min(MIN_REPLAYS - 1, int(LONG_REPLAY_CAP_S // first_s)), True
+
+
+def floor_call_seconds(first_s: float) -> float:
+    """How long one floor run of a pair lasts: as long as the loop's run, within FLOOR_CALL_S."""
+    lo, hi = FLOOR_CALL_S
+    return min(max(first_s, lo), hi)
+
+
+def replay_cost_s(first_s: float) -> float:
+    """Seconds the replay protocol adds to a cell whose sampling loop took ``first_s``: the
+    replays and one floor run per timing (plus the untimed first floor run); the cost model's
+    figure (``harness list suites``), the floor's compile and sizing aside."""
+    replays, first_counts = replay_count(first_s)
+    return replays * first_s + (replays + first_counts + 1) * floor_call_seconds(first_s)
 
 
 class Replay(NamedTuple):

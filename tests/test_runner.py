@@ -158,8 +158,9 @@ def test_cell_env_sets_platform_cache_and_exactly_the_cells_xla_flags(monkeypatc
     env = runner.cell_env(Cell("m", "d", None, "x", device="gpu", xla_devices=3, xla_flags="--xla_cpu_foo=1"))
     assert env["JAX_PLATFORMS"] == "cuda" and env["JAX_ENABLE_COMPILATION_CACHE"] == "false"
     assert "JAX_COMPILATION_CACHE_DIR" not in env
-    assert env["XLA_FLAGS"] == "--xla_cpu_foo=1 --xla_force_host_platform_device_count=3"
-    assert "XLA_FLAGS" not in runner.cell_env(Cell("m", "d", None, "x"))
+    base = " ".join(runner.BASE_XLA_FLAGS)
+    assert env["XLA_FLAGS"] == base + " --xla_cpu_foo=1 --xla_force_host_platform_device_count=3"
+    assert runner.cell_env(Cell("m", "d", None, "x"))["XLA_FLAGS"] == base  # nothing inherited
 
 
 class _TTY(io.StringIO):

@@ -177,9 +177,10 @@ def test_estimate_counts_an_ensembles_own_chains_a_subsample_and_nuts_steps_per_
 def test_nuts_steps_on_the_seed_target_grow_with_n():
     from harness.cell import Cell
 
-    def variable(n):  # the part of the estimate that scales with steps x floor
+    def variable(n):  # the part of the estimate that scales with steps x floor (warmup: no replays)
         fixed = Cell("sparse_logistic", "synthetic", n, "numpyro_nuts", num_warmup=0, num_samples=0)
-        return suites.estimate_cell_s(Cell("sparse_logistic", "synthetic", n, "numpyro_nuts")) - suites.estimate_cell_s(fixed)
+        warm = Cell("sparse_logistic", "synthetic", n, "numpyro_nuts", num_warmup=1000, num_samples=0)
+        return suites.estimate_cell_s(warm) - suites.estimate_cell_s(fixed)
 
     steps = {n: variable(n) / suites.floor_us(n, "cpu") for n in (569, 10**4, 10**5)}
     assert steps[569] < steps[10**4] < steps[10**5]
@@ -204,3 +205,15 @@ def test_list_suites_shows_cells_and_estimate(capsys):
 def test_unknown_suite_name():
     with pytest.raises(UsageError, match="unknown suite 'nope'; valid: .*quick"):
         suites.load("nope")
+
+
+def test_estimate_adds_the_replay_protocol_to_the_sampling_loop():
+    from harness import timing
+    from harness.cell import Cell
+
+    cell = Cell("sparse_logistic", "synthetic", 10000, "handrolled_hmc", num_warmup=0, num_samples=500)
+    model = suites.costs()
+    m = {**model["family"]["mcmc"], **model["method"].get("handrolled_hmc", {})}
+    sample_s = 4 * 500 * m["grads_per_iter"] * suites.floor_us(10000, "cpu") * m["overhead"] * 1e-6
+    fixed = model["process"]["cpu"]["startup_s"] + m["compile_s"] + model["process"]["cpu"]["floor_s"]
+    assert suites.estimate_cell_s(cell) == pytest.approx(fixed + sample_s + timing.replay_cost_s(sample_s))

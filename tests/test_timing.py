@@ -17,13 +17,21 @@ from harness import targets, timing
     (0.05, 20, False),     # about 1 s of loop time
     (0.5, 5, False),       # at least 5
     (1.99, 5, False),
-    (2.0, 4, True),        # long: the first run counts, up to 4 more within 30 s
-    (10.0, 3, True),
-    (20.0, 1, True),
-    (400.0, 0, True),      # minutes: its own run only
+    (2.0, 4, True),        # long: the first run counts, up to 4 more within 10 s
+    (3.0, 3, True),
+    (5.0, 2, True),
+    (10.0, 1, True),
+    (10.1, 0, True),       # its own run only
+    (400.0, 0, True),
 ])
 def test_replay_count_rule(first_s, replays, first_counts):
     assert timing.replay_count(first_s) == (replays, first_counts)
+
+
+def test_replay_cost_counts_the_replays_and_a_floor_run_per_timing():
+    assert timing.replay_cost_s(0.05) == pytest.approx(20 * 0.05 + 21 * 0.05)
+    assert timing.replay_cost_s(5.0) == pytest.approx(2 * 5.0 + 4 * 0.5)
+    assert timing.replay_cost_s(400.0) == pytest.approx(2 * 0.5)
 
 
 def _posterior():

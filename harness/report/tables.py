@@ -205,7 +205,7 @@ def handrolled_vs_libraries(cells: pd.DataFrame) -> Table:
 
 
 ENVIRONMENT = ["git_commit", "python", "jax", "jaxlib", "numpyro", "blackjax", "arviz", "optax", "numpy",
-               "backend", "device_kind", "device_count", "cpu", "cpu_count", "platform", "hostname"]
+               "backend", "device_kind", "device_count", "cpu", "cpu_count", "platform", "hostname", "xla_flags_env"]
 
 
 def environment(df: pd.DataFrame) -> Table:

@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import UsageError
+from harness import UsageError, timing
 from harness.cell import PRECISIONS, Cell, load_plugins, validate
 
 DEVICES = ("cpu", "gpu")
@@ -294,12 +294,13 @@ def _loglog(points, n: int | None) -> float:
     return float(np.exp(np.interp(x, np.log(pts[:, 0]), np.log(pts[:, 1]))))
 
 
-def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | None = None,
-                    measures_floor: bool = True) -> float:
+def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | None = None) -> float:
     """Estimated wall seconds of one cell (see ``_costs.toml``), capped at its timeout.
 
-    startup + compile + (floor measurement, first cell of a floor group only)
+    startup + compile + floor measurement
         + chains * (warmup + samples) * (grads_per_iter * floor(n) * overhead + iter_us)
+        + the replay protocol's cost for a sampling loop of chains * samples iterations
+          (:func:`harness.timing.replay_cost_s`)
     with n the subsample size for a subsampling method and chains the method's own
     ``num_chains`` option where it has one (an ensemble method such as ChEES), and a
     NUTS method's steps per iteration the model's ``nuts_steps`` where one is given
@@ -324,16 +325,13 @@ def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | No
         grads_per_iter = float(steps) if np.isscalar(steps) else _loglog(steps, cell.n)
     per_iter_us = grads_per_iter * floor_us(n, cell.device, model) * m["overhead"] + m.get("iter_us", 0.0)
     process = model["process"][cell.device]
-    fixed = process["startup_s"] + m["compile_s"] + (process["floor_s"] if measures_floor else 0.0)
-    total = fixed + chains * (cell.num_warmup + cell.num_samples) * per_iter_us * 1e-6
+    fixed = process["startup_s"] + m["compile_s"] + process["floor_s"]
+    sample_s = chains * cell.num_samples * per_iter_us * 1e-6
+    total = fixed + chains * cell.num_warmup * per_iter_us * 1e-6 + sample_s + timing.replay_cost_s(sample_s)
     return min(total, timeout_s) if timeout_s else total
 
 
 def estimate_s(suite: dict, cells: list[Cell], default_timeout_s: float) -> float:
     """Estimated wall seconds of running ``cells`` of ``suite`` one after another."""
-    model, groups, total = costs(), set(), 0.0
-    for c in cells:
-        group = c.floor_group(c.num_chains)
-        total += estimate_cell_s(c, timeout_for(suite, c, default_timeout_s), model, group not in groups)
-        groups.add(group)
-    return total
+    model = costs()
+    return sum(estimate_cell_s(c, timeout_for(suite, c, default_timeout_s), model) for c in cells)

@@ -61,4 +61,4 @@ def floor_for(loop: Loop):
     from harness.cell import floor_density
 
     return timing.floor_loop(*loop.posterior.density_and_data(floor_density(loop.method)), z,
-                             seconds=min(max(loop.call.seconds, 0.01), 1.0))
+                             seconds=timing.floor_call_seconds(loop.call.seconds))
