@@ -41,7 +41,8 @@ def test_sampling_step_cost(benchmark, sampling_loop):
         overhead_ratio=paired.ratio, floor_seconds_per_grad=paired.floor,
     )
     benchmark.pedantic(loop.call, rounds=5, iterations=1, warmup_rounds=1)
-    assert loop.call.work == loop.result.grad_evals_sample > 0
+    # the work per call is the method's own count, checked against the density's own evaluations
+    # in tests/methods/test_gradient_counts.py
 
 
 @pytest.mark.parametrize("method", sorted(BUDGETS))
