@@ -12,7 +12,8 @@ density program at the same batch, dtype and positions (the chains' last draws),
 measured here in this process. ``sample_s`` is the median of the timed runs,
 ``sample_s_min`` / ``sample_s_max`` their spread, ``sample_replays`` their number,
 ``sample_s_first`` the first run; ``overhead_ratio`` is the median of the
-per-pair ratios and ``floor_us_per_grad`` the median floor.
+per-pair ratios and ``floor_us_per_grad`` the median floor; ``host_probe_ms`` the
+median time of a fixed host probe run beside each pair (how fast the host was).
 
 Statuses a row can carry: ``ok``; ``nan`` (non-finite draws); ``diverged``
 (every sampling transition divergent); ``error`` (the method raised);
@@ -205,11 +206,12 @@ def _replay(loop, result, posterior, density: str, positions, work: float):
     first_s = loop.seconds if loop is not None else result.sample_s
     floor = timing.floor_loop(*posterior.density_and_data(density), positions,
                               seconds=timing.floor_call_seconds(first_s))
+    probe = timing.host_probe()
     if loop is not None:
-        return timing.replay_paired(loop._replace(work=work), floor)
-    floor()
+        return timing.replay_paired(loop._replace(work=work), floor, probe)
+    floor(), probe()
     f = floor() / floor.work
-    return timing.Replay((first_s,), (f,), (first_s / work / f if work > 0 else float("nan"),))
+    return timing.Replay((first_s,), (f,), (first_s / work / f if work > 0 else float("nan"),), (probe(),))
 
 
 def _classify(e: BaseException) -> str:
@@ -327,7 +329,8 @@ def run_cell(cell: Cell, draws_path: str | None = None) -> dict:
         row.update({f"x_{k}": v for k, v in scalars.items()})
         row.update(floor_us_per_grad=timed.floor * 1e6, floor_batch=batch, floor_density=method.density,
                    floor_group=cell.floor_group(batch), overhead_ratio=timed.ratio,
-                   overhead_ratio_min=min(timed.ratios), overhead_ratio_max=max(timed.ratios))
+                   overhead_ratio_min=min(timed.ratios), overhead_ratio_max=max(timed.ratios),
+                   host_probe_ms=timed.probe * 1e3)
         if draws_path:
             from harness import draws
 
