@@ -12,8 +12,7 @@ density program at the same batch, dtype and positions (the chains' last draws),
 measured here in this process. ``sample_s`` is the median of the timed runs,
 ``sample_s_min`` / ``sample_s_max`` their spread, ``sample_replays`` their number,
 ``sample_s_first`` the first run; ``overhead_ratio`` is the median of the
-per-pair ratios and ``floor_us_per_grad`` the median floor; ``host_probe_ms`` the
-median time of a fixed host probe run beside each pair (how fast the host was).
+per-pair ratios and ``floor_us_per_grad`` the median floor.
 
 Statuses a row can carry: ``ok``; ``nan`` (non-finite draws); ``diverged``
 (every sampling transition divergent); ``error`` (the method raised);
@@ -206,12 +205,11 @@ def _replay(loop, result, posterior, density: str, positions, work: float):
     first_s = loop.seconds if loop is not None else result.sample_s
     floor = timing.floor_loop(*posterior.density_and_data(density), positions,
                               seconds=timing.floor_call_seconds(first_s))
-    probe = timing.host_probe()
     if loop is not None:
-        return timing.replay_paired(loop._replace(work=work), floor, probe)
-    floor(), probe()
+        return timing.replay_paired(loop._replace(work=work), floor)
+    floor()
     f = floor() / floor.work
-    return timing.Replay((first_s,), (f,), (first_s / work / f if work > 0 else float("nan"),), (probe(),))
+    return timing.Replay((first_s,), (f,), (first_s / work / f if work > 0 else float("nan"),))
 
 
 def _classify(e: BaseException) -> str:
@@ -289,8 +287,11 @@ def run_cell(cell: Cell, draws_path: str | None = None) -> dict:
             summary["converged"] = finite and bool(result.extra.get("opt_converged", False))
         # a subsampling method's gradient touches m of N points: per-gradient figures use full-data equivalents
         grads = result.extra.get("grad_evals_full_equiv_sample", result.grad_evals_sample)
-        # per device: chains on parallel devices share the wall-clock seconds
-        work = 0.0 if method.uncounted_work else grads / result.extra.get("parallel_devices", 1)
+        # per device: chains on parallel devices share the wall-clock seconds. A guide's draw phase computes
+        # no sampling gradients (the Laplace Hessian's "dim gradient-equivalents" are one batched program):
+        # VI has no overhead ratio over the floor
+        uncounted = method.uncounted_work or method.family == "vi"
+        work = 0.0 if uncounted else grads / result.extra.get("parallel_devices", 1)
         batch = int(result.extra.get("grad_batch", cell.num_chains))
         timed = _replay(loop, result, posterior, method.density, _floor_positions(posterior, z, batch, cell.seed),
                         work)
@@ -329,8 +330,7 @@ def run_cell(cell: Cell, draws_path: str | None = None) -> dict:
         row.update({f"x_{k}": v for k, v in scalars.items()})
         row.update(floor_us_per_grad=timed.floor * 1e6, floor_batch=batch, floor_density=method.density,
                    floor_group=cell.floor_group(batch), overhead_ratio=timed.ratio,
-                   overhead_ratio_min=min(timed.ratios), overhead_ratio_max=max(timed.ratios),
-                   host_probe_ms=timed.probe * 1e3)
+                   overhead_ratio_min=min(timed.ratios), overhead_ratio_max=max(timed.ratios))
         if draws_path:
             from harness import draws
 

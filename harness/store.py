@@ -33,7 +33,7 @@ COLUMNS = [
     "grad_evals_warmup", "grad_evals", "min_ess_bulk", "min_ess_tail", "max_rhat", "converged",
     "ess_per_s", "ess_per_grad", "no_grad_reason", "accept_rate", "divergences", "step_size",
     "floor_us_per_grad", "floor_batch", "floor_density", "overhead_ratio", "overhead_ratio_min",
-    "overhead_ratio_max", "host_probe_ms", "peak_rss_mb", "peak_device_mb", "draws_path",
+    "overhead_ratio_max", "peak_rss_mb", "peak_device_mb", "draws_path",
     "python", "jax", "jaxlib", "numpyro", "blackjax", "arviz", "optax", "numpy",
     "backend", "device_kind", "device_count", "cpu", "cpu_count", "platform",
     "git_commit", "hostname", "xla_flags_env", "timestamp", "command", "cell_key",

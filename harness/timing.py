@@ -193,30 +193,6 @@ def replay_count(first_s: float) -> tuple[int, bool]:
     return min(MIN_REPLAYS - 1, int(LONG_REPLAY_CAP_S // first_s)), True
 
 
-def host_probe() -> TimedCall:
-    """A fixed program, the same in every cell, whose time depends on the host alone.
-
-    It streams a 16 MB array and multiplies 256 x 256 matrices (a few ms). A shared
-    machine sometimes runs everything slower for tens of seconds (seen here: loop and
-    floor both 1.8x slower for 25 s, then back): the paired ratio cancels that, a
-    sampling time cannot. Timed beside every pair of :func:`replay_paired`, the probe
-    says how fast the host was while the cell ran, so that two runs of a cell can be
-    told apart from two speeds of the host (``harness compare`` widens its noise band
-    by the ratio of the two probes).
-    """
-    import jax.numpy as jnp
-
-    def probe(x, a):
-        m = a
-        for _ in range(4):
-            m = m @ a + a
-        return jnp.sum(x * jnp.float32(1.0001)) + jnp.sum(m)
-
-    x, a = jnp.linspace(0.0, 1.0, 2**22, dtype=jnp.float32), jnp.eye(256, dtype=jnp.float32) * 0.5
-    compiled, _ = compile_timed(probe, x, a)
-    return TimedCall(compiled, (x, a), phase="probe")
-
-
 def floor_call_seconds(first_s: float) -> float:
     """How long one floor run of a pair lasts: as long as the loop's run, within FLOOR_CALL_S."""
     lo, hi = FLOOR_CALL_S
@@ -236,19 +212,12 @@ class Replay(NamedTuple):
 
     ``loop_s``: seconds of each timed run of the loop; ``floor_s``: seconds per gradient
     per point of the floor run right after it; ``ratios``: per pair, the loop's seconds per
-    unit of work over ``floor_s`` (NaN when the loop's work is 0 or unknown); ``probe_s``:
-    seconds of the host probe (:func:`host_probe`) after each pair, when one was given.
+    unit of work over ``floor_s`` (NaN when the loop's work is 0 or unknown).
     """
 
     loop_s: tuple[float, ...]
     floor_s: tuple[float, ...]
     ratios: tuple[float, ...]
-    probe_s: tuple[float, ...] = ()
-
-    @property
-    def probe(self) -> float:
-        """Median host-probe seconds (NaN without a probe)."""
-        return statistics.median(self.probe_s) if self.probe_s else math.nan
 
     @property
     def seconds(self) -> float:
@@ -271,7 +240,7 @@ class Replay(NamedTuple):
         return statistics.median(r * f for r, f in zip(self.ratios, self.floor_s))
 
 
-def replay_paired(loop: TimedCall, floor: TimedCall, probe: TimedCall | None = None) -> Replay:
+def replay_paired(loop: TimedCall, floor: TimedCall) -> Replay:
     """Re-run ``loop`` (same executable, same arguments: the same work) interleaved with ``floor``.
 
     The one procedure behind every overhead ratio (the cell's row, the asv probe, the
@@ -281,24 +250,16 @@ def replay_paired(loop: TimedCall, floor: TimedCall, probe: TimedCall | None = N
     (loop, floor, loop, floor, ...): adjacent runs see the same machine load, so the
     median of the per-pair ratios cancels slow drifts and ignores a few disturbed pairs.
     ``loop.work`` is the loop's work in the floor's unit (gradient evaluations per
-    point); 0 makes the ratios NaN while the timings still come out. ``probe`` (the
-    host probe) runs after each floor run: loop, floor, probe, loop, floor, probe, ...
+    point); 0 makes the ratios NaN while the timings still come out.
     """
     replays, first_counts = replay_count(loop.seconds)
     floor()
-    if probe is not None:
-        probe()
-    loop_s, floor_s, probe_s = [], [], []
-
-    def pair(loop_seconds: float) -> None:
-        loop_s.append(loop_seconds)
-        floor_s.append(floor() / floor.work)
-        if probe is not None:
-            probe_s.append(probe())
-
+    loop_s, floor_s = [], []
     if first_counts:
-        pair(loop.seconds)
+        loop_s.append(loop.seconds)
+        floor_s.append(floor() / floor.work)
     for _ in range(replays):
-        pair(loop())
+        loop_s.append(loop())
+        floor_s.append(floor() / floor.work)
     ratios = tuple(t / loop.work / f if loop.work > 0 else math.nan for t, f in zip(loop_s, floor_s))
-    return Replay(tuple(loop_s), tuple(floor_s), ratios, tuple(probe_s))
+    return Replay(tuple(loop_s), tuple(floor_s), ratios)

@@ -29,12 +29,10 @@ t = base / new) and d = log t. Each side's spread is measured, never assumed:
   included): lowest low to highest high around the median of the medians.
 
 The noise band is the sum of the two sides' half-spreads, max(log(hi/median),
-log(median/lo)): the medians must differ by more than both ranges allow. For
-figures that scale with the host's speed (:data:`HOST_TIMED`), the band also
-grows by |log(probe_new / probe_base)|, the two sides' median ``host_probe_ms``
-(a fixed program timed beside every replay, :func:`harness.timing.host_probe`):
-a shared machine that ran everything slower while one side ran is not a slowdown
-of the cell, and a slowdown of the cell leaves the probe where it was. Where a
+log(median/lo)): the medians must differ by more than both ranges allow.
+What no band here can see: this shared machine sometimes runs a cell's loop and
+floor alike 1.3-1.8x slower for tens of seconds (results/noise/README.md); a
+cell's replays then agree with each other and disagree with the other run. Where a
 side has no measured spread (one seed of a figure that is not replayed: compile,
 warmup or wall seconds; a loop over 30 s, timed once) a default threshold stands
 in: 10 % for run figures, 25 % for compile seconds (NumPyro's A/A runs measured
@@ -72,9 +70,6 @@ METRICS = {
 ESS_BASED = ("ess_per_s", "ess_per_grad", "min_ess_bulk")
 #: Figures compared on every ok row.
 TIMING = tuple(m for m in METRICS if m not in ESS_BASED)
-#: Figures that scale with the host's speed: the host probe of each side widens their noise band.
-HOST_TIMED = ("sample_s", "us_per_grad", "ess_per_s", "time_to_result_s", "warmup_s", "wall_s", "ttfd_s",
-              "compile_s")
 #: Figure -> (its spread's low and high as a function of the row's columns), where replays measured one.
 #: Figures proportional to the sampling seconds share their relative spread; ESS/s moves inversely.
 _SPREAD = {
@@ -90,13 +85,12 @@ COMPILE_NOISE = 0.25
 
 
 class Side(NamedTuple):
-    """One cell on one side: median, min, max (or q1, q3), repeats, median host-probe ms (NaN: none)."""
+    """One cell on one side: median, min, max (or q1, q3), repeats."""
 
     med: float
     lo: float
     hi: float
     k: int
-    host: float = math.nan
 
 
 def default_noise(metric: str) -> float:
@@ -159,12 +153,9 @@ def _summarise(rows: list[dict], metric: str) -> Side:
         his.append(max(hi, v) if np.isfinite(hi) else v)
     if not vals:
         return Side(math.nan, math.nan, math.nan, 0)
-    probes = [float(p) for p in (pd.to_numeric(r.get("host_probe_ms"), errors="coerce") for r in rows)
-              if np.isfinite(p) and p > 0]
-    host = float(np.median(probes)) if probes and metric in HOST_TIMED else math.nan
     if len(vals) == 1 and not measured:  # one figure, no replays: no spread to measure
-        return Side(vals[0], math.nan, math.nan, 1, host)
-    return Side(float(np.median(vals)), min(los), max(his), len(vals), host)
+        return Side(vals[0], math.nan, math.nan, 1)
+    return Side(float(np.median(vals)), min(los), max(his), len(vals))
 
 
 def read_run(path: Path, metric: str) -> dict:
@@ -224,8 +215,6 @@ def verdict(base: Side, new: Side, higher_is_better: bool, threshold: float) -> 
         noise = _half_spread(base) + _half_spread(new)
     else:
         noise = math.log1p(threshold)
-    if np.isfinite(base.host) and np.isfinite(new.host):  # a host that ran slower (or faster) for both
-        noise += abs(math.log(new.host / base.host))
     return ("slower" if d > noise else "faster" if d < -noise else "same"), d, noise
 
 

@@ -52,7 +52,7 @@ NUMERIC = ["n", "num_chains", "num_warmup", "num_samples", "seed", "compile_s", 
            "sample_s", "wall_s", "grad_evals_warmup", "grad_evals", "min_ess_bulk", "min_ess_tail",
            "max_rhat", "ess_per_s", "ess_per_grad", "accept_rate", "divergences", "floor_us_per_grad",
            "floor_batch", "overhead_ratio", "peak_rss_mb", "grad_evals_full_equiv", "sample_s_min", "sample_s_max",
-           "sample_replays", "sample_s_first", "overhead_ratio_min", "overhead_ratio_max", "chains_run", "host_probe_ms"]
+           "sample_replays", "sample_s_first", "overhead_ratio_min", "overhead_ratio_max", "chains_run"]
 
 
 def first_column(df: pd.DataFrame, candidates) -> str | None:
