@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import numpy as np
-import numpyro
-import numpyro.distributions as dist
-import pytest
-from numpyro.distributions import constraints
+import os
 
-from harness.targets import Layout, Param, Posterior, Target
+from harness.runner import BASE_XLA_FLAGS
+
+# The tests time in-process (the perf budgets) with the XLA flags every cell process gets; set before
+# JAX starts its backend.
+os.environ["XLA_FLAGS"] = " ".join([*BASE_XLA_FLAGS, os.environ.get("XLA_FLAGS", "")]).strip()
+
+import numpy as np  # noqa: E402
+import numpyro  # noqa: E402
+import numpyro.distributions as dist  # noqa: E402
+import pytest  # noqa: E402
+from numpyro.distributions import constraints  # noqa: E402
+
+from harness.targets import Layout, Param, Posterior, Target  # noqa: E402
 
 GAUSS_MEAN = np.array([1.0, -2.0], dtype=np.float32)
 GAUSS_COV = np.array([[1.0, 0.8], [0.8, 2.0]], dtype=np.float32)

@@ -21,8 +21,11 @@ import pytest
 
 from tests.perf.conftest import NUM_CHAINS, NUM_SAMPLES, _LOOPS, _sampling_loop, floor_for
 
-#: method -> largest allowed (seconds per gradient) / (floor seconds per gradient).
-BUDGETS = {"handrolled_hmc": 1.3, "blackjax_hmc": 1.3}
+#: method -> largest allowed (seconds per gradient) / (floor seconds per gradient). Re-based with the
+#: replay protocol, whose floor runs are sized to the loop (no longer 100 iterations whose per-call
+#: cost padded the floor): at N = 569 with 4 chains both now measure 1.1-1.35x (per-pair medians,
+#: 2026-11-25), the leapfrog and accept step being a visible share of a 3 us gradient.
+BUDGETS = {"handrolled_hmc": 1.5, "blackjax_hmc": 1.5}
 
 
 def test_sampling_step_cost(benchmark, sampling_loop):
