@@ -5,8 +5,8 @@ Inputs (both sides the same kind):
 - run directories (``rows.jsonl``): cells are matched on their configuration
   (:data:`harness.report.frame.CONFIG`: target, size, method, options, device,
   precision, chains, warmup, samples, data seed, xla_devices, xla_flags), seeds
-  pooled; the figure is a row column (``--metric``, default ``ess_per_s``). A
-  timing figure (:data:`TIMING`: seconds, us per gradient, overhead ratio, memory)
+  pooled; the figure is a row column (``--metric``, default ``ess_per_s``). Every
+  figure but the ESS-based ones (seconds, us per gradient, overhead ratio, memory)
   is compared on every row with status ok, converged or not: a per-gradient slowdown
   of a sampler that never converges is still a slowdown. An ESS-based figure
   (:data:`ESS_BASED`) only on rows that converged, are not a point estimate and do
@@ -34,7 +34,7 @@ What no band here can see: this shared machine sometimes runs a cell's loop and
 floor alike 1.3-1.8x slower for tens of seconds (results/noise/README.md); a
 cell's replays then agree with each other and disagree with the other run. Where a
 side has no measured spread (one seed of a figure that is not replayed: compile,
-warmup or wall seconds; a loop over 30 s, timed once) a default threshold stands
+warmup or wall seconds; a loop over 10 s, timed once) a default threshold stands
 in: 10 % for run figures, 25 % for compile seconds (NumPyro's A/A runs measured
 5 % and 25 % on a quiet machine; this shared machine is noisier).
 
@@ -66,10 +66,8 @@ METRICS = {
     "sample_s": False, "warmup_s": False, "compile_s": False, "wall_s": False, "ttfd_s": False,
     "time_to_result_s": False, "us_per_grad": False, "overhead_ratio": False, "peak_rss_mb": False,
 }
-#: Figures read off converged rows only.
+#: Figures read off converged rows only; every other figure is compared on every ok row.
 ESS_BASED = ("ess_per_s", "ess_per_grad", "min_ess_bulk")
-#: Figures compared on every ok row.
-TIMING = tuple(m for m in METRICS if m not in ESS_BASED)
 #: Figure -> (its spread's low and high as a function of the row's columns), where replays measured one.
 #: Figures proportional to the sampling seconds share their relative spread; ESS/s moves inversely.
 _SPREAD = {

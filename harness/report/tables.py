@@ -85,10 +85,15 @@ def method_label(r) -> str:
 
 
 def _chains_note(*cells) -> str:
-    """'unequal chains: ...' when the cells ran different numbers of chains (their ESS figures are not like for like)."""
+    """'unequal chains run: ...' when the cells ran different numbers of chains (their ESS figures are not like for like)."""
     runs = {method_label(c) for c in cells}
     counts = {c.get("chains_run") for c in cells if c.get("chains_run") is not None and np.isfinite(c.get("chains_run"))}
     return "unequal chains run: " + ", ".join(sorted(runs)) if len(counts) > 1 else ""
+
+
+def _note(a, b) -> str:
+    """The flag column of a pair: either side's flags, and unequal chain counts."""
+    return "; ".join(filter(None, (_flags(a, b), _chains_note(a, b))))
 
 
 def _varying(cells: pd.DataFrame) -> list[str]:
@@ -166,9 +171,8 @@ def vs_baseline(cells: pd.DataFrame, baseline: str) -> Table:
         for _, other in k[(k["_k"] == base["_k"]) & (k["method"] != baseline)].iterrows():
             ess = [_usable_ratio(other, base, c) if other["family"] == "mcmc" else "n/a (VI)"
                    for c in ("ess_per_s", "ess_per_grad")]
-            note = "; ".join(filter(None, (_flags(other, base), _chains_note(other, base))))
             rows.append([target_label(base), size_label(base["n"]), base["device"], method_label(other), *ess,
-                         _usable_ratio(base, other, "time_to_result_s"), note])
+                         _usable_ratio(base, other, "time_to_result_s"), _note(other, base)])
     return Table(["target", "N", "device", "method", "ESS/s ratio", "ESS/grad ratio", "time-to-result speedup", "flag"],
                  rows, f"Each method against {baseline} (>1: better than {baseline}); "
                        "ratio of medians [min-max over seeds]")
@@ -197,9 +201,8 @@ def handrolled_vs_libraries(cells: pd.DataFrame) -> Table:
     rows = []
     for _, h in hand.iterrows():
         for _, lib in libs[libs["_k"] == h["_k"]].iterrows():
-            note = "; ".join(filter(None, (_flags(h, lib), _chains_note(h, lib))))
             rows.append([target_label(h), size_label(h["n"]), h["device"], h["method"], method_label(lib),
-                         _usable_ratio(h, lib, "ess_per_s"), _usable_ratio(h, lib, "us_per_grad"), note])
+                         _usable_ratio(h, lib, "ess_per_s"), _usable_ratio(h, lib, "us_per_grad"), _note(h, lib)])
     return Table(["target", "N", "device", "hand-rolled", "library", "ESS/s hand/lib", "s per grad hand/lib", "flag"],
                  rows, "Hand-rolled over library (ESS/s > 1: hand-rolled faster; s per grad < 1: cheaper gradient step)")
 
