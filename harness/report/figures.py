@@ -3,11 +3,16 @@
 Each function returns a ``Figure`` (the caller saves and closes it), so tests
 can read the plotted data back from the artists. A curve is one (method,
 device[, chains]) over N: the median over seeds, with the min-max over seeds
-as vertical bars. Cells with a flag (not converged, inaccurate) are drawn
-with a red cross over the point: their ESS/s is not a speed anyone may quote.
+as vertical bars. A method has one colour and marker in every figure of a
+report (:func:`method_styles`); the device and chain count vary the line
+style (:func:`variant_linestyles`). Cells with a flag (not converged,
+inaccurate, a seed failed) are drawn hollow and left out of the log-log fit:
+their figure is not a speed anyone may quote, so it must not bend a slope.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import matplotlib
 
@@ -19,7 +24,39 @@ import pandas as pd  # noqa: E402
 
 from harness.report import stats  # noqa: E402
 
-MARKERS = {"mcmc": "o", "vi": "^"}
+COLOURS = plt.get_cmap("tab10").colors
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<")  # nine: coprime with the ten colours
+LINESTYLES = ("-", "--", ":", "-.")
+FLAGGED = "hollow: flagged (not converged, inaccurate or a seed failed), not in the fit"
+FIT = "wide pale line: log-log fit through the filled points"
+
+
+class Style(NamedTuple):
+    """How one method is drawn in every figure of a report."""
+
+    colour: tuple
+    marker: str
+
+
+def method_styles(cells: pd.DataFrame) -> dict[str, Style]:
+    """method -> Style for every method in the report's cells, by its place among the sorted names.
+
+    Every figure of a report is drawn from the same cells, so a method keeps
+    one look across them. Colour and marker advance together; as 10 and 9 are
+    coprime, no two methods share a pair before 90 methods.
+    """
+    methods = sorted(set(cells["method"].dropna()))
+    return {m: Style(COLOURS[i % len(COLOURS)], MARKERS[i % len(MARKERS)]) for i, m in enumerate(methods)}
+
+
+def variant_linestyles(cells: pd.DataFrame) -> dict[tuple, str]:
+    """(device, num_chains) -> line style, by place among the report's sorted pairs.
+
+    The curve key's parts other than the method; taken from all the report's
+    cells, so a device keeps its line style across figures.
+    """
+    pairs = sorted(set(zip(cells["device"], cells["num_chains"])), key=str)
+    return {p: LINESTYLES[i % len(LINESTYLES)] for i, p in enumerate(pairs)}
 
 
 def scaling_groups(cells: pd.DataFrame) -> list[tuple]:
@@ -59,22 +96,49 @@ def curves(cells: pd.DataFrame, model: str, dataset: str, col: str, usable_only:
     return out
 
 
-def _draw_curves(ax, cs: dict, col: str, fit: bool):
+def ranked_fit(c: pd.DataFrame, col: str) -> stats.Fit:
+    """Log-log fit of one curve's medians through its unflagged cells only (NaN slope under two such sizes)."""
+    ranked = c[c["usable"].to_numpy(bool)]
+    return stats.loglog_fit(ranked["n"], ranked[f"{col}_med"])
+
+
+def _draw_fit(ax, c: pd.DataFrame, col: str, label: str, style: Style) -> tuple[str, bool]:
+    """Draw the ranked fit of curve ``c`` across its ranked sizes (none under two): (legend label with the slope, drawn)."""
+    f = ranked_fit(c, col)
+    if not np.isfinite(f.slope):
+        return f"{label}: no fit (under 2 unflagged sizes)", False
+    n = c.loc[c["usable"].to_numpy(bool), "n"].to_numpy(float)
+    x = np.array([n.min(), n.max()])
+    ax.plot(x, 10 ** (f.intercept + f.slope * np.log10(x)), color=style.colour, linewidth=6, alpha=0.2,
+            solid_capstyle="round", label=f"_fit {label}")
+    return f"{label}: slope {f.slope:+.2f}", True
+
+
+def _draw_curves(ax, cells: pd.DataFrame, cs: dict, col: str) -> bool:
+    """Each curve in its method's colour and marker: filled where ranked, hollow where flagged; fits through the filled.
+
+    Returns whether any fit line was drawn (the legend then keys it).
+    """
+    styles, linestyles = method_styles(cells), variant_linestyles(cells)
+    fitted = False
     for label, c in cs.items():
         x, y = c["n"].to_numpy(float), c[f"{col}_med"].to_numpy(float)
-        if fit:
-            f = stats.loglog_fit(x, y)
-            label = f"{label}: slope {f.slope:+.2f}" if np.isfinite(f.slope) else f"{label}: one size"
-        (line,) = ax.plot(x, y, marker="o", label=label)
-        lo, hi = c[f"{col}_min"].to_numpy(float), c[f"{col}_max"].to_numpy(float)
-        ax.vlines(x, lo, hi, color=line.get_color(), alpha=0.5)
+        style = styles[c["method"].iloc[0]]
         bad = ~c["usable"].to_numpy(bool)
+        label, drawn = _draw_fit(ax, c, col, label, style)
+        fitted |= drawn
+        ax.plot(x, y, color=style.colour, marker=style.marker, markevery=np.flatnonzero(~bad).tolist(),
+                linestyle=linestyles[(c["device"].iloc[0], c["num_chains"].iloc[0])], label=label)
+        lo, hi = c[f"{col}_min"].to_numpy(float), c[f"{col}_max"].to_numpy(float)
+        ax.vlines(x, lo, hi, color=style.colour, alpha=0.5)
         if bad.any():
-            ax.scatter(x[bad], y[bad], marker="x", s=80, color="red", zorder=5)
+            ax.scatter(x[bad], y[bad], marker=style.marker, s=50, facecolors="none", edgecolors=[style.colour],
+                       zorder=5, label=f"_flagged {label}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("N (data size)")
     ax.grid(True, which="both", alpha=0.3)
+    return fitted
 
 
 def _new(title: str):
@@ -83,9 +147,12 @@ def _new(title: str):
     return fig, ax
 
 
-def _legend(ax, flagged: bool):
+def _legend(ax, flagged: bool, fitted: bool):
+    """The legend, with keys for the hollow (flagged) points and the fit line where the figure has them."""
     if flagged:
-        ax.scatter([], [], marker="x", s=80, color="red", label="flagged: not converged, inaccurate or a seed failed")
+        ax.scatter([], [], marker="o", s=50, facecolors="none", edgecolors="grey", label=FLAGGED)
+    if fitted:
+        ax.plot([], [], color="grey", linewidth=6, alpha=0.2, label=FIT)
     ax.legend(fontsize=7, loc="best")
 
 
@@ -102,9 +169,9 @@ def ess_vs_n(cells: pd.DataFrame, model: str, dataset: str):
     """
     cs = curves(cells, model, dataset, "ess_per_s", family="mcmc")
     fig, ax = _new(f"{model}/{dataset}: min bulk ESS per second of sampling (MCMC)")
-    _draw_curves(ax, cs, "ess_per_s", fit=True)
+    fitted = _draw_curves(ax, cells, cs, "ess_per_s")
     ax.set_ylabel("ESS/s (median over seeds)")
-    _legend(ax, _any_flagged(cs))
+    _legend(ax, _any_flagged(cs), fitted)
     return fig
 
 
@@ -112,9 +179,9 @@ def compile_vs_n(cells: pd.DataFrame, model: str, dataset: str):
     """Median compile seconds against N."""
     cs = curves(cells, model, dataset, "compile_s")
     fig, ax = _new(f"{model}/{dataset}: compile seconds")
-    _draw_curves(ax, cs, "compile_s", fit=True)
+    fitted = _draw_curves(ax, cells, cs, "compile_s")
     ax.set_ylabel("compile s (median over seeds)")
-    _legend(ax, _any_flagged(cs))
+    _legend(ax, _any_flagged(cs), fitted)
     return fig
 
 
@@ -139,14 +206,14 @@ def per_grad_vs_n(cells: pd.DataFrame, model: str, dataset: str):
     """Sampling µs per gradient per chain against N, with the measured gradient floor dashed."""
     cs = curves(cells, model, dataset, "us_per_grad")
     fig, ax = _new(f"{model}/{dataset}: sampling cost per gradient evaluation")
-    _draw_curves(ax, cs, "us_per_grad", fit=True)
+    fitted = _draw_curves(ax, cells, cs, "us_per_grad")
     fl = floors(cells, model, dataset)
     for label, (x, y) in fl.items():
         ax.plot(x, y, linestyle="--", color="black", linewidth=1.5, label=label)
     if not fl:
         ax.text(0.02, 0.02, "no gradient floor in these rows", transform=ax.transAxes, fontsize=8)
     ax.set_ylabel("µs per gradient per chain (median)")
-    _legend(ax, _any_flagged(cs))
+    _legend(ax, _any_flagged(cs), fitted)
     return fig
 
 
@@ -157,15 +224,20 @@ def accuracy_groups(cells: pd.DataFrame) -> list[tuple]:
 
 
 def accuracy_vs_time(cells: pd.DataFrame, model: str, dataset: str, n):
-    """Max |z| of posterior means against time to result (compile + init + warmup + sampling), MCMC and VI together."""
+    """Max |z| of posterior means against time to result (compile + init + warmup + sampling), MCMC and VI together.
+
+    Each method in its report-wide colour and marker; GPU points carry a black edge.
+    """
     g = cells[(cells["model"] == model) & (cells["dataset"] == dataset) & (cells["seeds_ok"] > 0)]
     g = g[(g["n"] == n) | (pd.isna(n) & g["n"].isna())]
     g = g[np.isfinite(g["acc_z_mean"]) & np.isfinite(g["time_to_result_s_med"])]
     title = f"{model}/{dataset}" + ("" if pd.isna(n) else f", N = {int(n):,}")
     fig, ax = _new(f"{title}: accuracy against time to result")
+    styles = method_styles(cells)
     for (method, device, family), c in g.groupby(["method", "device", "family"], sort=True):
-        ax.scatter(c["time_to_result_s_med"], c["acc_z_mean"], marker=MARKERS.get(family, "s"), s=50,
-                   label=f"{method} ({device}, {family.upper()})")
+        style = styles[method]
+        ax.scatter(c["time_to_result_s_med"], c["acc_z_mean"], marker=style.marker, s=50, color=[style.colour],
+                   edgecolors="black" if device == "gpu" else "none", label=f"{method} ({device}, {family.upper()})")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("time to result, s (compile + init + warmup + sampling; median over seeds)")

@@ -1,6 +1,8 @@
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
+from matplotlib.markers import MarkerStyle
 
 from harness.report import figures
 
@@ -22,7 +24,25 @@ def _medians(col, method, device):
 
 
 def _lines(fig):
-    return {line.get_label(): line for line in fig.axes[0].get_lines()}
+    """The curves' and floors' lines by label (fit lines, labelled "_fit ...", and the fit's legend key left out)."""
+    return {line.get_label(): line for line in fig.axes[0].get_lines()
+            if not line.get_label().startswith("_") and line.get_label() != figures.FIT}
+
+
+def _fits(fig):
+    """Curve label -> its fit line."""
+    return {line.get_label().removeprefix("_fit "): line for line in fig.axes[0].get_lines()
+            if line.get_label().startswith("_fit ")}
+
+
+def _marker_vertices(marker):
+    m = MarkerStyle(marker)
+    return m.get_path().transformed(m.get_transform()).vertices
+
+
+def _slope(line):
+    x, y = np.log10(line.get_xdata()), np.log10(line.get_ydata())
+    return (y[-1] - y[0]) / (x[-1] - x[0])
 
 
 def test_ess_vs_n_plots_each_mcmc_method_and_device_median_with_slope(cells):
@@ -30,9 +50,10 @@ def test_ess_vs_n_plots_each_mcmc_method_and_device_median_with_slope(cells):
     lines = _lines(fig)
     # MCMC only: svi_autonormal has an ESS/s column (of iid guide draws) but no curve here
     assert set(lines) == {"numpyro_nuts (cpu): slope -1.00", "numpyro_nuts (gpu): slope -0.30",
-                          # blackjax_nuts' N = 1e5 seed 2 failed: its median there is of x0.95 and x1
-                          "blackjax_nuts (cpu): slope -1.01", "numpyro_hmcecs (cpu): slope -0.50",
-                          "handrolled_hmc (cpu): slope -1.00"}
+                          # blackjax_nuts' N = 1e5 seed 2 failed: that cell is flagged, so out of the fit
+                          "blackjax_nuts (cpu): slope -1.00", "numpyro_hmcecs (cpu): slope -0.50",
+                          # flagged at every size: no fit at all
+                          "handrolled_hmc (cpu): no fit (under 2 unflagged sizes)"}
     for label, line in lines.items():
         method, device = label.split(" (")[0], label.split("(")[1].split(")")[0]
         x, y = _medians("ess_per_s", method, device)
@@ -40,9 +61,13 @@ def test_ess_vs_n_plots_each_mcmc_method_and_device_median_with_slope(cells):
         np.testing.assert_allclose(line.get_ydata(), y)
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
-    # the non-converged method's points are crossed out
-    crosses = [c for c in ax.collections if c.get_label().startswith("flagged") or len(c.get_offsets()) == 3]
-    assert any(np.allclose(c.get_offsets()[:, 1], _medians("ess_per_s", "handrolled_hmc", "cpu")[1]) for c in crosses)
+    # the non-converged method's points are hollow, in its colour, and the legend says what hollow means
+    hollow = next(c for c in ax.collections if c.get_label().startswith("_flagged handrolled_hmc"))
+    np.testing.assert_allclose(hollow.get_offsets()[:, 1], _medians("ess_per_s", "handrolled_hmc", "cpu")[1])
+    assert len(hollow.get_facecolors()) == 0 or hollow.get_facecolors()[:, 3].max() == 0
+    colour = figures.method_styles(cells)["handrolled_hmc"].colour
+    np.testing.assert_allclose(hollow.get_edgecolors()[0][:3], colour)
+    assert figures.FLAGGED in [t.get_text() for t in ax.get_legend().get_texts()]
 
 
 def test_compile_and_per_gradient_figures_with_the_floor(cells):
@@ -84,3 +109,48 @@ def test_accuracy_vs_time_puts_mcmc_and_vi_on_one_axes(cells):
 def test_groups(cells):
     assert figures.scaling_groups(cells) == [("sparse_logistic", "synthetic")]  # eight schools has one size
     assert len(figures.accuracy_groups(cells)) == 4
+
+
+def test_fits_go_through_the_unflagged_points_only(cells):
+    fig = figures.ess_vs_n(cells, "sparse_logistic", "synthetic")
+    fits = _fits(fig)
+    # blackjax_nuts at N = 1e5 is flagged (a seed failed) and would bend the slope: -1.01 through all three sizes
+    x, y = _medians("ess_per_s", "blackjax_nuts", "cpu")
+    assert np.polyfit(np.log10(x), np.log10(y), 1)[0] == pytest.approx(-1.01, abs=5e-3)
+    fit = fits["blackjax_nuts (cpu)"]
+    np.testing.assert_allclose(fit.get_xdata(), x[:2])  # drawn across the unflagged sizes only
+    assert _slope(fit) == pytest.approx(np.polyfit(np.log10(x[:2]), np.log10(y[:2]), 1)[0])
+    c = figures.curves(cells, "sparse_logistic", "synthetic", "ess_per_s")["blackjax_nuts (cpu)"]
+    assert figures.ranked_fit(c, "ess_per_s").points == 2
+    # every size of handrolled_hmc is flagged: no fit line, though its points are drawn
+    assert not any(k.startswith("handrolled_hmc") for k in fits)
+    assert any(k.startswith("handrolled_hmc") for k in _lines(fig))
+
+
+def test_a_method_has_one_colour_and_marker_in_every_figure(cells):
+    styles = figures.method_styles(cells)
+    assert sorted(styles) == sorted(set(cells["method"]))
+    figs = [figures.ess_vs_n(cells, "sparse_logistic", "synthetic"),
+            figures.compile_vs_n(cells, "sparse_logistic", "synthetic"),
+            figures.per_grad_vs_n(cells, "sparse_logistic", "synthetic")]
+    seen = {}
+    for fig in figs:
+        for label, line in _lines(fig).items():
+            if not label.startswith("gradient floor"):
+                seen.setdefault(label.split(" (")[0], set()).add((line.get_color(), line.get_marker()))
+    assert {"numpyro_nuts", "blackjax_nuts", "svi_autonormal"} <= set(seen)  # svi: compile and per-gradient only
+    for method, looks in seen.items():
+        assert looks == {(styles[method].colour, styles[method].marker)}, method
+    acc = figures.accuracy_vs_time(cells, "sparse_logistic", "synthetic", 10000)
+    for points in acc.axes[0].collections:
+        method = points.get_label().split(" (")[0]
+        np.testing.assert_allclose(points.get_facecolors()[0][:3], styles[method].colour)
+        np.testing.assert_allclose(points.get_paths()[0].vertices, _marker_vertices(styles[method].marker))
+
+
+def test_method_styles_are_distinct_and_independent_of_row_order(cells):
+    styles = figures.method_styles(cells)
+    assert len(set(styles.values())) == len(styles)
+    assert figures.method_styles(cells.iloc[::-1]) == styles
+    many = pd.DataFrame({"method": [f"m{i:03d}" for i in range(90)]})
+    assert len(set(figures.method_styles(many).values())) == 90
