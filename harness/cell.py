@@ -12,7 +12,9 @@ density program at the same batch, dtype and positions (the chains' last draws),
 measured here in this process. ``sample_s`` is the median of the timed runs,
 ``sample_s_min`` / ``sample_s_max`` their spread, ``sample_replays`` their number,
 ``sample_s_first`` the first run; ``overhead_ratio`` is the median of the
-per-pair ratios and ``floor_us_per_grad`` the median floor.
+per-pair ratios and ``floor_us_per_grad`` the median floor. ``ref_us_per_grad`` is
+the host reference timed between the replays (:func:`_host_ref`), which the run's
+second pass reads (:mod:`harness.recheck`).
 
 Statuses a row can carry: ``ok``; ``nan`` (non-finite draws); ``diverged``
 (every sampling transition divergent); ``error`` (the method raised);
@@ -82,6 +84,12 @@ class Cell:
         size = self.dataset if self.n is None else f"{self.dataset}:{self.n}"
         extra = "" if self.precision == "float32" else f"/{self.precision}"
         return f"{self.model}/{size}/{self.method}/{self.device}/c{self.num_chains}/s{self.seed}{extra}"
+
+    def ref_group(self, batch: int) -> str:
+        """Cells that time the same host reference (:func:`_host_ref`): the floor group less the density."""
+        group = json.loads(self.floor_group(batch))
+        del group["density"]
+        return json.dumps(group, sort_keys=True)
 
     def floor_group(self, batch: int) -> str:
         """Cells that share a gradient floor: same posterior, device, precision, XLA setup, batch,
@@ -193,6 +201,19 @@ def _floor_positions(posterior, z, batch: int, seed: int):
     return jnp.asarray(last, init.dtype) if np.all(np.isfinite(last)) else init
 
 
+def _host_ref(posterior, positions, seconds: float):
+    """The host reference (:func:`harness.timing.replay_paired`): NumPyro's potential gradient of the
+    model at fixed points (the initial positions of seed 0) at the floor's batch and dtype. Its program
+    and inputs depend only on the cell's ``ref_group`` (posterior, size, batch, device, precision, XLA
+    setup), never on the method, so every cell of a group times the same thing."""
+    import jax
+
+    from harness import timing
+
+    fixed = posterior.initial_positions(jax.random.key(0), positions.shape[0]).astype(positions.dtype)
+    return timing.floor_loop(*posterior.density_and_data("model"), fixed, seconds=seconds)
+
+
 def _replay(loop, result, posterior, density: str, positions, work: float):
     """The sampling loop replayed against the floor (:func:`harness.timing.replay_paired`).
 
@@ -203,10 +224,10 @@ def _replay(loop, result, posterior, density: str, positions, work: float):
     from harness import timing
 
     first_s = loop.seconds if loop is not None else result.sample_s
-    floor = timing.floor_loop(*posterior.density_and_data(density), positions,
-                              seconds=timing.floor_call_seconds(first_s))
+    seconds = timing.floor_call_seconds(first_s)
+    floor = timing.floor_loop(*posterior.density_and_data(density), positions, seconds=seconds)
     if loop is not None:
-        return timing.replay_paired(loop._replace(work=work), floor)
+        return timing.replay_paired(loop._replace(work=work), floor, _host_ref(posterior, positions, seconds))
     floor()
     f = floor() / floor.work
     return timing.Replay((first_s,), (f,), (first_s / work / f if work > 0 else float("nan"),))
@@ -330,7 +351,8 @@ def run_cell(cell: Cell, draws_path: str | None = None) -> dict:
         row.update({f"x_{k}": v for k, v in scalars.items()})
         row.update(floor_us_per_grad=timed.floor * 1e6, floor_batch=batch, floor_density=method.density,
                    floor_group=cell.floor_group(batch), overhead_ratio=timed.ratio,
-                   overhead_ratio_min=min(timed.ratios), overhead_ratio_max=max(timed.ratios))
+                   overhead_ratio_min=min(timed.ratios), overhead_ratio_max=max(timed.ratios),
+                   ref_us_per_grad=timed.ref * 1e6, ref_group=cell.ref_group(batch))
         if draws_path:
             from harness import draws
 

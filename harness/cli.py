@@ -121,6 +121,9 @@ def add_run(sub) -> None:
     p.add_argument("--save-draws", action="store_true", help="write each cell's draws as ArviZ netCDF under OUT/draws")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the cells on this Dask distributed scheduler")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--no-recheck", action="store_true",
+                   help="no second pass: do not re-run the cells a shared host may have slowed, nor loops under "
+                        "50 ms (harness.recheck; a --scheduler run never does)")
     p.add_argument("--dry-run", action="store_true", help="list the cells and the estimated duration; run nothing")
     p.set_defaults(func=cmd_run)
 
@@ -180,7 +183,7 @@ def cmd_run(args) -> int:
 
             run_cells_dask(todo, out, args.scheduler, **kwargs)
         else:
-            runner.run_cells(todo, out, **kwargs)
+            runner.run_cells(todo, out, recheck=not args.no_recheck, **kwargs)
     finally:
         progress.close()
     if store.rows_path(out).exists():

@@ -99,6 +99,12 @@ class Progress:
                       f"/{row.get('device')}/c{row.get('num_chains')}/s{row.get('seed')}: {row['status']}"
                       f" in {row.get('wall_s') or 0:.1f} s", file=self.stream, flush=True)
 
+    def add(self, cells: list[Cell]) -> None:
+        """More cells to run in this run (a second pass: :mod:`harness.recheck`)."""
+        with self._lock:
+            self.total += len(cells)
+            self.remaining.update({c.key(): self.estimate(c) for c in cells})
+
     def skip(self, cell: Cell) -> None:
         """A cell this run leaves alone (another live run holds it, or it is now stored ok)."""
         with self._lock:

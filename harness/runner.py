@@ -181,7 +181,7 @@ class Session:
 
     def finish(self, cell: Cell, row: dict) -> dict:
         row["command"] = self.command
-        if row.get("draws_path"):
+        if row.get("draws_path") and os.path.isabs(row["draws_path"]):
             row["draws_path"] = os.path.relpath(row["draws_path"], self.out_dir)
         if cell.device == "gpu" and row.get("status") == "skipped" and not self.no_gpu:
             self.no_gpu = f"{row.get('error')} (found by an earlier cell of this run)"
@@ -201,13 +201,16 @@ def run_cells(
     resume: bool = False,
     save_draws: bool = False,
     progress=None,
+    recheck: bool = False,
 ) -> list[dict]:
     """Run the cells here, one after another, appending each row to ``out_dir`` as soon as it ends.
 
     Returns the rows of this call; with ``resume`` the cells already stored ok
     are skipped (and cells another live run holds are left to it).
     ``progress`` (a :class:`harness.progress.Progress`) hears of each cell's
-    start, row or skip.
+    start, row or skip. With ``recheck`` (what ``harness run`` does), a second
+    pass runs again the cells a shared host may have slowed (:mod:`harness.recheck`)
+    and appends the row it keeps.
     """
     session = Session(out_dir, command, timeout_s, resume, save_draws, on_row)
     for cell in session.todo(cells):
@@ -222,4 +225,37 @@ def run_cells(
             row = session.finish(cell, row if row is not None else run_one(cell, **kwargs))
             if progress:
                 progress.done(row)
+    if recheck:
+        _second_pass(session, progress)
     return session.rows
+
+
+def _second_pass(session: Session, progress=None) -> None:
+    """Run again, in fresh processes and after every other cell, the cells :func:`harness.recheck.suspects`
+    names among the run directory's rows (a resumed run's earlier rows included), each once: a cell
+    already run twice is not run again. Append the row :func:`harness.recheck.merge` keeps."""
+    from harness import recheck
+
+    rows = store.latest(store.read_rows(session.out_dir))
+    again = recheck.suspects(rows)
+    redo = [(Cell(**json.loads(r["cell_key"])), r) for r in rows
+            if r.get("cell_key") in again and not r.get("attempts")]
+    if progress and redo:
+        progress.add([cell for cell, _ in redo])
+    for cell, first in redo:
+        with store.claim(session.out_dir, cell.key()) as mine:  # a concurrent resumed run may recheck it too
+            if not mine or _rechecked(session.out_dir, cell.key()):
+                if progress:
+                    progress.skip(cell)
+                continue
+            if progress:
+                progress.start(cell)
+            _, kwargs = session.prepare(cell)
+            row = session.finish(cell, recheck.merge(first, run_one(cell, **kwargs), again[cell.key()]))
+            if progress:
+                progress.done(row)
+
+
+def _rechecked(out_dir, key: str) -> bool:
+    """Whether the cell's stored row already comes from a second pass."""
+    return any(r.get("attempts") for r in store.read_rows(out_dir) if r.get("cell_key") == key)

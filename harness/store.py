@@ -33,7 +33,7 @@ COLUMNS = [
     "grad_evals_warmup", "grad_evals", "min_ess_bulk", "min_ess_tail", "max_rhat", "converged",
     "ess_per_s", "ess_per_grad", "no_grad_reason", "accept_rate", "divergences", "step_size",
     "floor_us_per_grad", "floor_batch", "floor_density", "overhead_ratio", "overhead_ratio_min",
-    "overhead_ratio_max", "peak_rss_mb", "peak_device_mb", "draws_path",
+    "overhead_ratio_max", "ref_us_per_grad", "attempts", "recheck", "peak_rss_mb", "peak_device_mb", "draws_path",
     "python", "jax", "jaxlib", "numpyro", "blackjax", "arviz", "optax", "numpy",
     "backend", "device_kind", "device_count", "cpu", "cpu_count", "platform",
     "git_commit", "hostname", "xla_flags_env", "timestamp", "command", "cell_key",
@@ -121,11 +121,21 @@ def claim(run_dir, key: str):
         os.close(fd)
 
 
+def latest(rows: list[dict]) -> list[dict]:
+    """Each cell's last row (a cell re-run by a resumed run or by a run's second pass,
+    :mod:`harness.recheck`, has several; the file keeps them all), in first-seen order;
+    rows without a ``cell_key`` all stay."""
+    last: dict = {}
+    for i, row in enumerate(rows):
+        last[row.get("cell_key") or ("", i)] = row
+    return list(last.values())
+
+
 def load(run_dir) -> pd.DataFrame:
-    """Rows of a run directory as a DataFrame, the standard columns first."""
+    """Each cell's last row in a run directory (:func:`latest`) as a DataFrame, the standard columns first."""
     if not Path(run_dir).is_dir():
         raise FileNotFoundError(f"no run directory at {run_dir}")
-    rows = read_rows(run_dir)
+    rows = latest(read_rows(run_dir))
     df = pd.DataFrame(rows)
     extra = [c for c in df.columns if c not in COLUMNS]
     return df.reindex(columns=COLUMNS + extra)

@@ -201,10 +201,11 @@ def floor_call_seconds(first_s: float) -> float:
 
 def replay_cost_s(first_s: float) -> float:
     """Seconds the replay protocol adds to a cell whose sampling loop took ``first_s``: the
-    replays and one floor run per timing (plus the untimed first floor run); the cost model's
-    figure (``harness list suites``), the floor's compile and sizing aside."""
+    replays and one floor run per timing (plus the untimed first floor run), and the host
+    reference's four runs; the cost model's figure (``harness list suites``), the floor's and
+    the reference's compile and sizing aside."""
     replays, first_counts = replay_count(first_s)
-    return replays * first_s + (replays + first_counts + 1) * floor_call_seconds(first_s)
+    return replays * first_s + (replays + first_counts + 1 + 4) * floor_call_seconds(first_s)
 
 
 class Replay(NamedTuple):
@@ -212,12 +213,14 @@ class Replay(NamedTuple):
 
     ``loop_s``: seconds of each timed run of the loop; ``floor_s``: seconds per gradient
     per point of the floor run right after it; ``ratios``: per pair, the loop's seconds per
-    unit of work over ``floor_s`` (NaN when the loop's work is 0 or unknown).
+    unit of work over ``floor_s`` (NaN when the loop's work is 0 or unknown); ``ref_s``:
+    seconds per gradient per point of the host reference (:func:`replay_paired`), if any.
     """
 
     loop_s: tuple[float, ...]
     floor_s: tuple[float, ...]
     ratios: tuple[float, ...]
+    ref_s: tuple[float, ...] = ()
 
     @property
     def seconds(self) -> float:
@@ -239,8 +242,13 @@ class Replay(NamedTuple):
         """Median loop seconds per unit of work (ratio x floor, pair by pair)."""
         return statistics.median(r * f for r, f in zip(self.ratios, self.floor_s))
 
+    @property
+    def ref(self) -> float:
+        """Median host-reference seconds per gradient per point (NaN when none was timed)."""
+        return statistics.median(self.ref_s) if self.ref_s else math.nan
 
-def replay_paired(loop: TimedCall, floor: TimedCall) -> Replay:
+
+def replay_paired(loop: TimedCall, floor: TimedCall, ref: TimedCall | None = None) -> Replay:
     """Re-run ``loop`` (same executable, same arguments: the same work) interleaved with ``floor``.
 
     The one procedure behind every overhead ratio (the cell's row, the asv probe, the
@@ -251,15 +259,24 @@ def replay_paired(loop: TimedCall, floor: TimedCall) -> Replay:
     median of the per-pair ratios cancels slow drifts and ignores a few disturbed pairs.
     ``loop.work`` is the loop's work in the floor's unit (gradient evaluations per
     point); 0 makes the ratios NaN while the timings still come out.
+
+    ``ref`` (optional) is a host reference: a gradient loop whose program and inputs are
+    the same in every cell that compares with this one (the cell's ``ref_group``). It
+    runs once untimed, then after the floor of the first, middle and last pair, so it sees
+    the machine as the replays saw it; a run whose reference is slower than its group's
+    says the host, not the method, was slow (:mod:`harness.recheck`).
     """
     replays, first_counts = replay_count(loop.seconds)
     floor()
-    loop_s, floor_s = [], []
-    if first_counts:
-        loop_s.append(loop.seconds)
+    if ref is not None:
+        ref()
+    loop_s, floor_s, ref_s = [], [], []
+    pairs = replays + first_counts
+    ref_at = {0, pairs // 2, pairs - 1} if ref is not None else set()
+    for i in range(pairs):
+        loop_s.append(loop.seconds if first_counts and i == 0 else loop())
         floor_s.append(floor() / floor.work)
-    for _ in range(replays):
-        loop_s.append(loop())
-        floor_s.append(floor() / floor.work)
+        if i in ref_at:
+            ref_s.append(ref() / ref.work)
     ratios = tuple(t / loop.work / f if loop.work > 0 else math.nan for t, f in zip(loop_s, floor_s))
-    return Replay(tuple(loop_s), tuple(floor_s), ratios)
+    return Replay(tuple(loop_s), tuple(floor_s), ratios, tuple(ref_s))

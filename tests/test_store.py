@@ -76,3 +76,13 @@ def test_ok_keys_are_the_cells_stored_ok(tmp_path):
     store.append(tmp_path, {"cell_key": "c", "status": "error"})
     store.append(tmp_path, {"cell_key": "c", "status": "ok"})
     assert store.ok_keys(tmp_path) == {"a", "c"}
+
+
+def test_load_reads_each_cells_last_row_and_the_file_keeps_all(tmp_path):
+    for row in ({"cell_key": "a", "status": "error"}, {"cell_key": "b", "status": "ok", "sample_s": 2.0},
+                {"cell_key": "a", "status": "ok", "sample_s": 1.0}, {"status": "ok"}, {"status": "ok"}):
+        store.append(tmp_path, row)
+    df = store.load(tmp_path)
+    assert list(df["cell_key"].fillna("-")) == ["a", "b", "-", "-"]
+    assert df.loc[0, "status"] == "ok" and df.loc[0, "sample_s"] == 1.0
+    assert len(store.read_rows(tmp_path)) == 5

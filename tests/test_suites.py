@@ -220,3 +220,18 @@ def test_estimate_adds_the_replay_protocol_to_the_sampling_loop():
     sample_s = 4 * 500 * m["grads_per_iter"] * suites.floor_us(10000, "cpu") * m["overhead"] * 1e-6
     fixed = model["process"]["cpu"]["startup_s"] + m["compile_s"] + model["process"]["cpu"]["floor_s"]
     assert suites.estimate_cell_s(cell) == pytest.approx(fixed + sample_s + timing.replay_cost_s(sample_s))
+
+
+
+def test_estimate_doubles_a_cell_whose_loop_the_second_pass_runs_again():
+    from harness import recheck, timing
+    from harness.cell import Cell
+
+    cell = Cell("eight_schools-eight_schools_noncentered", "posteriordb", None, "handrolled_hmc_tuned",
+                num_warmup=0, num_samples=10)
+    model = suites.costs()
+    m = {**model["family"]["mcmc"], **model["method"].get("handrolled_hmc_tuned", {})}
+    sample_s = 4 * 10 * m["grads_per_iter"] * suites.floor_us(None, "cpu") * m["overhead"] * 1e-6
+    assert sample_s < recheck.SHORT_LOOP_S
+    fixed = model["process"]["cpu"]["startup_s"] + m["compile_s"] + model["process"]["cpu"]["floor_s"]
+    assert suites.estimate_cell_s(cell) == pytest.approx(2 * (fixed + sample_s + timing.replay_cost_s(sample_s)))

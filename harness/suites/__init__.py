@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import UsageError, timing
+from harness import UsageError, recheck, timing
 from harness.cell import PRECISIONS, Cell, load_plugins, validate
 
 DEVICES = ("cpu", "gpu")
@@ -301,6 +301,8 @@ def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | No
         + chains * (warmup + samples) * (grads_per_iter * floor(n) * overhead + iter_us)
         + the replay protocol's cost for a sampling loop of chains * samples iterations
           (:func:`harness.timing.replay_cost_s`)
+    all twice when that loop is shorter than :data:`harness.recheck.SHORT_LOOP_S` (the
+    run's second pass runs it again; the host-disturbed cells it reruns are not foreseen)
     with n the subsample size for a subsampling method and chains the method's own
     ``num_chains`` option where it has one (an ensemble method such as ChEES), and a
     NUTS method's steps per iteration the model's ``nuts_steps`` where one is given
@@ -328,6 +330,8 @@ def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | No
     fixed = process["startup_s"] + m["compile_s"] + process["floor_s"]
     sample_s = chains * cell.num_samples * per_iter_us * 1e-6
     total = fixed + chains * cell.num_warmup * per_iter_us * 1e-6 + sample_s + timing.replay_cost_s(sample_s)
+    if sample_s < recheck.SHORT_LOOP_S:  # the second pass runs a short loop's cell again
+        total *= 2
     return min(total, timeout_s) if timeout_s else total
 
 
