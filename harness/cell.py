@@ -14,7 +14,8 @@ measured here in this process. ``sample_s`` is the median of the timed runs,
 ``sample_s_first`` the first run; ``overhead_ratio`` is the median of the
 per-pair ratios and ``floor_us_per_grad`` the median floor. ``ref_us_per_grad`` is
 the host reference timed between the replays (:func:`_host_ref`), which the run's
-second pass reads (:mod:`harness.recheck`).
+second pass reads (:mod:`harness.recheck`). ``roofline_us_per_grad`` and ``x_roofline``
+put the floor beside the memory bound (:mod:`harness.roofline`).
 
 Statuses a row can carry: ``ok``; ``nan`` (non-finite draws); ``diverged``
 (every sampling transition divergent); ``error`` (the method raised);
@@ -44,6 +45,7 @@ import numpy as np
 from harness import UsageError
 
 PRECISIONS = ("float32", "float64")
+RUN_TO_TARGET = ("target_ess", "max_draws")
 PLUGINS_ENV = "HARNESS_PLUGINS"
 OOM_MARKERS = ("RESOURCE_EXHAUSTED", "Out of memory", "out of memory", "OOM")
 
@@ -55,7 +57,9 @@ class Cell:
     ``xla_devices`` forces that many host (CPU) devices (XLA_FLAGS
     --xla_force_host_platform_device_count); ``xla_flags`` are further XLA
     flags for the cell's process. Both change what is measured, so both are
-    part of the key.
+    part of the key. ``target_ess``: run to that bulk and tail ESS (and R-hat < 1.01)
+    in chunks of ``num_samples`` draws, up to ``max_draws`` per chain
+    (:mod:`harness.methods.to_target`); None: a fixed budget of ``num_samples``.
     """
 
     model: str
@@ -72,17 +76,22 @@ class Cell:
     precision: str = "float32"
     xla_devices: int | None = None
     xla_flags: str = ""
+    target_ess: float | None = None
+    max_draws: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def key(self) -> str:
-        """Canonical JSON of the configuration (options sorted): equal cells, equal keys."""
-        return json.dumps(self.to_dict(), sort_keys=True)
+        """Canonical JSON of the configuration (options sorted): equal cells, equal keys. The run-to-target
+        fields are left out while unset, so a fixed-budget cell keeps the key it had before they existed."""
+        d = {k: v for k, v in self.to_dict().items() if not (k in RUN_TO_TARGET and v is None)}
+        return json.dumps(d, sort_keys=True)
 
     def label(self) -> str:
         size = self.dataset if self.n is None else f"{self.dataset}:{self.n}"
         extra = "" if self.precision == "float32" else f"/{self.precision}"
+        extra += "" if self.target_ess is None else f"/ess{self.target_ess:g}"
         return f"{self.model}/{size}/{self.method}/{self.device}/c{self.num_chains}/s{self.seed}{extra}"
 
     def ref_group(self, batch: int) -> str:
@@ -142,13 +151,49 @@ def validate(cell: Cell) -> Cell:
         raise UsageError(f"xla_devices must be a positive integer, got {cell.xla_devices}")
     if method.check is not None:  # combinations the method cannot run (e.g. adaptation without warmup)
         method.check(target, methods.RunConfig(cell.num_chains, cell.num_warmup, cell.num_samples, opts))
-    return Cell(**{**cell.to_dict(), "n": n, "options": opts})
+    return Cell(**{**cell.to_dict(), "n": n, "options": opts, **_run_to_target(cell, method)})
 
 
-def base_row(cell: Cell) -> dict:
+def _run_to_target(cell: Cell, method) -> dict:
+    """The cell's target fields, checked: a positive ESS, a method that can run to it, a cap (default
+    ``DEFAULT_MAX_CHUNKS`` chunks) of at least one chunk; none without a target."""
+    from harness.methods.to_target import DEFAULT_MAX_CHUNKS
+
+    if cell.target_ess is None:
+        if cell.max_draws is not None:
+            raise UsageError("max_draws caps a run to a target: give target_ess (--target-ess) too")
+        return {}
+    if not (isinstance(cell.target_ess, (int, float)) and not isinstance(cell.target_ess, bool) and cell.target_ess > 0):
+        raise UsageError(f"target_ess must be a positive number, got {cell.target_ess!r}")
+    if not method.runs_to_target:
+        from harness import methods
+
+        able = ", ".join(m for m in methods.names() if methods.get(m).runs_to_target)
+        raise UsageError(f"method {method.name!r} cannot run to a target ESS yet; methods that can: {able}")
+    cap = DEFAULT_MAX_CHUNKS * cell.num_samples if cell.max_draws is None else cell.max_draws
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < cell.num_samples:
+        raise UsageError(f"max_draws must be an integer >= num_samples ({cell.num_samples}, the chunk), got {cap!r}")
+    return {"target_ess": float(cell.target_ess), "max_draws": cap}
+
+
+def base_row(cell: Cell, registry: bool = True) -> dict:
+    """The columns every row has, failures included: the configuration, its key, and what the
+    method registry says of the method (family, library, whether it subsamples), so that no
+    reader has to guess them from the method's name. ``registry=False``: not the latter (a
+    process whose device is missing must not import the methods: BlackJAX computes at import;
+    readers then look the method up themselves, :mod:`harness.report.frame`)."""
     row = cell.to_dict()
     row["options"] = json.dumps(cell.options, sort_keys=True)
     row["cell_key"] = cell.key()
+    if not registry:
+        return row
+    from harness import methods
+
+    try:
+        m = methods.get(cell.method)
+        row.update(family=m.family, library=m.library or None, subsamples=m.subsamples)
+    except UsageError:  # a method no registry here knows (the row is a failure row)
+        pass
     return row
 
 
@@ -233,20 +278,30 @@ def _replay(loop, result, posterior, density: str, positions, work: float):
     return timing.Replay((first_s,), (f,), (first_s / work / f if work > 0 else float("nan"),))
 
 
+def _roofline(posterior, density: str, positions, floor_us: float) -> dict:
+    """The row's roofline columns (:mod:`harness.roofline`); a failure there is recorded, never the cell's."""
+    from harness import roofline
+
+    try:
+        return roofline.columns(*posterior.density_and_data(density), positions, floor_us)
+    except Exception as e:  # noqa: BLE001 - the measurement goes on without its roofline
+        return {"roofline_error": f"{type(e).__name__}: {e}".splitlines()[0][:300]}
+
+
 def _classify(e: BaseException) -> str:
     text = f"{type(e).__name__}: {e}"
     return "oom" if isinstance(e, MemoryError) or any(m in text for m in OOM_MARKERS) else "error"
 
 
-def _summary(z, extra: dict) -> dict:
-    """ESS / R-hat summary of draws; a point estimate (extra point_estimate=True) gets none.
+def _summary(z, point_estimate: bool) -> dict:
+    """ESS / R-hat summary of draws; a point estimate (``RunResult.point_estimate``) gets none.
 
     Its draws are one point repeated: ESS and R-hat are undefined, so they stay NaN
     (and with them ess_per_s, ess_per_grad) and ``no_ess_reason`` says why.
     """
     from harness import metrics
 
-    if not extra.get("point_estimate") or not np.all(np.isfinite(z)):
+    if not point_estimate or not np.all(np.isfinite(z)):
         return metrics.summarize(z)
     nan = float("nan")
     return {"min_ess_bulk": nan, "min_ess_tail": nan, "max_rhat": nan, "converged": False,
@@ -272,7 +327,7 @@ def device_unavailable(device: str) -> str | None:
 def skipped_row(cell: Cell, why: str) -> dict:
     from harness import environment
 
-    row = base_row(cell)
+    row = base_row(cell, registry=False)
     row.update(status="skipped", error=why, wall_s=0.0)
     row.update(environment.capture(with_device=False))
     return row
@@ -289,13 +344,15 @@ def run_cell(cell: Cell, draws_path: str | None = None) -> dict:
         return skipped_row(cell, why)
 
     from harness import environment, methods, metrics, timing
+    from harness.methods.to_target import ToTarget
 
     row = base_row(cell)
     t0 = time.perf_counter()
     try:
         method = methods.get(cell.method)
         posterior = _posterior(cell)
-        config = methods.RunConfig(cell.num_chains, cell.num_warmup, cell.num_samples, cell.options)
+        target = None if cell.target_ess is None else ToTarget(cell.target_ess, cell.max_draws)
+        config = methods.RunConfig(cell.num_chains, cell.num_warmup, cell.num_samples, cell.options, target)
         with timing.recording_runs() as runs:
             result = method.run(posterior, config, jax.random.key(cell.seed))
         loop = timing.sampling_call(runs)
@@ -303,19 +360,20 @@ def run_cell(cell: Cell, draws_path: str | None = None) -> dict:
         row["peak_device_mb"] = _device_peak_mb(jax)
         z = posterior.layout.unconstrain(result.draws)  # (chain, draw, dim); chains as run (ChEES: its ensemble)
         finite = bool(np.all(np.isfinite(z)))
-        summary = _summary(z, result.extra)
+        summary = _summary(z, result.point_estimate)
         if method.family == "vi":  # guide draws are iid: converged means the optimiser met its stopping rule
-            summary["converged"] = finite and bool(result.extra.get("opt_converged", False))
+            summary["converged"] = finite and bool(result.opt_converged)
         # a subsampling method's gradient touches m of N points: per-gradient figures use full-data equivalents
-        grads = result.extra.get("grad_evals_full_equiv_sample", result.grad_evals_sample)
+        full_equiv = result.grad_evals_full_equiv_sample is not None
+        grads = result.grad_evals_full_equiv_sample if full_equiv else result.grad_evals_sample
         # per device: chains on parallel devices share the wall-clock seconds. A guide's draw phase computes
         # no sampling gradients (the Laplace Hessian's "dim gradient-equivalents" are one batched program):
         # VI has no overhead ratio over the floor
         uncounted = method.uncounted_work or method.family == "vi"
-        work = 0.0 if uncounted else grads / result.extra.get("parallel_devices", 1)
-        batch = int(result.extra.get("grad_batch", cell.num_chains))
-        timed = _replay(loop, result, posterior, method.density, _floor_positions(posterior, z, batch, cell.seed),
-                        work)
+        work = 0.0 if uncounted else grads / result.parallel_devices
+        batch = int(result.grad_batch or cell.num_chains)
+        positions = _floor_positions(posterior, z, batch, cell.seed)
+        timed = _replay(loop, result, posterior, method.density, positions, work)
         sample_s = timed.seconds
         row.update(
             status="ok",
@@ -323,7 +381,7 @@ def run_cell(cell: Cell, draws_path: str | None = None) -> dict:
             family=method.family,
             chains_run=int(z.shape[0]),
             compile_s=result.compile_s,
-            init_s=result.extra.get("init_s", 0.0),
+            init_s=result.init_s,
             warmup_s=result.warmup_s,
             sample_s=sample_s,
             sample_s_min=min(timed.loop_s),
@@ -333,13 +391,18 @@ def run_cell(cell: Cell, draws_path: str | None = None) -> dict:
             grad_evals_warmup=result.grad_evals_warmup,
             grad_evals=result.grad_evals_sample,
             grad_evals_full_equiv=grads,
+            draws_per_chain=int(z.shape[1]),
+            reached_target=result.reached_target,
             accept_rate=result.accept_rate,
             divergences=result.divergences,
             step_size=result.step_size,
             **summary,
         )
         ref = posterior.reference()
-        row.update(metrics.accuracy(result.draws, ref and ref.mean, ref and ref.sd), reference=ref and ref.source)
+        # scored on every coordinate of the reference: the layout's constrain runs the model for its
+        # deterministic sites (Stan's transformed parameters), which a VI guide's draws lack
+        scored = {**posterior.layout.constrain(z), **result.draws} if ref else result.draws
+        row.update(metrics.accuracy(scored, ref and ref.mean, ref and ref.sd), reference=ref and ref.source)
         row["ess_per_s"] = summary["min_ess_bulk"] / sample_s if sample_s > 0 else float("nan")
         row["ess_per_grad"] = summary["min_ess_bulk"] / grads if grads and not method.uncounted_work else float("nan")
         row["no_grad_reason"] = method.uncounted_work or None
@@ -347,12 +410,19 @@ def run_cell(cell: Cell, draws_path: str | None = None) -> dict:
             row.update(status="nan", error="draws contain NaN or inf")
         elif result.divergences >= z.shape[0] * z.shape[1]:
             row.update(status="diverged", error="every sampling transition diverged")
-        scalars = {k: v for k, v in result.extra.items() if k not in ("init_s", "grad_batch", "parallel_devices") and _is_scalar(v)}
-        row.update({f"x_{k}": v for k, v in scalars.items()})
+        row.update({f"x_{k}": v for k, v in result.extra.items() if _is_scalar(v)})
+        if full_equiv:
+            row.update(x_grad_evals_full_equiv_sample=grads,
+                       x_grad_evals_full_equiv_warmup=result.grad_evals_full_equiv_warmup)
+        if result.opt_converged is not None:
+            row["x_opt_converged"] = bool(result.opt_converged)
+        if result.point_estimate:
+            row["x_point_estimate"] = True
         row.update(floor_us_per_grad=timed.floor * 1e6, floor_batch=batch, floor_density=method.density,
                    floor_group=cell.floor_group(batch), overhead_ratio=timed.ratio,
                    overhead_ratio_min=min(timed.ratios), overhead_ratio_max=max(timed.ratios),
                    ref_us_per_grad=timed.ref * 1e6, ref_group=cell.ref_group(batch))
+        row.update(_roofline(posterior, method.density, positions, timed.floor * 1e6))
         if draws_path:
             from harness import draws
 

@@ -109,7 +109,12 @@ def add_run(sub) -> None:
     p.add_argument("--device", action="append", help="cpu and/or gpu (repeatable or comma-separated)")
     p.add_argument("--precision", action="append", help="float32 and/or float64 (repeatable or comma-separated)")
     p.add_argument("--warmup", type=non_negative_int, help="warmup iterations per chain")
-    p.add_argument("--samples", type=positive_int, help="sampling iterations per chain")
+    p.add_argument("--samples", type=positive_int, help="sampling iterations per chain (with --target-ess: per chunk)")
+    p.add_argument("--target-ess", type=positive_float, metavar="ESS",
+                   help="run each MCMC cell to this bulk and tail ESS and R-hat < 1.01, in chunks of --samples "
+                        "draws checked after 1, 2, 4, ... chunks (MCMC methods; VI keeps its fixed draws)")
+    p.add_argument("--max-draws", type=positive_int, metavar="N",
+                   help="with --target-ess: stop at N draws per chain (default 32 chunks)")
     p.add_argument("--option", action="append", metavar="[METHOD.]KEY=VALUE", help="method option (repeatable)")
     p.add_argument("--xla-devices", type=positive_int, metavar="N",
                    help="N host devices per cell (XLA_FLAGS=--xla_force_host_platform_device_count=N)")
@@ -153,6 +158,7 @@ def cmd_run(args) -> int:
         suite, model=args.model, dataset=args.dataset, sizes=args.size, methods=_split(args.method),
         chains=args.chains, seeds=_seeds(args), devices=_split(args.device), precisions=_split(args.precision),
         num_warmup=args.warmup, num_samples=args.samples, options=parse_options(args.option, methods),
+        target_ess=args.target_ess, max_draws=args.max_draws,
         xla_devices=args.xla_devices, xla_flags=args.xla_flags,
     )
     if args.model_file:
@@ -256,20 +262,27 @@ def add_compare(sub) -> None:
     p.add_argument("--fail-on-regression", type=non_negative_float, metavar="PCT",
                    help="exit 1 when a cell is slower by more than PCT %% beyond the noise, or broken")
     p.add_argument("--out", help="directory for compare.md / compare.csv (default: NEW/compare, or beside a NEW file)")
+    p.add_argument("--format", choices=("text", "github"), default="text",
+                   help="text (default): the changed cells, then a count of the rest; github: Markdown for a pull "
+                        "request (agreement line, changed cells, every cell folded)")
     p.set_defaults(func=cmd_compare)
 
 
 def cmd_compare(args) -> int:
     from harness.report import compare
-    from harness.report.render import to_markdown
 
     table = compare.compare(args.base, args.new, metric=args.metric,
                             threshold=None if args.noise is None else args.noise / 100)
     new = Path(args.new)
     md, csv = compare.write(table, args.out or (new / "compare" if new.is_dir() else new.parent / "compare"))
-    print(to_markdown([compare.as_table(table)]), end="")
-    print(f"\ncompare: {md}\ncompare: {csv}")
-    print(compare.agreement(table))
+    print(compare.review(table, args.format), end="")
+    if args.format == "text":
+        print(f"\ncompare: {md}\ncompare: {csv}")
+        print(compare.agreement(table))
+        if Path(args.base).is_dir() and new.is_dir():
+            swaps = compare.rank_swaps(args.base, new)
+            (md.parent / "ranks.md").write_text("\n".join(f"- {line}" for line in swaps) + "\n")
+            print("\n".join(swaps))
     if args.fail_on_regression is not None:
         bad = compare.regressions(table, args.fail_on_regression)
         if len(bad):
@@ -300,7 +313,7 @@ def add_reference(sub) -> None:
 
 
 def cmd_reference(args) -> int:
-    from harness import targets
+    from harness import reference_runs, targets
     from harness.targets import reference
 
     target = targets.get(args.target)
@@ -316,15 +329,15 @@ def cmd_reference(args) -> int:
     print(f"harness: reference {target.name}/{dataset}/{n}: {args.chains} chains x "
           f"({args.warmup} warmup + {args.samples} draws)", file=sys.stderr)
     try:
-        doc = reference.compute(
+        doc = reference_runs.compute(
             target, dataset, n, num_chains=args.chains, num_warmup=args.warmup, num_samples=args.samples,
             seed=args.seed, target_accept_prob=args.target_accept, dense_mass=args.dense_mass,
             min_ess=args.min_ess, max_rhat=args.max_rhat, command=command,
         )
-    except reference.ReferenceFailed as e:
+    except reference_runs.ReferenceFailed as e:
         print(f"harness: {e}", file=sys.stderr)
         return 1
-    reference.write(doc, path, overwrite=args.force)
+    reference_runs.write(doc, path, overwrite=args.force)
     c = doc["checks"]
     print(f"harness: wrote {path} (min bulk ESS {c['min_ess_bulk']:.0f}, min tail ESS {c['min_ess_tail']:.0f}, "
           f"max R-hat {c['max_rhat']:.4f}, {c['divergences']} divergences, {doc['runtime_s']} s)", file=sys.stderr)

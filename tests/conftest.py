@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 from harness.runner import BASE_XLA_FLAGS
 
 # The tests time in-process (the perf budgets) with the XLA flags every cell process gets; set before
 # JAX starts its backend.
 os.environ["XLA_FLAGS"] = " ".join([*BASE_XLA_FLAGS, os.environ.get("XLA_FLAGS", "")]).strip()
+# The roofline's bandwidth cache (harness.roofline) of the tests' cells: one per test session, not the user's.
+os.environ["HARNESS_CACHE_DIR"] = tempfile.mkdtemp(prefix="harness-test-cache-")
 
 import numpy as np  # noqa: E402
 import numpyro  # noqa: E402

@@ -110,12 +110,12 @@ def test_bad_model_file_is_one_line_and_exit_code_2(tmp_path, capsys, body, need
 
 
 def test_reference_refuses_an_unconverged_run_and_an_existing_file(tmp_path, capsys, monkeypatch):
-    from harness.targets import reference
+    from harness import reference_runs
 
     def failing(*args, **kwargs):
-        raise reference.ReferenceFailed("reference for neals_funnel/d3/None not written: min bulk ESS 12 < 1000")
+        raise reference_runs.ReferenceFailed("reference for neals_funnel/d3/None not written: min bulk ESS 12 < 1000")
 
-    monkeypatch.setattr(reference, "compute", failing)
+    monkeypatch.setattr(reference_runs, "compute", failing)
     out = tmp_path / "ref.json"
     argv = ["reference", "neals_funnel", "--dataset", "d3", "--out", str(out)]
     assert cli.main(argv) == 1

@@ -73,6 +73,7 @@ def test_failures_become_rows_and_the_matrix_goes_on(tmp_path):
             row["sample_s"] / row["grad_evals"] / (row["floor_us_per_grad"] * 1e-6), rel=0.25)
         assert row["sample_replays"] >= 5 and row["sample_s_min"] <= row["sample_s"] <= row["sample_s_max"]
         assert row["sample_s_first"] > 0
+        assert row["roofline_us_per_grad"] > 0 and row["x_roofline"] > 0 and row["bandwidth_gbs"] > 0
         assert row["peak_rss_mb"] > 50 and row["precision"] == "float32"
     assert "floor_cached" not in first and "floor_cached" not in second  # each cell measures its own floor
 

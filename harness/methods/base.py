@@ -10,6 +10,7 @@ and compile / warmup / sampling seconds measured apart (see harness.timing).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
@@ -18,16 +19,21 @@ from harness import UsageError
 
 
 class RunConfig(NamedTuple):
-    """How long to run: chains, warmup and sampling iterations, and method options."""
+    """How long to run: chains, warmup and sampling iterations, and method options.
+
+    ``target`` (a :class:`harness.methods.to_target.ToTarget`): run to it, ``num_samples`` being the
+    chunk (only for a method with ``runs_to_target``); None: a fixed budget of ``num_samples``.
+    """
 
     num_chains: int
     num_warmup: int
     num_samples: int
     options: Mapping[str, Any]
+    target: Any = None
 
 
 class RunResult(NamedTuple):
-    """What a method returns.
+    """What a method returns: every figure the harness interprets is a typed field.
 
     Attributes:
         draws: site name -> constrained draws shaped (chain, draw, *site shape).
@@ -39,7 +45,21 @@ class RunResult(NamedTuple):
         accept_rate: mean acceptance probability over sampling iterations and chains.
         divergences: number of divergent sampling transitions, summed over chains.
         step_size: final step size (mean over chains), NaN where none applies.
-        extra: method-specific figures (e.g. init seconds, mean tree depth).
+        init_s: seconds of the backend's own set-up outside the compiled loops (NumPyro's
+            ``init``: model tracing and its small jits), apart from the three above.
+        grad_batch: how many chains one device evaluates together (the gradient floor's
+            batch); None: all ``num_chains`` of the run.
+        parallel_devices: devices the chains ran on side by side (their wall-clock
+            seconds are shared: per-device work is the gradients over this).
+        grad_evals_full_equiv_warmup, grad_evals_full_equiv_sample: full-data-equivalent
+            gradients of a subsampling method (a gradient over m of N points counts m / N);
+            None for a method that always touches all the data.
+        opt_converged: a VI optimiser's verdict on its own stopping rule; None for MCMC.
+        point_estimate: the draws repeat one point (a Delta guide): no ESS, no R-hat.
+        reached_target: run to a target (``RunConfig.target``): whether the draws passed its check
+            (:mod:`harness.methods.to_target`); None for a fixed budget.
+        extra: method-specific figures the harness only records (scalars become ``x_<key>``
+            columns, per-draw arrays shaped (chain, draw) go to the saved draws).
     """
 
     draws: dict[str, np.ndarray]
@@ -51,7 +71,15 @@ class RunResult(NamedTuple):
     accept_rate: float
     divergences: int
     step_size: float
-    extra: dict = {}
+    init_s: float = 0.0
+    grad_batch: int | None = None
+    parallel_devices: int = 1
+    grad_evals_full_equiv_warmup: float | None = None
+    grad_evals_full_equiv_sample: float | None = None
+    opt_converged: bool | None = None
+    point_estimate: bool = False
+    reached_target: bool | None = None
+    extra: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -69,6 +97,12 @@ class Method:
     compiles nothing, so a suite can be validated before anything runs; ``run``
     calls it too, so direct callers are protected the same way.
 
+    ``library``: whose code runs the inference ("handrolled", "numpyro", "blackjax"), which the
+    report's hand-rolled-against-library table reads; ``subsamples``: each gradient touches a
+    subsample of the data (HMCECS), which the report's subsampling crossover reads. Both are
+    written into every row, so no report matches method names. ``runs_to_target``: the method
+    can sample in chunks to a target (``RunConfig.target``, :mod:`harness.methods.to_target`).
+
     ``uncounted_work``, where given, says what work each iteration does that its
     gradient count misses (HMCECS: the Taylor proxy's per-point Jacobians and Hessians at
     every Gibbs move): its per-gradient figures (ESS per gradient, seconds per gradient,
@@ -83,6 +117,9 @@ class Method:
     check: Callable[[Any, RunConfig], None] | None = None
     density: str = "target"
     uncounted_work: str = ""
+    library: str = ""
+    subsamples: bool = False
+    runs_to_target: bool = False
 
     def resolve_options(self, given: Mapping[str, Any] | None) -> dict:
         """Defaults overridden by ``given``; an unknown option raises UsageError."""

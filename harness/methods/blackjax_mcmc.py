@@ -18,7 +18,7 @@ Chains: BlackJAX's window adaptation is single-chain, so warmup and sampling
 are ``vmap``-ed over chains, each with its own step size and mass matrix; NUTS
 chains through ``vmap`` wait for the longest tree, which the per-gradient cost
 shows. ChEES adapts one step size and trajectory length over an ensemble.
-``extra["grad_batch"]`` is the number of chains evaluated together (the vmapped
+``grad_batch`` is the number of chains evaluated together (the vmapped
 batch; for ChEES the ensemble it ran), the batch of the gradient floor that the
 overhead ratio compares with.
 
@@ -39,6 +39,7 @@ import optax
 from blackjax.adaptation.base import get_filter_adapt_info_fn
 
 from harness import UsageError
+from harness.methods import to_target
 from harness.methods.base import Method, RunConfig, RunResult
 from harness.methods.handrolled import default_step_size, null_or_positive, positive_option
 from harness.timing import compile_timed, run_timed
@@ -63,7 +64,8 @@ class Plan(NamedTuple):
     """A method's two compiled phases.
 
     warmup(z0, key, data) -> (carry, warmup gradients per chain, final step size per chain or shared);
-    sample(carry, key, data) -> (positions (draw, chain, dim), Trace (draw, chain)).
+    sample(carry, keys (draw, chain), data) -> (carry, (positions (draw, chain, dim), Trace (draw, chain))),
+    the carry it returns being where the next chunk starts (:mod:`harness.methods.to_target`).
     """
 
     warmup: Callable
@@ -77,14 +79,23 @@ def _drive(posterior, data, config: RunConfig, key, plan: Plan, extra: dict) -> 
     """
     key_init, key_warmup, key_sample = jax.random.split(key, 3)
     z0 = posterior.initial_positions(key_init, config.num_chains)
+    keys = to_target.sample_keys(key_sample, config.num_chains, config.num_samples, config.target)
     warmup_c, t_c1 = compile_timed(plan.warmup, z0, key_warmup, data)
     (carry, warm_grads, step_size), warmup_s = run_timed(warmup_c, z0, key_warmup, data)
-    sample_c, t_c2 = compile_timed(plan.sample, carry, key_sample, data)
-    (zs, trace), sample_s = run_timed(sample_c, carry, key_sample, data, phase="sample")
+    sample_c, t_c2 = compile_timed(plan.sample, carry, keys[:config.num_samples], data)
+    reached = None
+    if config.target is None:
+        (_, (zs, trace)), sample_s = run_timed(sample_c, carry, keys, data, phase="sample")
+    else:
+        run_chunk = to_target.keyed_chunks(sample_c, keys, data, config.num_samples)
+        _, (zs, trace), sample_s, done = to_target.run_chunks(run_chunk, carry, config.num_samples, config.target,
+                                                              positions=lambda out: out[0])
+        reached = done.pop("reached_target")
+        extra = {**extra, **done}
 
     z = np.swapaxes(np.asarray(zs), 0, 1)  # (draw, chain, dim) -> (chain, draw, dim)
     grads = np.asarray(trace.num_grads)
-    extra = {**extra, "mean_num_steps": float(grads.mean()), "grad_batch": config.num_chains}
+    extra = {**extra, "mean_num_steps": float(grads.mean())}
     return RunResult(
         draws=posterior.layout.constrain(z),
         grad_evals_warmup=int(np.sum(warm_grads)),
@@ -95,18 +106,26 @@ def _drive(posterior, data, config: RunConfig, key, plan: Plan, extra: dict) -> 
         accept_rate=float(np.mean(trace.accept_prob)),
         divergences=int(np.sum(trace.is_divergent)),
         step_size=float(np.mean(step_size)),
+        grad_batch=config.num_chains,
+        reached_target=reached,
         extra=extra,
     )
 
 
-def _scan_chains(step, carry, key, num_iters, num_chains, record):
-    """``lax.scan`` of ``step(keys (chains,), carry) -> (carry, info)``; collects ``record(carry, info)``."""
+def _scan_keys(step, carry, keys, record):
+    """``lax.scan`` of ``step(keys (chains,), carry) -> (carry, info)`` over ``keys`` (iters, chains);
+    collects ``record(carry, info)``."""
 
     def body(carry, keys):
         carry, info = step(keys, carry)
         return carry, record(carry, info)
 
-    return jax.lax.scan(body, carry, jax.random.split(key, (num_iters, num_chains)))
+    return jax.lax.scan(body, carry, keys)
+
+
+def _scan_chains(step, carry, key, num_iters, num_chains, record):
+    """:func:`_scan_keys` over ``num_iters`` x ``num_chains`` keys split from ``key``."""
+    return _scan_keys(step, carry, jax.random.split(key, (num_iters, num_chains)), record)
 
 
 def _window_warmup(algorithm, log_density_of, config: RunConfig, opts, **params):
@@ -200,7 +219,7 @@ def check_chees(target, config: RunConfig) -> None:
 def _euclidean_sample(kernel, log_density_of, config: RunConfig, **params):
     """Sampling with a per-chain (step size, inverse mass) kernel: HMC and NUTS."""
 
-    def sample(carry, key, data):
+    def sample(carry, keys, data):
         logdensity = log_density_of(data)
         state, step_size, inverse_mass = carry
         one = lambda k, s, eps, imm: kernel(k, s, logdensity, eps, imm, **params)
@@ -209,8 +228,8 @@ def _euclidean_sample(kernel, log_density_of, config: RunConfig, **params):
             return jax.vmap(one)(keys, s, step_size, inverse_mass)
 
         record = lambda s, i: (s.position, Trace(i.acceptance_rate, i.is_divergent, i.num_integration_steps))
-        _, (zs, trace) = _scan_chains(step, state, key, config.num_samples, config.num_chains, record)
-        return zs, trace
+        state, out = _scan_keys(step, state, keys, record)
+        return (state, step_size, inverse_mass), out
 
     return sample
 
@@ -288,14 +307,14 @@ def run_mala(posterior, config: RunConfig, key) -> RunResult:
             eps = jax.vmap(da_final)(da) if config.num_warmup else jnp.full(chains, MALA_INITIAL_STEP, z0.dtype)
         return (state, eps), jnp.full(chains, 1 + config.num_warmup), eps
 
-    def sample(carry, key, data):
+    def sample(carry, keys, data):
         logdensity = log_density_of(data)
         state, eps = carry
         step = lambda keys, s: jax.vmap(lambda k, s, e: kernel(k, s, logdensity, e))(keys, s, eps)
         no_divergence, one_grad = jnp.zeros(chains, bool), jnp.ones(chains, int)
         record = lambda s, i: (s.position, Trace(i.acceptance_rate, no_divergence, one_grad))
-        _, (zs, trace) = _scan_chains(step, state, key, config.num_samples, chains, record)
-        return zs, trace
+        state, out = _scan_keys(step, state, keys, record)
+        return (state, eps), out
 
     return _drive(posterior, data, config, key, Plan(warmup, sample), {"adapted": fixed is None})
 
@@ -329,21 +348,22 @@ def run_chees(posterior, config: RunConfig, key) -> RunResult:
             mass_matrix_estimation=mass,
         )
         (state, params), info = adapt.run(
-            key, z0, step0, optax.adam(rate), config.num_warmup, max_sampling_steps=config.num_samples
+            key, z0, step0, optax.adam(rate), config.num_warmup,
+            max_sampling_steps=config.num_samples if config.target is None else config.target.max_draws,
         )
         kernel_fns.update({k: params[k] for k in ("next_random_arg_fn", "integration_steps_fn")})
         grads = chains + jnp.sum(info.info.num_integration_steps)  # chains: each initial gradient
         carry = (state, params["step_size"], params["inverse_mass_matrix"], params["integration_steps_params"])
         return carry, grads, params["step_size"]
 
-    def sample(carry, key, data):
+    def sample(carry, keys, data):
         state, step_size, inverse_mass, steps_params = carry
         dhmc = blackjax.dynamic_hmc(
             log_density_of(data), step_size, inverse_mass, integration_steps_params=steps_params, **kernel_fns
         )
         record = lambda s, i: (s.position, Trace(i.acceptance_rate, i.is_divergent, i.num_integration_steps))
-        _, (zs, trace) = _scan_chains(jax.vmap(dhmc.step), state, key, config.num_samples, chains, record)
-        return zs, trace
+        state, out = _scan_keys(jax.vmap(dhmc.step), state, keys, record)
+        return (state, step_size, inverse_mass, steps_params), out
 
     plan = Plan(warmup, sample)
     return _drive(posterior, data, config._replace(num_chains=chains), key, plan, {"num_chains": chains})
@@ -351,6 +371,8 @@ def run_chees(posterior, config: RunConfig, key) -> RunResult:
 
 BLACKJAX_HMC = Method(
     name="blackjax_hmc",
+    library="blackjax",
+    runs_to_target=True,
     description="BlackJAX HMC, fixed L; window adaptation of step size and diagonal mass (adapt=false: fixed step)",
     run=run_hmc,
     check=check_hmc,
@@ -358,6 +380,8 @@ BLACKJAX_HMC = Method(
 )
 BLACKJAX_NUTS = Method(
     name="blackjax_nuts",
+    library="blackjax",
+    runs_to_target=True,
     description="BlackJAX NUTS with window adaptation (step size, diagonal mass), vmapped over chains",
     run=run_nuts,
     check=check_nuts,
@@ -365,6 +389,8 @@ BLACKJAX_NUTS = Method(
 )
 BLACKJAX_MALA = Method(
     name="blackjax_mala",
+    library="blackjax",
+    runs_to_target=True,
     description="BlackJAX MALA; step size dual-averaged to 0.574 acceptance in warmup unless step_size is set",
     run=run_mala,
     check=check_mala,
@@ -372,6 +398,8 @@ BLACKJAX_MALA = Method(
 )
 BLACKJAX_CHEES = Method(
     name="blackjax_chees",
+    library="blackjax",
+    runs_to_target=True,
     description="BlackJAX ChEES-adapted jittered HMC over an ensemble (default 128 chains)",
     run=run_chees,
     check=check_chees,

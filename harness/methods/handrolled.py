@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from harness import UsageError
+from harness.methods import to_target
 from harness.methods.base import Method, RunConfig, RunResult
 from harness.timing import compile_timed, run_timed
 
@@ -133,20 +134,35 @@ def null_or_positive(opts, name, kind) -> None:
         positive_option(opts, name, kind)
 
 
-def _result(posterior, config, zs, info, grads_per_iter, grads_init, timings, step_size, extra) -> RunResult:
+def _sample(sample_c, carry, keys, data, config: RunConfig):
+    """Run the compiled sampling loop ``sample_c(carry, keys, data) -> (carry, (zs, info))``: once over all
+    of ``keys`` (a fixed budget), or in chunks of ``num_samples`` to ``config.target``
+    (:mod:`harness.methods.to_target`). Returns ((zs, info), seconds, reached_target or None, extra)."""
+    if config.target is None:
+        (_, out), sample_s = run_timed(sample_c, carry, keys, data, phase="sample")
+        return out, sample_s, None, {}
+    run_chunk = to_target.keyed_chunks(sample_c, keys, data, config.num_samples)
+    _, out, sample_s, done = to_target.run_chunks(run_chunk, carry, config.num_samples, config.target,
+                                                  positions=lambda out: out[0])
+    return out, sample_s, done.pop("reached_target"), done
+
+
+def _result(posterior, config, zs, info, grads_per_iter, grads_init, timings, step_size, extra,
+            reached_target=None) -> RunResult:
     chains = config.num_chains
     compile_s, warmup_s, sample_s = timings
     z = np.swapaxes(np.asarray(zs), 0, 1)  # (draw, chain, dim) -> (chain, draw, dim)
     return RunResult(
         draws=posterior.layout.constrain(z),
         grad_evals_warmup=chains * (grads_init + config.num_warmup * grads_per_iter),
-        grad_evals_sample=chains * config.num_samples * grads_per_iter,
+        grad_evals_sample=chains * z.shape[1] * grads_per_iter,
         compile_s=compile_s,
         warmup_s=warmup_s,
         sample_s=sample_s,
         accept_rate=float(np.mean(info.accept_prob)),
         divergences=int(np.sum(info.is_divergent)),
         step_size=step_size,
+        reached_target=reached_target,
         extra=extra,
     )
 
@@ -180,19 +196,20 @@ def run(posterior, config: RunConfig, key) -> RunResult:
             z, info = step(k, z)
             return z, (z, info)
 
-        return jax.lax.scan(body, z, keys)[1]
+        return jax.lax.scan(body, z, keys)
 
     key_init, key_warmup, key_sample = jax.random.split(key, 3)
     z0 = posterior.initial_positions(key_init, chains)
     warm_keys = jax.random.split(key_warmup, (config.num_warmup, chains))
-    sample_keys = jax.random.split(key_sample, (config.num_samples, chains))
+    sample_keys = to_target.sample_keys(key_sample, chains, config.num_samples, config.target)
 
     burn_in_c, t_c1 = compile_timed(burn_in, z0, warm_keys, data)
-    sample_c, t_c2 = compile_timed(sample, z0, sample_keys, data)
+    sample_c, t_c2 = compile_timed(sample, z0, sample_keys[:config.num_samples], data)
     z_warm, warmup_s = run_timed(burn_in_c, z0, warm_keys, data)
-    (zs, info), sample_s = run_timed(sample_c, z_warm, sample_keys, data, phase="sample")
+    (zs, info), sample_s, reached, extra = _sample(sample_c, z_warm, sample_keys, data, config)
     timings = (t_c1 + t_c2, warmup_s, sample_s)
-    return _result(posterior, config, zs, info, num_steps + 1, 0, timings, step_size, {"num_steps": num_steps})
+    return _result(posterior, config, zs, info, num_steps + 1, 0, timings, step_size, {"num_steps": num_steps, **extra},
+                   reached)
 
 
 # ----------------------------------------------------------------------------- tuned
@@ -302,36 +319,40 @@ def run_tuned(posterior, config: RunConfig, key) -> RunResult:
         state, adapt = carry
         return state, jnp.exp(adapt.log_step_avg), adapt.inverse_mass
 
-    def sample(state, step_size, inverse_mass, keys, data):
+    def sample(carry, keys, data):
+        state, step_size, inverse_mass = carry
         kernel = jax.vmap(build_kernel(log_density_of(data), num_steps))
 
         def body(s, k):
             s, info = kernel(k, s, step_size, inverse_mass)
             return s, (s.position, info)
 
-        return jax.lax.scan(body, state, keys)[1]
+        state, out = jax.lax.scan(body, state, keys)
+        return (state, step_size, inverse_mass), out
 
     key_init, key_warmup, key_sample = jax.random.split(key, 3)
     z0 = posterior.initial_positions(key_init, chains)
     warm_keys = jax.random.split(key_warmup, (config.num_warmup, chains))
-    sample_keys = jax.random.split(key_sample, (config.num_samples, chains))
+    sample_keys = to_target.sample_keys(key_sample, chains, config.num_samples, config.target)
     collect, window_end = (jnp.asarray(a, z0.dtype) for a in window_schedule(config.num_warmup))
 
     warm_args = (z0, warm_keys, collect, window_end, data)
     warmup_c, t_c1 = compile_timed(warmup, *warm_args)
-    (state, step_size, inverse_mass), warmup_s = run_timed(warmup_c, *warm_args)
-    sample_args = (state, step_size, inverse_mass, sample_keys, data)
-    sample_c, t_c2 = compile_timed(sample, *sample_args)
-    (zs, info), sample_s = run_timed(sample_c, *sample_args, phase="sample")
+    carry, warmup_s = run_timed(warmup_c, *warm_args)
+    sample_c, t_c2 = compile_timed(sample, carry, sample_keys[:config.num_samples], data)
+    (zs, info), sample_s, reached, extra = _sample(sample_c, carry, sample_keys, data, config)
 
     timings = (t_c1 + t_c2, warmup_s, sample_s)
-    step_sizes = np.asarray(step_size)
-    extra = {"num_steps": num_steps, "step_size_min": float(step_sizes.min()), "step_size_max": float(step_sizes.max())}
-    return _result(posterior, config, zs, info, num_steps, 1, timings, float(step_sizes.mean()), extra)
+    step_sizes = np.asarray(carry[1])
+    extra = {"num_steps": num_steps, "step_size_min": float(step_sizes.min()), "step_size_max": float(step_sizes.max()),
+             **extra}
+    return _result(posterior, config, zs, info, num_steps, 1, timings, float(step_sizes.mean()), extra, reached)
 
 
 HANDROLLED_HMC = Method(
     name="handrolled_hmc",
+    library="handrolled",
+    runs_to_target=True,
     description="The seed's hand-rolled HMC: fixed step, identity mass, L+1 gradients per iteration",
     run=run,
     options={"step_size": None, "num_steps": 10},
@@ -340,6 +361,8 @@ HANDROLLED_HMC = Method(
 
 HANDROLLED_HMC_TUNED = Method(
     name="handrolled_hmc_tuned",
+    library="handrolled",
+    runs_to_target=True,
     description="Hand-rolled HMC, fixed L, gradient reuse, warmup adapting step (dual averaging) and diagonal mass",
     run=run_tuned,
     options={"initial_step_size": None, "num_steps": 10, "target_accept": 0.8},

@@ -7,7 +7,7 @@ compiled ahead of time (harness.timing), then run and blocked on separately.
 
 Chains are initialised one at a time (``kernel.init`` with one key and the
 chain's start from ``Posterior.initial_positions``, outside any timed region:
-``extra["init_s"]``), then driven by one of three ``chain_method`` options:
+``init_s``), then driven by one of three ``chain_method`` options:
 
 * ``vectorized`` (default): the per-chain states are stacked and
   ``vmap(kernel.sample)`` runs every chain in one compiled scan (what NumPyro's
@@ -22,10 +22,10 @@ chain's start from ``Posterior.initial_positions``, outside any timed region:
   ``extra["chain_method_used"]`` and ``extra["chain_method_warning"]``
   (``XLA_FLAGS=--xla_force_host_platform_device_count=N`` gives N CPU devices).
 
-``extra["grad_batch"]`` is the number of chains whose gradients one device
+``grad_batch`` is the number of chains whose gradients one device
 evaluates together, the batch of the gradient floor the overhead ratio compares
 with: ``num_chains`` when vectorized, 1 when sequential or parallel (pmap puts
-one chain on each device). ``extra["parallel_devices"]`` is how many devices ran
+one chain on each device). ``parallel_devices`` is how many devices ran
 at once (``num_chains`` under pmap, else 1): the cell multiplies wall seconds per
 gradient by it to get seconds per gradient per device.
 
@@ -40,7 +40,7 @@ theirs), except for gradient-free SA:
 * HMCECS: the inner kernel's ``num_steps`` plus one when the Gibbs move of the
   subsample indices is accepted (the kernel then refreshes the gradient). These
   are *raw* counts of gradients of the subsampled log density: each touches m of
-  the N data points, about m / N of a full gradient. ``extra`` states
+  the N data points, about m / N of a full gradient. The result states
   ``subsample_size``, ``subsample_fraction`` = m / N and the full-data
   equivalents ``grad_evals_full_equiv_sample`` (raw x m / N) and
   ``grad_evals_full_equiv_warmup`` (raw x m / N + the proxy's full-data work),
@@ -77,6 +77,7 @@ from numpyro.infer import HMC, HMCECS, NUTS, SA, BarkerMH
 from numpyro.infer.initialization import init_to_value
 
 from harness import UsageError
+from harness.methods import to_target
 from harness.methods.base import Method, RunConfig, RunResult
 from harness.timing import compile_timed, run_timed
 
@@ -170,7 +171,9 @@ def _drive(kernel, spec, states, posterior, config: RunConfig, chain_method: str
     """Compile and run warmup and sampling under one chain method.
 
     Returns (final states stacked over chains, warmup grads (chain, iter),
-    draws {name: (chain, draw, ...)}, stats {k: (chain, draw)}, compile_s, warmup_s, sample_s).
+    draws {name: (chain, draw, ...)}, stats {k: (chain, draw)}, compile_s, warmup_s, sample_s,
+    what a run to a target did (:func:`harness.methods.to_target.run_chunks`; None for a fixed budget)).
+    A run to a target needs ``chain_method="vectorized"`` (the caller checks).
     """
     data, names = jax.block_until_ready(jax.device_put(posterior.data)), posterior.layout.names  # no timed copy
     single = lambda s, d: kernel.sample(s, (), d)  # noqa: E731
@@ -180,9 +183,17 @@ def _drive(kernel, spec, states, posterior, config: RunConfig, chain_method: str
         warmup_c, t1 = compile_timed(warmup, state, data)
         sample_c, t2 = compile_timed(sample, state, data)
         (state, wgrads), warmup_s = run_timed(warmup_c, state, data)
-        (state, (draws, stats)), sample_s = run_timed(sample_c, state, data, phase="sample")
+        done = None
+        if config.target is None:
+            (state, (draws, stats)), sample_s = run_timed(sample_c, state, data, phase="sample")
+        else:  # to a target: the kernels carry their keys in their state, so chunks continue one chain
+            run_chunk = lambda s, k: run_timed(sample_c, s, data, phase="sample")  # noqa: E731
+            state, (draws, stats), sample_s, done = to_target.run_chunks(
+                run_chunk, state, config.num_samples, config.target,
+                positions=lambda out: posterior.layout.flatten(out[0]))
         swap = lambda x: np.swapaxes(np.asarray(x), 0, 1)  # noqa: E731  (draw, chain) -> (chain, draw)
-        return state, swap(wgrads), jax.tree.map(swap, draws), jax.tree.map(swap, stats), t1 + t2, warmup_s, sample_s
+        return (state, swap(wgrads), jax.tree.map(swap, draws), jax.tree.map(swap, stats), t1 + t2, warmup_s,
+                sample_s, done)
     warmup, sample = _loops(single, spec, names, config)
     if chain_method == "parallel":
         devices = jax.local_devices()[: config.num_chains]
@@ -195,7 +206,8 @@ def _drive(kernel, spec, states, posterior, config: RunConfig, chain_method: str
         (state, wgrads), warmup_s = run_timed(warmup_c, state, data)
         (state, (draws, stats)), sample_s = run_timed(sample_c, state, data, phase="sample")
         as_np = lambda x: np.asarray(x)  # noqa: E731
-        return state, as_np(wgrads), jax.tree.map(as_np, draws), jax.tree.map(as_np, stats), t1 + t2, warmup_s, sample_s
+        return (state, as_np(wgrads), jax.tree.map(as_np, draws), jax.tree.map(as_np, stats), t1 + t2, warmup_s,
+                sample_s, None)
     # sequential: compiled once for the single-chain shapes, run chain after chain
     warmup_c, t1 = compile_timed(warmup, states[0], data)
     sample_c, t2 = compile_timed(sample, states[0], data)
@@ -206,10 +218,13 @@ def _drive(kernel, spec, states, posterior, config: RunConfig, chain_method: str
         finals.append(s), wgrads.append(wg), outs.append(out)
         warmup_s, sample_s = warmup_s + tw, sample_s + ts
     draws, stats = jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *outs)
-    return _stack(finals), np.stack(wgrads), draws, stats, t1 + t2, warmup_s, sample_s
+    return _stack(finals), np.stack(wgrads), draws, stats, t1 + t2, warmup_s, sample_s, None
 
 
-def _run_kernel(spec: KernelSpec, posterior, config: RunConfig, key, extra: dict | None = None) -> RunResult:
+def _run_kernel(spec: KernelSpec, posterior, config: RunConfig, key, extra: dict | None = None,
+                compile_s_before: float = 0.0, warmup_s_before: float = 0.0) -> RunResult:
+    """Initialise, warm up and sample ``spec``'s kernel; ``compile_s_before`` / ``warmup_s_before``: seconds of a
+    set-up the method ran first (HMCECS's proxy fit), added to the row's compile and warmup seconds."""
     chain_method = _chain_method(config.options)
     extra = dict(extra or {})
     used = chain_method
@@ -222,11 +237,14 @@ def _run_kernel(spec: KernelSpec, posterior, config: RunConfig, key, extra: dict
         warnings.warn(msg, stacklevel=2)
         extra["chain_method_warning"] = msg
     extra["chain_method_used"] = used
-    extra["grad_batch"] = config.num_chains if used == "vectorized" else 1
-    extra["parallel_devices"] = config.num_chains if used == "parallel" else 1
+    if config.target is not None and used != "vectorized":
+        raise UsageError(f"a run to a target needs chain_method='vectorized', got {used!r}")
 
     kernel, states, init_s = _init_chains(spec, posterior, config, key)
-    state, wgrads, draws, stats, compile_s, warmup_s, sample_s = _drive(kernel, spec, states, posterior, config, used)
+    state, wgrads, draws, stats, compile_s, warmup_s, sample_s, done = _drive(kernel, spec, states, posterior,
+                                                                              config, used)
+    reached = None if done is None else done.pop("reached_target")
+    extra.update(done or {})
     z = posterior.layout.flatten(draws)  # (chain, draw, dim) unconstrained
     for k, v in stats.items():
         if k.startswith("x_"):
@@ -236,13 +254,17 @@ def _run_kernel(spec: KernelSpec, posterior, config: RunConfig, key, extra: dict
         draws=posterior.layout.constrain(z),
         grad_evals_warmup=int(np.sum(wgrads)) + spec.init_grads * config.num_chains,
         grad_evals_sample=int(np.sum(stats["grads"])),
-        compile_s=compile_s + extra.pop("compile_s_extra", 0.0),
-        warmup_s=warmup_s + extra.pop("warmup_s_extra", 0.0),
+        compile_s=compile_s + compile_s_before,
+        warmup_s=warmup_s + warmup_s_before,
         sample_s=sample_s,
         accept_rate=float(np.mean(stats["accept"])),
         divergences=int(np.sum(stats["diverging"])),
         step_size=step,
-        extra={"init_s": init_s, "mean_num_steps": float(np.mean(stats["grads"])), **extra},
+        init_s=init_s,
+        grad_batch=config.num_chains if used == "vectorized" else 1,
+        parallel_devices=config.num_chains if used == "parallel" else 1,
+        reached_target=reached,
+        extra={"mean_num_steps": float(np.mean(stats["grads"])), **extra},
     )
 
 
@@ -270,6 +292,8 @@ def run_nuts(posterior, config: RunConfig, key) -> RunResult:
 
 NUMPYRO_NUTS = Method(
     name="numpyro_nuts",
+    library="numpyro",
+    runs_to_target=True,
     description="NumPyro NUTS with its default warmup (step size and diagonal mass adaptation)",
     run=run_nuts,
     check=lambda target, config: _options(NUMPYRO_NUTS, config),  # known options, valid chain_method
@@ -321,6 +345,8 @@ def run_hmc(posterior, config: RunConfig, key) -> RunResult:
 
 NUMPYRO_HMC = Method(
     name="numpyro_hmc",
+    library="numpyro",
+    runs_to_target=True,
     description="NumPyro HMC, fixed L leapfrog steps; step size and diagonal mass adapted by default",
     run=run_hmc,
     check=check_hmc,
@@ -417,7 +443,7 @@ def run_hmcecs(posterior, config: RunConfig, key) -> RunResult:
     NumPyro's naive subsampling, biased (Betancourt 2015): for study only.
 
     Gradient counts are raw subsample gradients (see the module docstring);
-    ``extra`` adds ``grad_evals_full_equiv_*`` = raw x m / N (+ the proxy's full work
+    ``grad_evals_full_equiv_*`` = raw x m / N (+ the proxy's full work
     for warmup) and ``subsample_accept_rate`` (a rate near 0 means the chain is stuck
     on one subsample: raise m or num_blocks, or improve the proxy). A target with
     ``plate=None`` is refused with a UsageError.
@@ -435,14 +461,14 @@ def run_hmcecs(posterior, config: RunConfig, key) -> RunResult:
     plate = target.plate
 
     extra = {"subsample_size": m, "subsample_fraction": m / n, "proxy": opts["proxy"]}
-    proxy = None
+    proxy, proxy_compile_s, proxy_run_s = None, 0.0, 0.0
     if opts["proxy"] == "taylor":
         z_start = posterior.initial_positions(jax.random.fold_in(key, 1), 1)[0]
         z_map, t_c, t_r = _map_estimate(posterior, z_start, int(opts["proxy_steps"]), float(opts["proxy_lr"]))
         proxy = HMCECS.taylor_proxy({k: jnp.asarray(v) for k, v in posterior.layout.constrain(z_map).items()})
         # full-data work of the proxy: Adam steps + gradient and Hessian (dim columns) at the reference
-        extra.update(proxy_full_grad_evals=int(opts["proxy_steps"]) + posterior.dim + 1,
-                     compile_s_extra=t_c, warmup_s_extra=t_r, proxy_map_s=t_r)
+        extra.update(proxy_full_grad_evals=int(opts["proxy_steps"]) + posterior.dim + 1, proxy_map_s=t_r)
+        proxy_compile_s, proxy_run_s = t_c, t_r
 
     if opts["inner"] == "nuts":
         inner = lambda: NUTS(model, target_accept_prob=opts["target_accept_prob"])  # noqa: E731
@@ -466,17 +492,19 @@ def run_hmcecs(posterior, config: RunConfig, key) -> RunResult:
         stats=stats,
         step_size=lambda s: s.hmc_state.adapt_state.step_size,
     )
-    result = _run_kernel(spec, posterior, config, key, extra)
+    result = _run_kernel(spec, posterior, config, key, extra, proxy_compile_s, proxy_run_s)
     frac = m / n
-    result.extra["grad_evals_full_equiv_sample"] = result.grad_evals_sample * frac
-    result.extra["grad_evals_full_equiv_warmup"] = result.grad_evals_warmup * frac + extra.get(
-        "proxy_full_grad_evals", 0
+    return result._replace(
+        grad_evals_full_equiv_sample=result.grad_evals_sample * frac,
+        grad_evals_full_equiv_warmup=result.grad_evals_warmup * frac + extra.get("proxy_full_grad_evals", 0),
     )
-    return result
 
 
 NUMPYRO_HMCECS = Method(
     name="numpyro_hmcecs",
+    library="numpyro",
+    runs_to_target=True,
+    subsamples=True,
     description="NumPyro HMCECS: NUTS on a data subsample (Taylor-proxy estimator), Gibbs on the indices",
     run=run_hmcecs,
     check=check_hmcecs,
@@ -520,6 +548,8 @@ def run_sa(posterior, config: RunConfig, key) -> RunResult:
 
 NUMPYRO_SA = Method(
     name="numpyro_sa",
+    library="numpyro",
+    runs_to_target=True,
     description="NumPyro Sample Adaptive MCMC (gradient-free; ESS per gradient undefined)",
     run=run_sa,
     check=lambda target, config: _options(NUMPYRO_SA, config),
@@ -553,6 +583,8 @@ def run_barkermh(posterior, config: RunConfig, key) -> RunResult:
 
 NUMPYRO_BARKERMH = Method(
     name="numpyro_barkermh",
+    library="numpyro",
+    runs_to_target=True,
     description="NumPyro BarkerMH (gradient-informed Barker proposal, one gradient per step)",
     run=run_barkermh,
     check=lambda target, config: _options(NUMPYRO_BARKERMH, config),

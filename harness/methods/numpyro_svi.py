@@ -15,8 +15,8 @@ or as soon as a chunk's ELBO is not finite (the run diverged; its draws then
 are not finite either and the row says so).
 Averaging over a window damps the Monte Carlo noise of the per-step ELBO; the
 floor of 1 in the denominator keeps the rule meaningful for an ELBO near 0 (a
-normalised target). ``extra`` records ``opt_steps``, ``elbo`` (= ELBO of the last
-chunk), ``opt_converged`` (the rule fired, not the cap) and ``learning_rate``.
+normalised target). The result's ``opt_converged`` says the rule fired, not the cap;
+``extra`` records ``opt_steps``, ``elbo`` (= ELBO of the last chunk) and ``learning_rate``.
 
 Sampling. ``guide.sample_posterior`` draws num_chains x num_samples independent
 draws in one compiled call, reshaped to (chain, draw, ...) so every downstream
@@ -28,16 +28,16 @@ RunResult fields for VI: ``compile_s`` = compile of the chunk and of the sampler
 num_particles ELBO gradients; ``grad_evals_sample`` = 0, except the Laplace
 guide, whose Hessian at the mode costs dim gradient-equivalents (forward over
 reverse); acceptance and step size do not apply (NaN), divergences 0.
-``extra["grad_batch"]`` = num_particles: ``Trace_ELBO`` evaluates its particles'
+``grad_batch`` = num_particles: ``Trace_ELBO`` evaluates its particles'
 gradients together (vectorised), the batch of the gradient floor an overhead
 ratio compares with.
 
 AutoDelta is a point (MAP of the density of the *constrained* sites, no
 Jacobian: it may not exist, e.g. a Gamma(1/2) scale whose density is unbounded
-at 0, as in sparse_logistic): its draws are the point repeated, ``extra`` has
+at 0, as in sparse_logistic): its draws are the point repeated, the result has
 ``point_estimate=True`` and the cell row leaves ESS / R-hat empty (harness.cell).
 Any other guide whose draws all coincide is flagged the same way, with
-``degenerate_guide=True``: AutoLaplaceApproximation, when the Hessian at its mode
+``extra["degenerate_guide"]=True``: AutoLaplaceApproximation, when the Hessian at its mode
 is not positive definite, has NumPyro zero the scale (it warns only outside
 jit), e.g. on sparse_logistic with the default options. Its Hessian binds the
 data at ``svi.init``.
@@ -131,20 +131,16 @@ def _run_svi(method: Method, make_guide, posterior, config: RunConfig, key) -> R
     }
     steps = len(elbos) * window
     extra = {
-        "init_s": init_s,
         "opt_steps": steps,
         "elbo": elbos[-1],
-        "opt_converged": done,
         "learning_rate": float(opts["learning_rate"]),
         "num_particles": particles,
-        "grad_batch": particles,
     }
-    if isinstance(guide, AutoDelta):
-        extra["point_estimate"] = True
-    elif all(np.ptp(v.reshape(total, -1), axis=0).max(initial=0.0) == 0 for v in draws.values()):
+    point = isinstance(guide, AutoDelta)
+    if not point and all(np.ptp(v.reshape(total, -1), axis=0).max(initial=0.0) == 0 for v in draws.values()):
         # e.g. AutoLaplace whose Hessian at the mode is not positive definite: NumPyro then
         # zeroes the scale and every draw is the mode. Say so rather than report a fake ESS.
-        extra.update(point_estimate=True, degenerate_guide=True)
+        point = extra["degenerate_guide"] = True
     return RunResult(
         draws=draws,
         grad_evals_warmup=steps * particles,
@@ -155,6 +151,10 @@ def _run_svi(method: Method, make_guide, posterior, config: RunConfig, key) -> R
         accept_rate=float("nan"),
         divergences=0,
         step_size=float("nan"),
+        init_s=init_s,
+        grad_batch=particles,
+        opt_converged=bool(done),
+        point_estimate=point,
         extra=extra,
     )
 
@@ -169,6 +169,7 @@ def _method(name: str, guide_cls, description: str, **guide_options) -> Method:
 
     method = Method(
         name=name,
+        library="numpyro",
         description=description,
         run=run,
         options={**OPTIONS, **guide_options},

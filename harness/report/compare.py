@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from harness import UsageError, store
-from harness.report import frame
+from harness.report import frame, stats
 from harness.report.render import Table, Text, to_markdown
 from harness.report.tables import fmt, size_label
 
@@ -78,8 +78,8 @@ _SPREAD = {
                             r["ess_per_s"] * r["sample_s"] / r["sample_s_min"]),
     "overhead_ratio": lambda r: (r["overhead_ratio_min"], r["overhead_ratio_max"]),
 }
-DEFAULT_NOISE = 0.10
-COMPILE_NOISE = 0.25
+DEFAULT_NOISE = stats.UNREPLAYED_NOISE
+COMPILE_NOISE = stats.COMPILE_NOISE
 
 
 class Side(NamedTuple):
@@ -115,6 +115,8 @@ def _cell_label(rec: dict) -> str:
         parts.append(f"{int(rec['xla_devices'])} xla devices")
     if isinstance(rec.get("xla_flags"), str) and rec["xla_flags"]:
         parts.append(rec["xla_flags"])
+    if _given(rec.get("target_ess")):
+        parts.append(f"to ESS {rec['target_ess']:g} (cap {int(rec['max_draws'])})")
     if rec.get("options") not in (None, "{}", "") and isinstance(rec.get("options"), str):
         parts.append(rec["options"])
     return " ".join(parts)
@@ -280,6 +282,66 @@ def as_table(table: pd.DataFrame) -> Table:
              "-" if not np.isfinite(r["noise_pct"]) else f"{r['noise_pct']:.0f}%", r["verdict"]]
             for _, r in order.iterrows()]
     return Table(["cell", "base", "new", "new/base", "noise", "verdict"], rows, f"{metric} ({better})")
+
+
+def _rankings(path) -> dict:
+    """(model, dataset, N) -> (ranked cells in order as (label, tier), pairs marked 'within noise')."""
+    from harness.report import tables
+
+    out = {}
+    for key, g in frame.aggregate(frame.load(path)).groupby(tables.GROUP, dropna=False, sort=True):
+        order = tables.ranked(g).reset_index(drop=True)
+        label = [f"{r['method']}@{r['device']}" for _, r in order.iterrows()]
+        marks = tables._vs_next(order)
+        ranked = [(label[i], r["rank"].rpartition(" ")[0]) for i, r in order.iterrows() if r["rank"] != "-"]
+        noise = {frozenset(label[i:i + 2]) for i, m in enumerate(marks) if m == "within noise"}
+        out[key] = (ranked, noise)
+    return out
+
+
+def rank_swaps(base_dir, new_dir) -> list[str]:
+    """Whether two runs rank alike: per target and size, every pair of cells ranked in one tier on both
+    sides (MCMC by ESS/s, VI by time to result) whose order differs, and whether either side's report
+    marks the two as neighbours within noise ('vs next'). First line: the counts; then one line per swap."""
+    a, b = _rankings(base_dir), _rankings(new_dir)
+    pairs, lines, marked = 0, [], 0
+    for key in sorted(set(a) & set(b), key=str):
+        (ra, na), (rb, nb) = a[key], b[key]
+        pos_a, pos_b, tier_b = {x: i for i, (x, _) in enumerate(ra)}, {x: i for i, (x, _) in enumerate(rb)}, dict(rb)
+        common = [(x, t) for x, t in ra if tier_b.get(x) == t]
+        for i, (x, tx) in enumerate(common):
+            for y, ty in common[i + 1:]:
+                if tx != ty:
+                    continue
+                pairs += 1
+                if (pos_a[x] < pos_a[y]) != (pos_b[x] < pos_b[y]):
+                    noise = frozenset((x, y)) in na | nb
+                    marked += noise
+                    lines.append(f"{key[0]}/{key[1]} N={size_label(key[2])}: {x} and {y} swap"
+                                 + (" (marked within noise)" if noise else " (NOT marked within noise)"))
+    return [f"ranking: {pairs} pairs ranked on both sides, {len(lines)} swapped, {marked} of them marked "
+            "within noise by a report", *lines]
+
+
+CHANGED = ("broken", "slower", "faster", "only base", "only new")
+
+
+def review(table: pd.DataFrame, style: str = "text") -> str:
+    """What a reviewer reads: the cells that changed beyond noise (or appeared, vanished, broke), then one
+    line counting the rest. ``style="github"``: Markdown to paste in a pull request, with a heading, the
+    agreement line and every cell folded in ``<details>``."""
+    changed = table[table["verdict"].isin(CHANGED)]
+    rest = table[~table["verdict"].isin(CHANGED)]["verdict"].value_counts()
+    unchanged = (f"{int(rest.get('same', 0))} cell(s) unchanged within noise"
+                 + "".join(f", {int(v)} {k}" for k, v in rest.items() if k != "same"))
+    shown = to_markdown([as_table(changed)]) if len(changed) else "No cell changed beyond noise.\n"
+    if style == "text":
+        return shown + f"\n{unchanged}.\n"
+    if style != "github":
+        raise UsageError(f"unknown compare format {style!r}; valid: text, github")
+    metric = table.attrs.get("metric", "")
+    return (f"### harness compare: {metric}\n\n{agreement(table)}\n\n{shown}\n{unchanged}.\n\n"
+            f"<details><summary>every cell ({len(table)})</summary>\n\n{to_markdown([as_table(table)])}\n</details>\n")
 
 
 def blocks(table: pd.DataFrame) -> list:

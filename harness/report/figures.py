@@ -185,31 +185,38 @@ def compile_vs_n(cells: pd.DataFrame, model: str, dataset: str):
     return fig
 
 
-def floors(cells: pd.DataFrame, model: str, dataset: str) -> dict:
-    """label -> (N, median floor µs per gradient) per device and gradient batch, from ``floor_us_per_grad``.
+def floors(cells: pd.DataFrame, model: str, dataset: str, col: str = "floor_us_per_grad",
+           name: str = "gradient floor") -> dict:
+    """label -> (N, median µs per gradient) per device and gradient batch, from ``col`` (the measured
+    floor, or the memory roofline ``roofline_us_per_grad``).
 
     The batch is ``floor_batch`` (the number of points the floor's gradient was
     taken at once, as the method evaluates them), else the number of chains.
     """
     g = cells[(cells["model"] == model) & (cells["dataset"] == dataset)]
-    g = g[np.isfinite(g["floor_us_per_grad_med"]) & (g["floor_us_per_grad_med"] > 0)]
+    if f"{col}_med" not in g:
+        return {}
+    g = g[np.isfinite(g[f"{col}_med"]) & (g[f"{col}_med"] > 0)]
     batch = g["floor_batch"] if "floor_batch" in g else pd.Series(np.nan, index=g.index)
     g = g.assign(_batch=batch.fillna(g["num_chains"]))
     out = {}
     for (device, b), c in g.groupby(["device", "_batch"], sort=True):
-        per_n = c.groupby("n")["floor_us_per_grad_med"].median().sort_index()
-        out[f"gradient floor ({device}, batch {int(b)})"] = (per_n.index.to_numpy(float), per_n.to_numpy(float))
+        per_n = c.groupby("n")[f"{col}_med"].median().sort_index()
+        out[f"{name} ({device}, batch {int(b)})"] = (per_n.index.to_numpy(float), per_n.to_numpy(float))
     return out
 
 
 def per_grad_vs_n(cells: pd.DataFrame, model: str, dataset: str):
-    """Sampling µs per gradient per chain against N, with the measured gradient floor dashed."""
+    """Sampling µs per gradient per chain against N, with the measured gradient floor dashed and the
+    memory roofline (:mod:`harness.roofline`) dotted."""
     cs = curves(cells, model, dataset, "us_per_grad")
     fig, ax = _new(f"{model}/{dataset}: sampling cost per gradient evaluation")
     fitted = _draw_curves(ax, cells, cs, "us_per_grad")
     fl = floors(cells, model, dataset)
     for label, (x, y) in fl.items():
         ax.plot(x, y, linestyle="--", color="black", linewidth=1.5, label=label)
+    for label, (x, y) in floors(cells, model, dataset, "roofline_us_per_grad", "memory roofline").items():
+        ax.plot(x, y, linestyle=":", color="black", linewidth=1.5, label=label)
     if not fl:
         ax.text(0.02, 0.02, "no gradient floor in these rows", transform=ax.transAxes, fontsize=8)
     ax.set_ylabel("µs per gradient per chain (median)")
@@ -244,6 +251,37 @@ def accuracy_vs_time(cells: pd.DataFrame, model: str, dataset: str, n):
     ax.set_ylabel("max |z| of posterior means (worst seed)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="best")
+    return fig
+
+
+def replay_spread(df: pd.DataFrame, cells: pd.DataFrame):
+    """Each ok row's sampling-time spread over its replays, in % of its median: the noise of the run.
+
+    One horizontal bar per row with three timings or more (``sample_s_min`` to ``sample_s_max``
+    over ``sample_s``, minus 1), sorted by width, coloured by method (:func:`method_styles`);
+    a row whose cell was run twice by the second pass (``attempts``) is marked with an x.
+    """
+    ok = df[(df["status"] == "ok") & (df["sample_replays"] >= 3) & (df["sample_s"] > 0)].copy()
+    ok["lo"] = 100 * (ok["sample_s_min"] / ok["sample_s"] - 1)
+    ok["hi"] = 100 * (ok["sample_s_max"] / ok["sample_s"] - 1)
+    ok = ok.assign(width=ok["hi"] - ok["lo"]).sort_values("width", kind="stable")
+    styles = method_styles(cells)
+    fig, ax = plt.subplots(figsize=(7.5, max(3.0, 0.12 * len(ok) + 1.2)), dpi=100)
+    ax.set_title(f"Sampling-time spread over the replays, {len(ok)} rows (median = 0 %)", fontsize=10)
+    for y, (_, r) in enumerate(ok.iterrows()):
+        st = styles.get(r["method"], Style("grey", "o"))
+        ax.hlines(y, r["lo"], r["hi"], color=st.colour, linewidth=2.5)
+        if r["attempts"] > 1:
+            ax.plot([r["hi"]], [y], marker="x", color="black", markersize=4)
+    for m in dict.fromkeys(ok["method"]):
+        ax.plot([], [], color=styles[m].colour, linewidth=2.5, label=m)
+    if (ok["attempts"] > 1).any():
+        ax.plot([], [], marker="x", linestyle="", color="black", label="run twice (second pass): faster kept")
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("replay min and max, % from the median")
+    ax.set_yticks([])
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
     return fig
 
 

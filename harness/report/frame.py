@@ -13,7 +13,9 @@ come first, older writers' names after them):
   ``accuracy_ok`` (True = good). A row with a max |z| but no verdict is inaccurate
   when max |z| of the means or sds exceeds harness.metrics.INACCURATE_Z;
   ``reference`` (the reference's source, None without one).
-- family: ``family`` ("mcmc" / "vi"), else ``vi`` for methods named ``svi_*``.
+- family: ``family`` ("mcmc" / "vi"; "mcmc" where a row has none); ``library``
+  ("handrolled", "numpyro", "blackjax") and ``subsamples`` (the method's gradients touch
+  a subsample of the data), from the method registry (harness.cell.base_row).
 - ``converged``: for MCMC, R-hat / ESS; for VI, whether the optimiser met its
   convergence rule (``x_opt_converged`` where ``converged`` is missing).
 - gradients: ``grad_evals_full_equiv`` (HMCECS: full-data-equivalent sampling
@@ -39,20 +41,22 @@ import numpy as np
 import pandas as pd
 
 from harness import UsageError, store
+from harness.report import stats
 
 #: Configuration columns: rows equal on these (seed aside) are repeats of one cell.
 CONFIG = ["model", "dataset", "n", "method", "options", "device", "precision", "num_chains",
-          "num_warmup", "num_samples", "data_seed", "xla_devices", "xla_flags"]
+          "num_warmup", "num_samples", "data_seed", "xla_devices", "xla_flags", "target_ess", "max_draws"]
 
 ACCURACY_MEAN = ("z_mean_max", "max_abs_z_mean", "max_abs_mean_z", "max_z_mean", "max_abs_z")
 ACCURACY_SD = ("z_sd_max", "max_abs_z_sd", "max_abs_sd_z", "max_z_sd")
 BIAS2 = ("bias2_mean", "bias2", "bias_sq", "bias_squared")
 
-NUMERIC = ["n", "num_chains", "num_warmup", "num_samples", "seed", "compile_s", "init_s", "warmup_s",
+NUMERIC = ["n", "num_chains", "target_ess", "max_draws", "draws_per_chain", "num_warmup", "num_samples", "seed", "compile_s", "init_s", "warmup_s",
            "sample_s", "wall_s", "grad_evals_warmup", "grad_evals", "min_ess_bulk", "min_ess_tail",
            "max_rhat", "ess_per_s", "ess_per_grad", "accept_rate", "divergences", "floor_us_per_grad",
            "floor_batch", "overhead_ratio", "peak_rss_mb", "grad_evals_full_equiv", "sample_s_min", "sample_s_max",
-           "sample_replays", "sample_s_first", "overhead_ratio_min", "overhead_ratio_max", "chains_run"]
+           "sample_replays", "sample_s_first", "overhead_ratio_min", "overhead_ratio_max", "chains_run",
+           "ref_us_per_grad", "attempts", "roofline_us_per_grad", "x_roofline", "bandwidth_gbs", "grad_bytes"]
 
 
 def first_column(df: pd.DataFrame, candidates) -> str | None:
@@ -95,12 +99,11 @@ def normalise(df: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:
             df[col] = None
     df["options"] = df["options"].map(lambda o: o if isinstance(o, str) or o is None else json.dumps(o, sort_keys=True))
     df["status"] = df["status"].fillna("error") if "status" in df else "ok"
-    if "family" in df and df["family"].notna().any():
-        df["family"] = df["family"].fillna("").astype(str)
-    else:
-        df["family"] = ""
-    guess = np.where(df["method"].astype(str).str.startswith("svi_"), "vi", "mcmc")
-    df["family"] = np.where(df["family"].isin(["mcmc", "vi"]), df["family"], guess)
+    for col, attr in (("family", "family"), ("library", "library"), ("subsamples", "subsamples")):
+        df[col] = _method_facts(df, col, attr)
+    df["family"] = np.where(df["family"].isin(["mcmc", "vi"]), df["family"], "mcmc")
+    df["library"] = df["library"].fillna("").astype(str)
+    df["subsamples"] = _bool(df["subsamples"]).fillna(False).astype(bool)
 
     zmean, zsd, bias2 = first_column(df, ACCURACY_MEAN), first_column(df, ACCURACY_SD), first_column(df, BIAS2)
     df["acc_z_mean"] = pd.to_numeric(df[zmean], errors="coerce") if zmean else np.nan
@@ -109,6 +112,7 @@ def normalise(df: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:
     df["has_reference"] = _has_reference(df)  # before the verdict's None (no reference) becomes False
     df["inaccurate"] = _inaccurate(df)
     df["converged"] = _converged(df)
+    df["reached_target"] = _bool(df["reached_target"]) if "reached_target" in df else pd.NA
 
     grads = df["grad_evals"]
     if "grad_evals_full_equiv" in df:
@@ -119,6 +123,8 @@ def normalise(df: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:
         df.loc[df["no_grad_reason"].notna() & df["no_grad_reason"].astype(str).ne(""), "us_per_grad"] = np.nan
     df["ttfd_s"] = df["compile_s"] + df["init_s"].fillna(0.0) + df["warmup_s"]
     df["time_to_result_s"] = df["ttfd_s"] + df["sample_s"]
+    df["ttr_lo_s"], df["ttr_hi_s"] = _time_to_result_band(df)
+    df["ess_lo"], df["ess_hi"] = _ess_per_s_band(df)
     point = df["no_ess_reason"].notna() & df["no_ess_reason"].astype(str).ne("") if "no_ess_reason" in df else False
     df["point_estimate"] = point | (df["family"].eq("vi") & ~np.isfinite(df["min_ess_bulk"]))
     df["flag"] = [flag(r) for r in df.to_dict("records")]
@@ -126,6 +132,45 @@ def normalise(df: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:
     if run_dir is not None:
         df["draws_file"] = [_draws_file(r, run_dir) for r in df.to_dict("records")]
     return df
+
+
+def _method_facts(df: pd.DataFrame, col: str, attr: str) -> pd.Series:
+    """A column the rows carry from the method registry (harness.cell.base_row); where a row lacks it
+    (written before the column existed), the registry's value for its method, if the method is known."""
+    have = df[col] if col in df else pd.Series(None, index=df.index, dtype=object)
+    missing = have.isna()
+    if not missing.any():
+        return have
+    from harness import methods
+
+    def known(name):
+        try:
+            return getattr(methods.get(str(name)), attr)
+        except UsageError:
+            return None
+
+    return have.where(~missing, df["method"].map(known))
+
+
+def _time_to_result_band(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Low and high ends of a row's time to result: sampling's measured replay spread
+    (``sample_s_min`` / ``sample_s_max``), compile +-25 % and init + warmup +-10 %
+    (timed once per process: :data:`harness.report.stats.COMPILE_NOISE`, ``UNREPLAYED_NOISE``);
+    a loop without a measured spread takes +-10 % too."""
+    u, c = stats.UNREPLAYED_NOISE, stats.COMPILE_NOISE
+    rest = df["init_s"].fillna(0.0) + df["warmup_s"]
+    s_lo = df["sample_s_min"].where(df["sample_s_min"] < df["sample_s"], df["sample_s"] * (1 - u))
+    s_hi = df["sample_s_max"].where(df["sample_s_max"] > df["sample_s"], df["sample_s"] * (1 + u))
+    return (df["compile_s"] * (1 - c) + rest * (1 - u) + s_lo, df["compile_s"] * (1 + c) + rest * (1 + u) + s_hi)
+
+
+def _ess_per_s_band(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Low and high ends of a row's ESS/s: it moves inversely with the sampling seconds, whose measured
+    replay spread bounds it; a loop without a measured spread takes +-10 % (``UNREPLAYED_NOISE``)."""
+    u = stats.UNREPLAYED_NOISE
+    hi_s = df["sample_s_max"].where(df["sample_s_max"] > df["sample_s"], df["sample_s"] * (1 + u))
+    lo_s = df["sample_s_min"].where(df["sample_s_min"] < df["sample_s"], df["sample_s"] * (1 - u))
+    return df["ess_per_s"] * df["sample_s"] / hi_s, df["ess_per_s"] * df["sample_s"] / lo_s
 
 
 def _inaccurate(df: pd.DataFrame) -> pd.Series:
@@ -172,7 +217,8 @@ def flag(r) -> str:
     nothing to rank it by); NO REFERENCE, MCMC and VI alike (no reference, no
     accuracy check: such a row is never ranked among the rows checked against a
     reference); then NOT CONVERGED (``converged`` False, or an MCMC row without
-    a finite R-hat) and INACCURATE.
+    a finite R-hat), INACCURATE, and TARGET NOT REACHED (a run to a target that
+    stopped at its cap, :mod:`harness.methods.to_target`).
     """
     if r["status"] != "ok":
         return str(r["status"]).upper()
@@ -187,6 +233,9 @@ def flag(r) -> str:
         reasons.append("NOT CONVERGED")
     if r["inaccurate"]:
         reasons.append("INACCURATE")
+    reached = r.get("reached_target")
+    if reached is not None and reached is not pd.NA and not bool(reached):
+        reasons.append("TARGET NOT REACHED")
     return ", ".join(reasons)
 
 
@@ -213,7 +262,8 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     Per figure: median over the seeds' usable-or-flagged ok rows, with min and
     max (``<col>_med``, ``<col>_min``, ``<col>_max``); worst-case R-hat, max |z|
     and divergences; ``floor_batch`` (the batch its gradient floor was measured
-    at); ``chains_run`` (the chains the method ran, which an ensemble method sets
+    at); ``time_to_result_lo`` / ``_hi`` and ``ess_per_s_lo`` / ``_hi`` (the bands of
+    :func:`_time_to_result_band` and :func:`_ess_per_s_band` over every seed); ``chains_run`` (the chains the method ran, which an ensemble method sets
     itself); ``seeds`` (rows), ``seeds_ok``; the worst flag of any seed.
     Rows with a failure status count toward ``seeds`` only.
     """
@@ -223,14 +273,20 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
         key = key if isinstance(key, tuple) else (key,)
         rec = {**dict.fromkeys(CONFIG), **dict(zip(keys, key))}
         ok = g[g["status"] == "ok"]
-        rec.update(family=g["family"].iloc[0], seeds=len(g), seeds_ok=len(ok))
+        rec.update(family=g["family"].iloc[0], library=g["library"].iloc[0], subsamples=bool(g["subsamples"].any()),
+                   seeds=len(g), seeds_ok=len(ok))
         for col in ("ess_per_s", "ess_per_grad", "compile_s", "ttfd_s", "time_to_result_s", "us_per_grad",
-                    "sample_s", "wall_s", "min_ess_bulk", "floor_us_per_grad", "overhead_ratio", "acc_z_mean",
+                    "sample_s", "wall_s", "min_ess_bulk", "floor_us_per_grad", "roofline_us_per_grad", "overhead_ratio",
+                    "acc_z_mean",
                     "peak_rss_mb"):
             v = ok[col].dropna() if col in ok else pd.Series(dtype=float)
             rec[f"{col}_med"] = float(v.median()) if len(v) else np.nan
             rec[f"{col}_min"] = float(v.min()) if len(v) else np.nan
             rec[f"{col}_max"] = float(v.max()) if len(v) else np.nan
+        rec["ess_per_s_lo"] = float(ok["ess_lo"].min()) if ok["ess_lo"].notna().any() else np.nan
+        rec["ess_per_s_hi"] = float(ok["ess_hi"].max()) if ok["ess_hi"].notna().any() else np.nan
+        rec["time_to_result_lo"] = float(ok["ttr_lo_s"].min()) if ok["ttr_lo_s"].notna().any() else np.nan
+        rec["time_to_result_hi"] = float(ok["ttr_hi_s"].max()) if ok["ttr_hi_s"].notna().any() else np.nan
         runs = ok["chains_run"].dropna()  # an ensemble method runs its own count (ChEES), not num_chains
         rec["chains_run"] = int(runs.max()) if len(runs) else np.nan
         batches = ok["floor_batch"].dropna()

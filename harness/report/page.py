@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.report import DEFAULT_BASELINE, crossovers, figures, frame, tables
-from harness.report.render import Bullets, Code, Heading, Image, Table, Text, to_html, to_markdown
+from harness.report.render import Bullets, Code, Fold, Heading, Image, Table, Text, to_html, to_markdown
 
 
 def _slug(*parts) -> str:
@@ -17,12 +17,11 @@ def _slug(*parts) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "_", text).strip("_")
 
 
-def _figures(cells: pd.DataFrame, out: Path, baseline: str) -> list:
+def _scaling_figures(cells: pd.DataFrame, out: Path) -> list:
     blocks = []
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     groups = figures.scaling_groups(cells)
-    blocks.append(Heading("Scaling with N", 2))
     if not groups:
         blocks.append(Text("No target was measured at two sizes or more: no scaling figures."))
     for model, dataset in groups:
@@ -35,15 +34,32 @@ def _figures(cells: pd.DataFrame, out: Path, baseline: str) -> list:
             path = fig_dir / f"{name}__{_slug(model, dataset)}.png"
             figures.save(fn(cells, model, dataset), path)
             blocks.append(Image(f"figures/{path.name}", f"{model}/{dataset}: {caption}"))
-    blocks.append(Heading("Crossovers", 3))
+    return blocks
+
+
+def _noise_figure(df: pd.DataFrame, cells: pd.DataFrame, out: Path) -> list:
+    if not ((df["status"] == "ok") & (df["sample_replays"] >= 3)).any():
+        return [Text("No row was timed three times or more: no spread to draw.")]
+    path = out / "figures" / "replay_spread.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figures.save(figures.replay_spread(df, cells), path)
+    return [Image(f"figures/{path.name}", "each row's sampling seconds over its replays: min and max around the median")]
+
+
+def _crossovers(cells: pd.DataFrame, baseline: str) -> list:
     said = crossovers.statements(cells, baseline=baseline)
-    blocks.append(Bullets(said) if said else
-                  Text("No pair of curves to compare (needs GPU and CPU, or HMCECS / SVI and the baseline, "
-                       "at two sizes or more)."))
-    blocks.append(Heading("Accuracy against time (MCMC and VI)", 2))
+    return [Bullets(said) if said else
+            Text("No pair of curves to compare (needs GPU and CPU, or HMCECS / SVI and the baseline, "
+                 "at two sizes or more).")]
+
+
+def _accuracy_figures(cells: pd.DataFrame, out: Path) -> list:
+    fig_dir = out / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
     acc = figures.accuracy_groups(cells)
     if not acc:
-        blocks.append(Text("No row carries an accuracy column (max |z| against a reference): no accuracy figures."))
+        return [Text("No row carries an accuracy column (max |z| against a reference): no accuracy figures.")]
+    blocks = []
     for model, dataset, n in acc:
         path = fig_dir / f"accuracy__{_slug(model, dataset, None if pd.isna(n) else int(n))}.png"
         figures.save(figures.accuracy_vs_time(cells, model, dataset, n), path)
@@ -53,7 +69,7 @@ def _figures(cells: pd.DataFrame, out: Path, baseline: str) -> list:
 
 
 def _diagnostics(df: pd.DataFrame, out: Path, traces: tuple) -> list:
-    blocks = [Heading("Trace and rank plots", 2)]
+    blocks = []
     want = set(traces)
     diagnosable = (df["status"] == "ok") & (df["flag"] != "POINT ESTIMATE")  # a point has no chains to plot
     chosen = df[diagnosable & (df["flag"] != "")]
@@ -87,7 +103,7 @@ def _diagnostics(df: pd.DataFrame, out: Path, traces: tuple) -> list:
 
 def _failures(df: pd.DataFrame) -> list:
     bad = df[df["status"] != "ok"]
-    blocks = [Heading("Failed, timed-out and skipped rows", 2)]
+    blocks = []
     if bad.empty:
         return blocks + [Text("Every row has status ok.")]
     rows = [[f"{r['model']}/{r['dataset']}", tables.size_label(r["n"]), r["method"], r["device"], r["seed"],
@@ -109,36 +125,36 @@ def build(run_dir, out_dir=None, baseline: str = DEFAULT_BASELINE, traces: tuple
     out.mkdir(parents=True, exist_ok=True)
 
     status = df["status"].value_counts().to_dict()
+    speed = [tables.vs_baseline(cells, baseline), tables.gpu_vs_cpu(cells), tables.handrolled_vs_libraries(cells)]
+    speed = [t if t.rows else Text(f"{t.caption.split(' (')[0].split(';')[0]}: {none}") for t, none in zip(speed, (
+        f"no pair of ranked cells with {baseline} and another method.", "no cell was measured on both GPU and CPU.",
+        "no pair of ranked cells with a hand-rolled and a library MCMC method."))]
+    commands = [str(c) for c in dict.fromkeys(df["command"].dropna()) if str(c)] if "command" in df else []
+    env = tables.environment(df)
     blocks = [
         Heading(f"Benchmark report: {run_dir.name}", 1),
         Text(f"{len(df)} rows, {len(cells)} cells (configurations; seeds pooled); status: "
              + ", ".join(f"{k} {v}" for k, v in status.items()) + "."),
+        Heading("Summary: first to a trustworthy posterior", 2),
+        tables.summary(cells),
+        Heading("Crossovers", 2),
+        *_crossovers(cells, baseline),
         Heading("How to read", 2),
-        Text("Each figure is the median over seeds with [min-max]. ESS is the minimum bulk ESS over all "
-             "coordinates; ESS/s divides it by sampling seconds (compile and warmup excluded); 'first draw s' "
-             "is compile + init + warmup seconds. A cell is ranked only when every seed is ok, converged "
-             "(R-hat < 1.01, bulk ESS >= 400) and accurate; flagged cells sit below, unranked, with the reason. "
-             "VI cells count as converged when the optimiser met its convergence rule, need a reference posterior "
-             "(else NO REFERENCE: their accuracy is their only figure of merit) and are ranked among themselves "
-             "by time to result; the ESS/s figures show MCMC only (a guide's draws are independent, so their ESS "
-             "is no measure of the inference). A speedup ratio is '-' where either side is flagged. "
-             "HMCECS's per-gradient figures count full-data-equivalent gradients. max R-hat, divergences and max |z| are "
-             "the worst seed's. Ratios are ratios of medians with [min/max, max/min] over seeds."),
-        Heading("Headline: per target and size", 2),
-        *tables.headline(cells),
-        Heading("Speedups", 2),
-    ]
-    speed = [tables.vs_baseline(cells, baseline), tables.gpu_vs_cpu(cells), tables.handrolled_vs_libraries(cells)]
-    for t, none in zip(speed, (f"no cell has both {baseline} and another method.", "no cell was measured on both GPU and CPU.",
-                               "no cell has both a hand-rolled and a library MCMC method.")):
-        blocks.append(t if t.rows else Text(f"{t.caption.split(' (')[0].split(';')[0]}: {none}"))
-    blocks += _figures(cells, out, baseline)
-    blocks += _failures(df)
-    blocks += _diagnostics(df, out, traces)
-    commands = [str(c) for c in dict.fromkeys(df["command"].dropna()) if str(c)] if "command" in df else []
-    blocks += [
-        Heading("Environment", 2),
-        env if (env := tables.environment(df)).rows else Text("The rows carry no environment columns."),
+        Text("Figures are medians over seeds with [min-max]. A cell is ranked only when every seed is ok, "
+             "converged (R-hat < 1.01, bulk ESS >= 400; VI: the optimiser met its rule) and accurate against a "
+             "reference; the others are listed under their target with the flag and the number that failed. "
+             "Time to result = compile + init + warmup + sampling seconds; ESS is the minimum bulk ESS over all "
+             "coordinates and ESS/s divides it by sampling seconds (MCMC only: a guide's draws are independent). "
+             "MCMC cells ranked by ESS/s, VI cells among themselves by time to result; NO REFERENCE cells by speed "
+             "in a table of their own. HMCECS's per-gradient figures are n/a (its proxy's work is uncounted)."),
+        Fold("Per target and size", tables.headline(cells)),
+        Fold("Speedups", speed),
+        Fold("Scaling with N", _scaling_figures(cells, out), in_markdown=True),
+        Fold("Accuracy against time (MCMC and VI)", _accuracy_figures(cells, out), in_markdown=True),
+        Fold("Noise: the replay spread", _noise_figure(df, cells, out)),
+        Fold("Failed, timed-out and skipped rows", _failures(df)),
+        Fold("Trace and rank plots", _diagnostics(df, out, traces)),
+        Fold("Environment", [env if env.rows else Text("The rows carry no environment columns.")]),
         Heading("Commands", 2),
         Text("The rows were produced by:"),
         Code("\n".join(commands) if commands else "(no command recorded in the rows)"),

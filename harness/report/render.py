@@ -1,7 +1,7 @@
 """A report as a list of blocks, rendered to Markdown and to one self-contained HTML page.
 
 Blocks: :class:`Heading`, :class:`Text`, :class:`Bullets`, :class:`Code`, :class:`Table`,
-:class:`Image`. Images are PNG files written beside the page (``figures/``,
+:class:`Image`, and :class:`Fold` (a section folded in the HTML). Images are PNG files written beside the page (``figures/``,
 ``diagnostics/``) and linked by relative paths, so the Markdown and the HTML
 share them and the folder can be moved or committed as it is; the HTML page
 needs nothing else (its style is inline, no scripts, no network).
@@ -41,14 +41,32 @@ class Image(NamedTuple):
     caption: str
 
 
+class Fold(NamedTuple):
+    """A section folded in the HTML (``<details>``, listed in the page's contents); in Markdown a
+    pointer to the HTML page, or the blocks themselves with ``in_markdown``."""
+
+    title: str
+    blocks: list
+    in_markdown: bool = False
+
+
 def _md_cell(value) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown(blocks) -> str:
+def _anchor(text: str) -> str:
+    return "s-" + "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")
+
+
+def to_markdown(blocks, html_name: str = "report.html") -> str:
     out = []
     for b in blocks:
-        if isinstance(b, Heading):
+        if isinstance(b, Fold):
+            if b.in_markdown:
+                out.append(to_markdown([Heading(b.title, 2), *b.blocks], html_name).rstrip("\n"))
+            else:
+                out.append(f"## {b.title}\n\nFolded in [{html_name}]({html_name}) (every table and figure there).")
+        elif isinstance(b, Heading):
             out.append("#" * b.level + " " + b.text)
         elif isinstance(b, Text):
             out.append(b.text)
@@ -80,14 +98,35 @@ tr.flagged td { color: #888; background: #fff6f0; }
 caption { caption-side: top; text-align: left; font-style: italic; padding-bottom: 0.3em; }
 pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
+details { margin: 0.8em 0; } summary { font-size: 1.3em; font-weight: bold; cursor: pointer; }
+nav { background: #f6f6f6; padding: 0.4em 1em; margin-bottom: 1em; }
 """
 
 
 def to_html(blocks, title: str) -> str:
+    """One self-contained page: a table of contents (the level-2 headings and folds), then the blocks."""
+    toc = [b.text if isinstance(b, Heading) else b.title for b in blocks
+           if (isinstance(b, Heading) and b.level == 2) or isinstance(b, Fold)]
+    nav = ("<nav><strong>Contents</strong><ul>" + "".join(
+        f'<li><a href="#{_anchor(t)}">{html.escape(t)}</a></li>' for t in toc) + "</ul></nav>") if toc else ""
+    body = _html_blocks(blocks)
+    if body and body[0].startswith("<h1"):
+        body.insert(1, nav)
+    else:
+        body.insert(0, nav)
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def _html_blocks(blocks) -> list[str]:
     body = []
     for b in blocks:
-        if isinstance(b, Heading):
-            body.append(f"<h{b.level}>{html.escape(b.text)}</h{b.level}>")
+        if isinstance(b, Fold):
+            body.append(f'<details id="{_anchor(b.title)}"><summary>{html.escape(b.title)}</summary>\n'
+                        + "\n".join(_html_blocks(b.blocks)) + "\n</details>")
+        elif isinstance(b, Heading):
+            ident = f' id="{_anchor(b.text)}"' if b.level == 2 else ""
+            body.append(f"<h{b.level}{ident}>{html.escape(b.text)}</h{b.level}>")
         elif isinstance(b, Text):
             body.append(f"<p>{html.escape(b.text)}</p>")
         elif isinstance(b, Bullets):
@@ -108,5 +147,4 @@ def to_html(blocks, title: str) -> str:
                         f"<figcaption>{html.escape(b.caption)}</figcaption></figure>")
         else:
             raise TypeError(f"unknown block {b!r}")
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+    return body

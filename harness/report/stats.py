@@ -15,6 +15,13 @@ from typing import NamedTuple
 import numpy as np
 
 
+#: Noise assumed for a figure timed once per process, where nothing was measured: 10 % for
+#: run seconds (warmup, a loop over 10 s), 25 % for compile seconds (NumPyro's own A/A runs
+#: measured 5 % and 25 %). ``harness compare`` and the report's time-to-result band use them.
+UNREPLAYED_NOISE = 0.10
+COMPILE_NOISE = 0.25
+
+
 class Ratio(NamedTuple):
     """a / b with its seed-spread interval; NaN where either side is missing or not positive."""
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from harness.report import stats
-from harness.report.render import Table
+from harness.report.render import Bullets, Table, Text
 
 GROUP = ["model", "dataset", "n"]
 
@@ -91,50 +91,140 @@ def _chains_note(*cells) -> str:
     return "unequal chains run: " + ", ".join(sorted(runs)) if len(counts) > 1 else ""
 
 
-def _note(a, b) -> str:
-    """The flag column of a pair: either side's flags, and unequal chain counts."""
-    return "; ".join(filter(None, (_flags(a, b), _chains_note(a, b))))
-
-
 def _varying(cells: pd.DataFrame) -> list[str]:
     """Configuration columns that tell apart two cells of one method (shown so rows are not ambiguous)."""
-    return [c for c in ("num_chains", "precision", "options", "num_warmup", "num_samples")
+    return [c for c in ("num_chains", "precision", "options", "num_warmup", "num_samples", "target_ess")
             if c in cells and cells.groupby("method")[c].agg(lambda v: v.astype(str).nunique()).gt(1).any()]
 
 
-def headline(cells: pd.DataFrame) -> list[Table]:
-    """One table per (model, dataset, N); 'x floor' (the runner's overhead_ratio: sampling seconds
-    per gradient over the measured gradient floor) when rows carry it.
+def headline(cells: pd.DataFrame) -> list:
+    """Per (model, dataset, N): a table of its ranked cells; 'x floor' (the runner's overhead_ratio:
+    sampling seconds per gradient over the measured gradient floor) when rows carry it.
 
     MCMC cells ranked by speed alone (only flag NO REFERENCE) go to a second table
-    of that (model, dataset, N), right after the first, titled NO_REFERENCE_TITLE."""
+    of that (model, dataset, N), right after the first, titled NO_REFERENCE_TITLE. The
+    flagged cells follow as one line each (:func:`flagged_lines`)."""
     tables = []
     for (model, dataset, n), g in cells.groupby(GROUP, dropna=False, sort=True):
         extra = _varying(g)
         floor = bool(g["overhead_ratio_med"].notna().any())
-        cols = ["rank", "method", "device", *extra, "seeds ok", "ESS/s", "ESS/grad", *(["x floor"] if floor else []),
+        cols = ["rank", "method", "device", *extra, "seeds ok", "ESS/s", "vs next", "ESS/grad",
+                *(["x floor"] if floor else []),
                 "compile s", "first draw s", "max R-hat", "div", "max |z| mean", "max |z| sd", "flag"]
         rows, unchecked = [], []
-        for _, r in ranked(g).iterrows():
+        order = ranked(g)
+        gaps = _vs_next(order)
+        for i, (_, r) in enumerate(order.iterrows()):
             vi = r["family"] == "vi"  # a guide's draws are independent: their ESS measures nothing
             row = [r["rank"], method_label(r), r["device"], *[str(r[e]) for e in extra],
-                   f"{r['seeds_ok']}/{r['seeds']}", "n/a (VI)" if vi else spread(r, "ess_per_s"),
+                   f"{r['seeds_ok']}/{r['seeds']}", "n/a (VI)" if vi else spread(r, "ess_per_s"), gaps[i],
                    "n/a (VI)" if vi else fmt(r["ess_per_grad_med"]),
                    *([fmt(r["overhead_ratio_med"])] if floor else []),
                    fmt(r["compile_s_med"]), fmt(r["ttfd_s_med"]), fmt(r["max_rhat"], 4),
                    fmt(r["divergences"]), fmt(r["acc_z_mean"]), fmt(r["acc_z_sd"]), r["flag"]]
-            (unchecked if r["rank"].startswith(NO_REFERENCE_RANK) else rows).append(row)
+            if r["rank"] != "-":
+                (unchecked if r["rank"].startswith(NO_REFERENCE_RANK) else rows).append(row)
         caption = f"{model}/{dataset}, N = {size_label(n)}"
-        if rows:
-            tables.append(Table(cols, rows, caption))
+        tables.append(Table(cols, rows, caption) if rows else Text(f"{caption}: no cell ranked."))
         if unchecked:
             tables.append(Table(cols, unchecked, f"{caption}: {NO_REFERENCE_TITLE}"))
+        if flagged := flagged_lines(g):
+            tables.append(Bullets([f"not ranked: {line}" for line in flagged]))
     return tables
+
+
+def _reasons(flag: str) -> list[str]:
+    """The reasons in a cell's flag, without their seed counts ('NOT CONVERGED (2/3 seeds)' -> 'NOT CONVERGED')."""
+    parts = [p.strip() for chunk in flag.split(";") for p in chunk.split(",")]
+    return [p.split(" (")[0] for p in parts if p]
+
+
+def failed_figure(r) -> str:
+    """The one number behind a flagged cell's first reason, e.g. 'R-hat 1.40', 'max |z| 5.2'."""
+    reason = (_reasons(r["flag"]) or [""])[0]
+    if reason == "NOT CONVERGED":
+        if r["family"] == "vi":
+            return "optimiser did not meet its rule"
+        ess = r.get("min_ess_bulk_med")
+        if np.isfinite(r["max_rhat"]) and r["max_rhat"] >= 1.01:
+            return f"R-hat {fmt(r['max_rhat'], 3)}"
+        return f"bulk ESS {fmt(ess)}" if ess is not None and np.isfinite(ess) else "no R-hat"
+    if reason == "INACCURATE":
+        return f"max |z| {fmt(max(r['acc_z_mean'], r['acc_z_sd']) if np.isfinite(r['acc_z_sd']) else r['acc_z_mean'], 2)}"
+    if reason == "NO REFERENCE":
+        return "accuracy unchecked"
+    return ""
+
+
+def flagged_lines(cells: pd.DataFrame) -> list[str]:
+    """One compact line per flagged cell of a group: method, flag, the number that failed."""
+    out = []
+    for _, r in ranked(cells).iterrows():
+        if r["rank"] == "-":
+            figure = failed_figure(r)
+            out.append(f"{method_label(r)} ({r['device']}): {r['flag']}" + (f": {figure}" if figure else ""))
+    return out
+
+
+def summary(cells: pd.DataFrame) -> Table:
+    """Per target and size, who reached a trustworthy posterior first.
+
+    Candidates are the usable cells (every seed ok, converged, accurate against a reference;
+    MCMC and VI alike). 'First' has the least median time to result (compile + init +
+    warmup + sampling); the runner-up's ratio is 'within noise' when the two cells' bands
+    (:func:`harness.report.frame._time_to_result_band`, over every seed) overlap. The last
+    column counts the cells that did not get there, with their commonest reason.
+    """
+    rows = []
+    for (model, dataset, n), g in cells.groupby(GROUP, dropna=False, sort=True):
+        ok = g[g["usable"]].sort_values("time_to_result_s_med", kind="stable")
+        missed = g[~g["usable"]]
+        reasons = pd.Series([x for f in missed["flag"] for x in _reasons(f)], dtype=object)
+        why = f"{len(missed)} of {len(g)}" + (f" (mostly {reasons.value_counts().index[0]})" if len(reasons) else "")
+        if ok.empty:
+            rows.append([f"{model}/{dataset}", size_label(n), "none", "-", "-", "-", "-", why])
+            continue
+        first = ok.iloc[0]
+        ess = "n/a (VI)" if first["family"] == "vi" else fmt(first["ess_per_s_med"])
+        runner, by = "-", "-"
+        if len(ok) > 1:
+            second = ok.iloc[1]
+            runner = f"{method_label(second)} ({second['device']})"
+            ratio = second["time_to_result_s_med"] / first["time_to_result_s_med"]
+            overlap = second["time_to_result_lo"] <= first["time_to_result_hi"]
+            by = f"{fmt(ratio)}x" + (" (within noise)" if overlap else "")
+        rows.append([f"{model}/{dataset}", size_label(n), f"{method_label(first)} ({first['device']})",
+                     fmt(first["time_to_result_s_med"]), ess, runner, by, why])
+    return Table(["target", "N", "first to a trustworthy posterior", "time to result s", "ESS/s", "runner-up",
+                  "runner-up's time / first's", "not there"], rows,
+                 "Per target and size: the usable cell (ok, converged, accurate against a reference) with the least "
+                 "time to result (compile + init + warmup + sampling: to the passing check in a run to a target "
+                 "ESS, else the suite's fixed budget); "
+                 "'within noise' where the two cells' time bands overlap")
+
+
+def _vs_next(order: pd.DataFrame) -> list[str]:
+    """Per ranked cell, how it stands against the next rank of its tier: 'within noise' where their
+    bands (ESS/s for MCMC, time to result for VI: :mod:`harness.report.frame`) overlap, so that their
+    order may swap in another run; else 'ahead'. Empty for the last of a tier and unranked cells."""
+    out = [""] * len(order)
+    rows = order.reset_index(drop=True)
+    for i in range(len(rows) - 1):
+        a, b = rows.iloc[i], rows.iloc[i + 1]
+        if a["rank"] == "-" or b["rank"] == "-" or a["rank"].split(" ")[:-1] != b["rank"].split(" ")[:-1]:
+            continue
+        if a["family"] == "vi":
+            overlap = b["time_to_result_lo"] <= a["time_to_result_hi"]
+        else:
+            overlap = b["ess_per_s_hi"] >= a["ess_per_s_lo"]
+        out[i] = "within noise" if overlap else "ahead"
+    return out
 
 
 def _match_key(cells: pd.DataFrame, drop: tuple) -> list[str]:
     return [c for c in ("model", "dataset", "n", "device", "precision", "num_chains", "num_warmup",
-                        "num_samples", "data_seed", "xla_devices", "xla_flags") if c in cells and c not in drop]
+                        "num_samples", "data_seed", "xla_devices", "xla_flags", "target_ess", "max_draws")
+            if c in cells and c not in drop]
 
 
 def _keyed(cells: pd.DataFrame, key: list[str]):
@@ -144,11 +234,6 @@ def _keyed(cells: pd.DataFrame, key: list[str]):
 def _ratio(a, b, col: str) -> stats.Ratio:
     return stats.ratio(a[f"{col}_med"], a[f"{col}_min"], a[f"{col}_max"],
                        b[f"{col}_med"], b[f"{col}_min"], b[f"{col}_max"])
-
-
-def _usable_ratio(a, b, col: str) -> str:
-    """The ratio's text, or '-' when either cell is flagged (its figure is no speed to quote; the flag says why)."""
-    return _ratio(a, b, col).text() if a["usable"] and b["usable"] else "-"
 
 
 def _flags(*cells) -> str:
@@ -161,21 +246,24 @@ def vs_baseline(cells: pd.DataFrame, baseline: str) -> Table:
 
     ESS/s and ESS per gradient as method / baseline (MCMC only: a VI guide's iid
     draws have no comparable ESS), and time to result as baseline / method, so
-    every column reads > 1 = better than the baseline. Where either cell is
-    flagged every ratio is '-' and the flag column says why.
+    every column reads > 1 = better than the baseline. Only pairs where both cells
+    are ranked (usable) are listed; the caption counts the others.
     """
     key = _match_key(cells, drop=())
     k = _keyed(cells, key)
-    rows = []
+    rows, skipped = [], 0
     for _, base in k[k["method"] == baseline].iterrows():
         for _, other in k[(k["_k"] == base["_k"]) & (k["method"] != baseline)].iterrows():
-            ess = [_usable_ratio(other, base, c) if other["family"] == "mcmc" else "n/a (VI)"
+            if not (base["usable"] and other["usable"]):
+                skipped += 1
+                continue
+            ess = [_ratio(other, base, c).text() if other["family"] == "mcmc" else "n/a (VI)"
                    for c in ("ess_per_s", "ess_per_grad")]
             rows.append([target_label(base), size_label(base["n"]), base["device"], method_label(other), *ess,
-                         _usable_ratio(base, other, "time_to_result_s"), _note(other, base)])
-    return Table(["target", "N", "device", "method", "ESS/s ratio", "ESS/grad ratio", "time-to-result speedup", "flag"],
+                         _ratio(base, other, "time_to_result_s").text(), _chains_note(other, base)])
+    return Table(["target", "N", "device", "method", "ESS/s ratio", "ESS/grad ratio", "time-to-result speedup", "note"],
                  rows, f"Each method against {baseline} (>1: better than {baseline}); "
-                       "ratio of medians [min-max over seeds]")
+                       "ratio of medians [min-max over seeds]" + _not_comparable(skipped))
 
 
 def gpu_vs_cpu(cells: pd.DataFrame) -> Table:
@@ -193,18 +281,29 @@ def gpu_vs_cpu(cells: pd.DataFrame) -> Table:
 
 
 def handrolled_vs_libraries(cells: pd.DataFrame) -> Table:
-    """Each hand-rolled MCMC method over each library MCMC method in the same cell ('-' where either is flagged)."""
+    """Each hand-rolled MCMC method over each library MCMC method in the same cell, where both are ranked."""
     key = _match_key(cells, drop=())
     k = _keyed(cells, key)
-    hand = k[k["method"].astype(str).str.startswith("handrolled") & k["family"].eq("mcmc")]
-    libs = k[~k["method"].astype(str).str.startswith("handrolled") & k["family"].eq("mcmc")]
-    rows = []
+    mcmc = k[k["family"].eq("mcmc")]
+    hand = mcmc[mcmc["library"].eq("handrolled")]
+    libs = mcmc[~mcmc["library"].isin(["handrolled", ""])]
+    rows, skipped = [], 0
     for _, h in hand.iterrows():
         for _, lib in libs[libs["_k"] == h["_k"]].iterrows():
+            if not (h["usable"] and lib["usable"]):
+                skipped += 1
+                continue
             rows.append([target_label(h), size_label(h["n"]), h["device"], h["method"], method_label(lib),
-                         _usable_ratio(h, lib, "ess_per_s"), _usable_ratio(h, lib, "us_per_grad"), _note(h, lib)])
-    return Table(["target", "N", "device", "hand-rolled", "library", "ESS/s hand/lib", "s per grad hand/lib", "flag"],
-                 rows, "Hand-rolled over library (ESS/s > 1: hand-rolled faster; s per grad < 1: cheaper gradient step)")
+                         _ratio(h, lib, "ess_per_s").text(), _ratio(h, lib, "us_per_grad").text(), _chains_note(h, lib)])
+    return Table(["target", "N", "device", "hand-rolled", "library", "ESS/s hand/lib", "s per grad hand/lib", "note"],
+                 rows, "Hand-rolled over library (ESS/s > 1: hand-rolled faster; s per grad < 1: cheaper gradient step)"
+                 + _not_comparable(skipped))
+
+
+def _not_comparable(k: int) -> str:
+    """The caption's note on the pairs left out: a flagged side has no speed to quote (its flag is in the
+    per-target tables)."""
+    return f"; {k} pair{'s' if k != 1 else ''} not comparable (a side not ranked: see its flag)" if k else ""
 
 
 ENVIRONMENT = ["git_commit", "python", "jax", "jaxlib", "numpyro", "blackjax", "arviz", "optax", "numpy",

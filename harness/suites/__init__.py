@@ -13,6 +13,8 @@ Shipped suites live beside this module (``quick``, ``default``, ``scaling``,
     num_warmup = 500                               # scalars
     num_samples = 500
     timeout_s = 1800                               # per-cell wall-clock cap
+    target_ess = 400                               # run to this ESS in chunks of num_samples
+    max_draws = 16000                              #   (harness.methods.to_target), up to max_draws
     xla_devices = 4                                # forced host devices (CPU)
 
     [[data]]                                       # one entry per model/dataset
@@ -76,7 +78,8 @@ AXES = {
     "devices": ("list", (lambda v: v in DEVICES, f"one of {', '.join(DEVICES)}")),
     "precisions": ("list", (lambda v: v in PRECISIONS, f"one of {', '.join(PRECISIONS)}")),
 }
-SCALARS = {"num_warmup": _NONNEG_INT, "num_samples": _POS_INT, "timeout_s": _POS_NUM}
+SCALARS = {"num_warmup": _NONNEG_INT, "num_samples": _POS_INT, "timeout_s": _POS_NUM, "target_ess": _POS_NUM,
+           "max_draws": _POS_INT}
 TOP = {"description": _STR, **AXES, **SCALARS, "xla_devices": _POS_INT, "data": None, "options": None,
        "settings": None}
 DATA = {"model": _STR, "dataset": _STR, "sizes": ("list", _POS_INT), "methods": _LIST_STR,
@@ -192,7 +195,7 @@ def expand(suite: dict, **override) -> list[Cell]:
 
     Overrides: model, dataset, sizes (list), methods (list), chains (list),
     seeds (list), devices (list), precisions (list), num_warmup, num_samples,
-    options (per method), xla_devices, xla_flags.
+    target_ess, max_draws, options (per method), xla_devices, xla_flags.
     """
     from harness import targets
     from harness.targets import ANY_N
@@ -259,10 +262,23 @@ def expand(suite: dict, **override) -> list[Cell]:
                 cell = Cell(model=target.name, dataset=dataset, n=n, method=method, options=options.get(method, {}),
                             device=device, num_chains=c, num_warmup=pick("num_warmup", method, d, 500),
                             num_samples=pick("num_samples", method, d, 500), seed=s, precision=precision,
-                            xla_devices=xla_devices, xla_flags=xla_flags)
+                            xla_devices=xla_devices, xla_flags=xla_flags,
+                            **_target_fields(method, pick("target_ess", method, d, None),
+                                             pick("max_draws", method, d, None)))
                 cells.append(validate(cell))
     unique = {c.key(): c for c in reversed(cells)}  # overrides can map two entries onto one cell
     return [c for c in cells if unique.get(c.key()) is c]
+
+
+def _target_fields(method: str, target_ess, max_draws) -> dict:
+    """A suite's (or --target-ess's) target for one method: only methods that can run to a target get it
+    (:mod:`harness.methods.to_target`); the others keep their fixed budget, and their rows say so
+    (``target_ess`` empty)."""
+    from harness import methods
+
+    if target_ess is None or not methods.get(method).runs_to_target:
+        return {}
+    return {"target_ess": target_ess, "max_draws": max_draws}
 
 
 def timeout_for(suite: dict, cell: Cell, default: float) -> float:
@@ -301,6 +317,7 @@ def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | No
         + chains * (warmup + samples) * (grads_per_iter * floor(n) * overhead + iter_us)
         + the replay protocol's cost for a sampling loop of chains * samples iterations
           (:func:`harness.timing.replay_cost_s`)
+    (a run to a target is priced at its cap, ``max_draws`` per chain: the worst case),
     all twice when that loop is shorter than :data:`harness.recheck.SHORT_LOOP_S` (the
     run's second pass runs it again; the host-disturbed cells it reruns are not foreseen)
     with n the subsample size for a subsampling method and chains the method's own
@@ -328,7 +345,8 @@ def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | No
     per_iter_us = grads_per_iter * floor_us(n, cell.device, model) * m["overhead"] + m.get("iter_us", 0.0)
     process = model["process"][cell.device]
     fixed = process["startup_s"] + m["compile_s"] + process["floor_s"]
-    sample_s = chains * cell.num_samples * per_iter_us * 1e-6
+    draws = cell.max_draws if cell.target_ess is not None and cell.max_draws else cell.num_samples  # a cap: the worst case
+    sample_s = chains * draws * per_iter_us * 1e-6
     total = fixed + chains * cell.num_warmup * per_iter_us * 1e-6 + sample_s + timing.replay_cost_s(sample_s)
     if sample_s < recheck.SHORT_LOOP_S:  # the second pass runs a short loop's cell again
         total *= 2

@@ -32,6 +32,7 @@ def get(name: str) -> Target:
 
 
 register(sparse_logistic.TARGET)
+register(sparse_logistic.TARGET_XT)
 register(logistic.TARGET)
 register(eight_schools.CENTERED)
 register(eight_schools.NONCENTERED)

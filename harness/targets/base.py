@@ -25,7 +25,7 @@ import numpy as np
 from numpyro.distributions import constraints
 from numpyro.distributions.transforms import biject_to
 
-ANY_N = "any"  # a dataset that is synthetic data of any size N
+from harness.targets.reference import ANY_N, Reference, lookup
 
 
 @dataclass(frozen=True)
@@ -106,16 +106,6 @@ class Layout:
         """{name: constrained (..., *shape)} -> flat unconstrained (..., dim) as numpy."""
         u = {p.name: p.transform.inv(jnp.asarray(draws[p.name])) for p in self.params}
         return np.asarray(self.flatten(u))
-
-
-@dataclass(frozen=True)
-class Reference:
-    """Reference posterior moments per constrained site, and where they came from."""
-
-    mean: Mapping[str, np.ndarray]
-    sd: Mapping[str, np.ndarray]
-    source: str
-    se_mean: Mapping[str, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -211,8 +201,6 @@ class Posterior:
 
     def reference(self) -> Reference | None:
         """Reference moments for these data, or None (see :func:`harness.targets.reference.lookup`)."""
-        from harness.targets.reference import lookup
-
         return lookup(self.target, self.dataset, self.n, self.data_seed)
 
     def density_and_data(self, source: str = "target"):

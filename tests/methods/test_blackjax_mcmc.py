@@ -26,7 +26,7 @@ def test_blackjax_hmc_window_adaptation_recovers_gaussian(gaussian_2d):
     _check_gaussian(r.draws["x"])
     assert r.grad_evals_warmup == 4 * (1 + 200 * 5)
     assert r.grad_evals_sample == 4 * 1000 * 5
-    assert r.divergences == 0 and 0.5 < r.accept_rate <= 1.0 and r.extra["grad_batch"] == 4
+    assert r.divergences == 0 and 0.5 < r.accept_rate <= 1.0 and r.grad_batch == 4
     _check_timings(r)
 
 
@@ -63,7 +63,7 @@ def test_blackjax_chees_uses_128_chains_by_default_and_recovers_gaussian(gaussia
     r = _run(gaussian_2d, "blackjax_chees", 4, 150, 150)
     x = r.draws["x"]
     assert x.shape == (128, 150, 2) and r.extra["num_chains"] == 128
-    assert r.extra["grad_batch"] == 128  # the floor the overhead ratio uses is at the ensemble's batch
+    assert r.grad_batch == 128  # the floor the overhead ratio uses is at the ensemble's batch
     _check_gaussian(x)
     # Every chain takes the same jittered L in a transition: counts are multiples of the ensemble.
     assert r.grad_evals_sample % 128 == 0 and r.grad_evals_sample >= 128 * 150

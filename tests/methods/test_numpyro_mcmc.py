@@ -101,9 +101,9 @@ def test_hmcecs_recovers_conjugate_posterior():
     assert r.extra["subsample_size"] == 40 and r.extra["subsample_fraction"] == pytest.approx(0.1)
     # raw subsample gradients: leapfrog steps plus at most one refresh per iteration
     assert 2 * 1000 <= r.grad_evals_sample
-    assert r.extra["grad_evals_full_equiv_sample"] == pytest.approx(0.1 * r.grad_evals_sample)
+    assert r.grad_evals_full_equiv_sample == pytest.approx(0.1 * r.grad_evals_sample)
     proxy = r.extra["proxy_full_grad_evals"]  # Adam steps + gradient and Hessian at the reference
-    assert r.extra["grad_evals_full_equiv_warmup"] == pytest.approx(0.1 * r.grad_evals_warmup + proxy)
+    assert r.grad_evals_full_equiv_warmup == pytest.approx(0.1 * r.grad_evals_warmup + proxy)
     assert r.grad_evals_warmup >= 2 * (1 + 300)  # init + at least one leapfrog step per warmup iteration
 
 
@@ -116,7 +116,7 @@ def test_chain_methods_give_the_same_kind_of_result(gaussian_2d):
     vec = _run(gaussian_2d, "numpyro_hmc", warmup=100, samples=200, num_steps=5)
     seq = _run(gaussian_2d, "numpyro_hmc", warmup=100, samples=200, num_steps=5, chain_method="sequential")
     assert seq.extra["chain_method_used"] == "sequential"
-    assert (vec.extra["grad_batch"], seq.extra["grad_batch"]) == (2, 1)  # chains per device gradient batch
+    assert (vec.grad_batch, seq.grad_batch) == (2, 1)  # chains per device gradient batch
     assert seq.draws["x"].shape == vec.draws["x"].shape == (2, 200, 2)
     assert seq.grad_evals_sample == vec.grad_evals_sample == 2 * 200 * 5
     for r in (vec, seq):
@@ -130,7 +130,7 @@ def test_parallel_without_enough_devices_falls_back_with_a_warning(gaussian_2d):
         r = _run(gaussian_2d, "numpyro_hmc", chains=jax.local_device_count() + 1, warmup=20, samples=20,
                  chain_method="parallel")
     assert r.extra["chain_method_used"] == "sequential" and "devices" in r.extra["chain_method_warning"]
-    assert r.extra["grad_batch"] == 1
+    assert r.grad_batch == 1
 
 
 @pytest.mark.slow

@@ -40,14 +40,14 @@ def test_guide_recovers_mean_and_what_its_family_can_of_the_covariance(gaussian_
     else:
         np.testing.assert_allclose(cov, GAUSS_COV, rtol=0.2, atol=0.1)
     assert r.grad_evals_warmup == r.extra["opt_steps"] * FAST["num_particles"] > 0
-    assert r.extra["grad_batch"] == FAST["num_particles"]
+    assert r.grad_batch == FAST["num_particles"]
     assert r.extra["opt_steps"] % FAST["window"] == 0 and r.extra["opt_steps"] <= FAST["max_steps"]
     assert math.isfinite(r.extra["elbo"]) and r.compile_s > 0 and r.warmup_s > 0 and r.sample_s > 0
 
 
 def test_step_cap_stops_an_unconverged_run(gaussian_2d):
     r = _run(gaussian_2d, "svi_autonormal", tol=1e-12, max_steps=600, window=200)
-    assert r.extra["opt_steps"] == 600 and r.extra["opt_converged"] is False
+    assert r.extra["opt_steps"] == 600 and r.opt_converged is False
 
 
 def test_convergence_rule():
@@ -69,7 +69,7 @@ def test_autodelta_row_reports_a_point_and_no_ess(monkeypatch):
 
 def test_autodelta_draws_are_the_mode(gaussian_2d):
     r = _run(gaussian_2d, "svi_autodelta", learning_rate=0.05, num_particles=1)
-    assert r.extra["point_estimate"] is True
+    assert r.point_estimate is True
     np.testing.assert_allclose(r.draws["x"], np.broadcast_to(GAUSS_MEAN, r.draws["x"].shape), atol=0.02)
 
 
@@ -92,7 +92,7 @@ def test_divergent_optimisation_stops_early_and_says_so():
     post = Posterior(UNBOUNDED_MAP, "analytic", None)
     r = _run(post, "svi_autodelta", learning_rate=1.0, num_particles=1, window=50, max_steps=20000)
     assert r.extra["opt_steps"] < 20000 and not math.isfinite(r.extra["elbo"])
-    assert r.extra["opt_converged"] is False
+    assert r.opt_converged is False
 
 
 def test_unknown_option_is_refused():

@@ -115,6 +115,21 @@ def test_cli_writes_table_and_fails_on_regression(tmp_path, capsys):
     assert "unknown metric 'nope'" in capsys.readouterr().err
 
 
+def test_the_review_shows_changed_cells_then_counts_the_rest(tmp_path, capsys):
+    base, new = _planted(tmp_path)
+    t = compare.compare(base, new)
+    same = int((t["verdict"] == "same").sum())
+    text = compare.review(t)
+    table_rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| cell")]
+    assert [r.split(" | ")[-1].strip(" |") for r in table_rows] == ["slower"]  # only what changed
+    assert f"{same} cell(s) unchanged within noise" in text
+    assert cli.main(["compare", str(base), str(new), "--out", str(tmp_path / "c"), "--format", "github"]) == 0
+    gh = capsys.readouterr().out
+    assert gh.startswith("### harness compare: ess_per_s") and "<details><summary>every cell" in gh
+    assert gh.count("| same |") == same and "</details>" in gh
+    assert compare.review(t[t["verdict"] == "same"]).startswith("No cell changed beyond noise.")
+
+
 def _bench(path, medians):
     path.write_text(json.dumps({"benchmarks": [
         {"fullname": name, "stats": {"median": m, "q1": m * 0.98, "q3": m * 1.02, "rounds": 10}}
@@ -182,3 +197,20 @@ def test_agreement_line_and_changed_cells_first(tmp_path):
     assert f"slower {slow}, same {len(t) - slow}" in line
     rows = compare.as_table(t).rows
     assert [r[-1] for r in rows[:slow]] == ["slower"] * slow and {r[-1] for r in rows[slow:]} == {"same"}
+
+
+def test_rank_swaps_counts_pairs_and_says_whether_a_swap_was_marked_within_noise(tmp_path):
+    raw = raw_rows()
+    base = _write(tmp_path / "base", raw)
+    same = compare.rank_swaps(base, base)
+    assert same[0].startswith("ranking: ") and ", 0 swapped" in same[0] and len(same) == 1
+    pairs = int(same[0].split()[1])
+    assert pairs > 0
+    # NEW: blackjax_nuts at N = 1000 (ranked first) becomes 10x slower: it swaps with every cell it led
+    new = raw.copy()
+    hit = (new["n"] == 1000) & (new["method"] == "blackjax_nuts") & (new["device"] == "cpu")
+    new.loc[hit, "ess_per_s"] = new.loc[hit, "ess_per_s"] / 10
+    swaps = compare.rank_swaps(base, _write(tmp_path / "new", new))
+    assert ", 0 swapped" not in swaps[0] and len(swaps) > 1
+    hit = [line for line in swaps[1:] if "blackjax_nuts@cpu" in line and "N=1,000" in line]
+    assert hit and all(line.endswith("(NOT marked within noise)") for line in hit)  # 10x is beyond any band

@@ -5,14 +5,15 @@ import pytest
 
 from harness import targets
 from harness.cell import Cell, run_cell, validate
+from harness import reference_runs
 from harness.targets import reference
 from tests.conftest import GAUSS_COV, GAUSS_MEAN, GAUSSIAN_2D
 
 
 def test_compute_recovers_a_known_posterior_and_round_trips(tmp_path):
-    doc = reference.compute(GAUSSIAN_2D, "analytic", None, num_chains=4, num_warmup=300, num_samples=1000,
+    doc = reference_runs.compute(GAUSSIAN_2D, "analytic", None, num_chains=4, num_warmup=300, num_samples=1000,
                             min_ess=1000, command="test")
-    path = reference.write(doc, tmp_path / "ref.json")
+    path = reference_runs.write(doc, tmp_path / "ref.json")
     ref = reference.from_json(json.loads(path.read_text()))
     se = ref.se_mean["x"]
     assert np.all(se > 0) and np.all(se < 0.05 * np.sqrt(np.diag(GAUSS_COV)))
@@ -22,7 +23,7 @@ def test_compute_recovers_a_known_posterior_and_round_trips(tmp_path):
     for key in ("command", "versions", "date", "num_chains", "seed"):
         assert key in doc
     with pytest.raises(FileExistsError):
-        reference.write(doc, path)
+        reference_runs.write(doc, path)
 
 
 def test_stored_references_are_found_by_target_dataset_and_size(tmp_path, monkeypatch):
@@ -31,7 +32,7 @@ def test_stored_references_are_found_by_target_dataset_and_size(tmp_path, monkey
     monkeypatch.setattr(reference, "package_dir", lambda: tmp_path)
     assert reference.filename(t, "d3", 100) == "logistic/d3-n100.json"
     assert reference.lookup(t, "d3", 100) is None
-    reference.write(doc, tmp_path / "logistic" / "d3-n100.json")
+    reference_runs.write(doc, tmp_path / "logistic" / "d3-n100.json")
     ref = reference.lookup(t, "d3", 100)
     np.testing.assert_array_equal(ref.mean["beta"], [1, 2, 3])
     assert reference.lookup(t, "d3", 200) is None
@@ -78,9 +79,9 @@ def test_a_run_without_reference_leaves_accuracy_empty():
 def test_summarize_refuses_unconverged_draws():
     rng = np.random.default_rng(0)
     good = {"a": rng.standard_normal((4, 1000, 2)), "const": np.ones((4, 1000))}
-    sites, checks, failures = reference.summarize(good, min_ess=1000, max_rhat=1.01)
+    sites, checks, failures = reference_runs.summarize(good, min_ess=1000, max_rhat=1.01)
     assert failures == [] and sites["a"]["shape"] == [2] and checks["min_ess_bulk"] > 3000
     np.testing.assert_allclose(sites["a"]["se_mean"], np.asarray(sites["a"]["sd"]) / np.sqrt(4000), rtol=0.15)
     stuck = {"a": good["a"] + np.arange(4)[:, None, None]}  # chains that disagree
-    failures = reference.summarize(stuck, min_ess=1000, max_rhat=1.01)[2]
+    failures = reference_runs.summarize(stuck, min_ess=1000, max_rhat=1.01)[2]
     assert any("R-hat" in f for f in failures) and any("ESS" in f for f in failures)

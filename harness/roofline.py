@@ -1,0 +1,127 @@
+"""The memory roofline beside the gradient floor: how fast a gradient could be if it only moved its bytes.
+
+The gradient floor says what a sampler adds on top of its gradients; the roofline says how far the
+gradient itself is from the machine. For a data-bound density (a GLM at large N: each gradient
+reads X forward and once more, transposed, backward) the bound is
+
+    roofline_us_per_grad = grad_bytes / bandwidth / batch
+
+- ``bandwidth``: a STREAM-like probe in JAX, run in the cell's own process (same device, same XLA
+  flags): the sum of a float32 array far larger than any cache, best of ``REPEATS`` timed runs
+  after one untimed (attainable read bandwidth, not an average). It is measured once per host,
+  device kind, JAX version and XLA flags, and cached (``$HARNESS_CACHE_DIR``, default
+  ``~/.cache/harness/bandwidth.json``); every row records the figure and when it was measured.
+- ``grad_bytes``: the bytes one batched value-and-gradient evaluation moves, from XLA's cost
+  analysis of the compiled program (``bytes accessed``: operands and outputs of every fused
+  kernel), at the floor's batch and dtype; where the backend reports none, the data arrays'
+  bytes twice (read forward and backward).
+
+``x_roofline`` = floor / roofline: 1 is a gradient that streams its bytes at the probe's rate;
+a density that is compute-bound or cache-resident (small N) sits far above it, and that is what
+the figure says, not a fault.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+PROBE_BYTES = {"cpu": 512 * 2**20, "gpu": 2 * 2**30}
+REPEATS = 10
+CACHE_ENV = "HARNESS_CACHE_DIR"
+
+
+class Bandwidth(NamedTuple):
+    """Attainable read bandwidth of this process's device, and where the figure came from."""
+
+    gb_per_s: float
+    measured: str  # ISO time of the probe
+    cached: bool
+
+
+def _cache_path() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "harness") / "bandwidth.json"
+
+
+def _host_key() -> str:
+    dev = jax.devices()[0]
+    return "|".join((socket.gethostname(), dev.platform, dev.device_kind, jax.__version__,
+                     os.environ.get("XLA_FLAGS", "")))
+
+
+def probe(nbytes: int | None = None, repeats: int = REPEATS) -> float:
+    """Read bandwidth in GB/s: best of ``repeats`` timed sums of a float32 array of ``nbytes``."""
+    platform = jax.devices()[0].platform
+    n = (nbytes or PROBE_BYTES.get(platform, PROBE_BYTES["gpu"])) // 4
+    x = jax.block_until_ready(jnp.ones((n,), jnp.float32))
+    total = jax.jit(jnp.sum).lower(x).compile()
+    jax.block_until_ready(total(x))
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(total(x))
+        best = min(best, time.perf_counter() - t0)
+    return 4 * n / best / 1e9
+
+
+def bandwidth(measure: Callable[[], float] = probe) -> Bandwidth:
+    """This host's bandwidth: from the cache, else measured (``measure``) and cached."""
+    path, key = _cache_path(), _host_key()
+    try:
+        cache = json.loads(path.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    if isinstance(cache.get(key), dict):
+        return Bandwidth(float(cache[key]["gb_per_s"]), str(cache[key]["measured"]), True)
+    gbs = float(measure())
+    when = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    cache[key] = {"gb_per_s": gbs, "measured": when}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(cache, indent=1))
+        tmp.replace(path)  # atomic: concurrent cells never read half a file
+    except OSError:
+        pass  # an unwritable cache only means the next cell measures again
+    return Bandwidth(gbs, when, False)
+
+
+def grad_bytes(log_density_of: Callable, data, positions) -> tuple[float, str]:
+    """Bytes one batched value-and-gradient evaluation moves at ``positions`` (batch, dim), and how
+    that was found: ``"xla cost analysis"`` or ``"data arrays x 2"``."""
+
+    def value_and_grad(z, data):
+        return jax.vmap(jax.value_and_grad(log_density_of(data)))(z)
+
+    try:
+        cost = jax.jit(value_and_grad).lower(positions, data).compile().cost_analysis()
+        cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+        accessed = float(cost.get("bytes accessed", 0.0)) if cost else 0.0
+    except Exception:  # a backend without cost analysis
+        accessed = 0.0
+    if accessed > 0:
+        return accessed, "xla cost analysis"
+    arrays = sum(np.asarray(v).nbytes for v in jax.tree.leaves(data))
+    return 2.0 * arrays + 2.0 * np.asarray(positions).nbytes, "data arrays x 2"
+
+
+def columns(log_density_of: Callable, data, positions, floor_us_per_grad: float) -> dict:
+    """The row's roofline columns for a gradient floor measured at ``positions``."""
+    bw = bandwidth()
+    nbytes, source = grad_bytes(log_density_of, data, positions)
+    batch = int(positions.shape[0])
+    roof = nbytes / (bw.gb_per_s * 1e9) / batch * 1e6
+    return {
+        "bandwidth_gbs": bw.gb_per_s, "bandwidth_measured": bw.measured, "grad_bytes": nbytes,
+        "grad_bytes_source": source, "roofline_us_per_grad": roof,
+        "x_roofline": floor_us_per_grad / roof if roof > 0 else float("nan"),
+    }

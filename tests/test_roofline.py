@@ -1,0 +1,61 @@
+"""The memory roofline (harness.roofline): the bandwidth probe and its cache, the bytes a gradient moves."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from harness import roofline
+
+
+def _logistic(data):
+    X, y = data["X"], data["y"]
+    return lambda w: jnp.sum(y * (X @ w) - jnp.logaddexp(0.0, X @ w)) - 0.5 * jnp.sum(w**2)
+
+
+def _data(n, d=30, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"X": jnp.asarray(rng.standard_normal((n, d)), jnp.float32),
+            "y": jnp.asarray(rng.random(n) < 0.5, jnp.float32)}
+
+
+def test_the_probe_reads_at_a_plausible_rate():
+    gbs = roofline.probe(nbytes=64 * 2**20, repeats=3)
+    assert 0.5 < gbs < 5000  # GB/s: slower than any memory system here, faster than any
+
+
+def test_the_bandwidth_is_measured_once_per_host_and_flags(tmp_path, monkeypatch):
+    monkeypatch.setenv(roofline.CACHE_ENV, str(tmp_path))
+    calls = []
+
+    def measure():
+        calls.append(1)
+        return 12.5
+
+    first = roofline.bandwidth(measure)
+    again = roofline.bandwidth(measure)
+    assert (first.gb_per_s, first.cached, again.gb_per_s, again.cached) == (12.5, False, 12.5, True)
+    assert again.measured == first.measured and len(calls) == 1
+    monkeypatch.setenv("XLA_FLAGS", "--xla_some_other_setup=1")  # another process setup: measured apart
+    assert roofline.bandwidth(measure).cached is False and len(calls) == 2
+
+
+def test_a_gradient_moves_its_data_about_twice_and_the_bytes_grow_with_n():
+    z = jnp.zeros((4, 30), jnp.float32)
+    small, how = roofline.grad_bytes(_logistic, _data(20_000), z)
+    large, _ = roofline.grad_bytes(_logistic, _data(40_000), z)
+    x_bytes = 20_000 * 30 * 4
+    assert how in ("xla cost analysis", "data arrays x 2")
+    assert 1.0 <= small / x_bytes <= 6.0  # X read forward and (transposed) backward, plus small vectors
+    assert large / small == pytest.approx(2.0, rel=0.15)
+
+
+def test_columns_divide_bytes_by_bandwidth_and_batch(monkeypatch):
+    monkeypatch.setattr(roofline, "bandwidth", lambda: roofline.Bandwidth(10.0, "2026-11-25T00:00:00+00:00", True))
+    z = jnp.zeros((4, 30), jnp.float32)
+    cols = roofline.columns(_logistic, _data(10_000), z, floor_us_per_grad=100.0)
+    expect = cols["grad_bytes"] / 10e9 / 4 * 1e6
+    assert cols["roofline_us_per_grad"] == pytest.approx(expect)
+    assert cols["x_roofline"] == pytest.approx(100.0 / expect) and cols["bandwidth_gbs"] == 10.0
+    assert all(isinstance(v, (float, str)) for v in cols.values())  # plain values for a JSON row
