@@ -212,5 +212,7 @@ def test_rank_swaps_counts_pairs_and_says_whether_a_swap_was_marked_within_noise
     new.loc[hit, "ess_per_s"] = new.loc[hit, "ess_per_s"] / 10
     swaps = compare.rank_swaps(base, _write(tmp_path / "new", new))
     assert ", 0 swapped" not in swaps[0] and len(swaps) > 1
-    hit = [line for line in swaps[1:] if "blackjax_nuts@cpu" in line and "N=1,000" in line]
-    assert hit and all(line.endswith("(NOT marked within noise)") for line in hit)  # 10x is beyond any band
+    assert any("blackjax_nuts@cpu" in line and "N=1,000" in line for line in swaps[1:])
+    # with numpyro_nuts, its neighbour before: 10x is beyond any band, and neither report marks the pair
+    assert ("sparse_logistic/synthetic N=1,000: blackjax_nuts@cpu and numpyro_nuts@cpu swap (NOT marked within noise)"
+            in swaps)
