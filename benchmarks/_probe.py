@@ -3,7 +3,7 @@
 Run as a script (it imports only ``harness``), so that the harness measured is
 the one on PYTHONPATH, not whatever checkout holds this file.
 
-Runs the cell through ``harness.cell.run_cell`` (the row the runner would
+Runs the cell through ``harness.worker.run_cell`` (``harness.cell.run_cell`` on older checkouts) (the row the runner would
 store) while recording ``harness.timing`` calls, then adds what the row lacks:
 
 - overhead ratio: the cell's own (``timing.replay_paired``: its compiled sampling
@@ -51,7 +51,12 @@ def main(argv: list[str]) -> int:
 
     import harness.cell as cell_module
     from harness import targets, timing
-    from harness.cell import Cell, run_cell
+    from harness.cell import Cell
+
+    try:  # the worker split from the Cell record; older checkouts run cells from harness.cell
+        from harness.worker import run_cell
+    except ImportError:
+        from harness.cell import run_cell
 
     cell = Cell(**json.loads(argv[0]))
     if not hasattr(timing, "recording_runs"):

@@ -1,6 +1,6 @@
 """Runs cells, each in a fresh subprocess, and appends each row to the store as it ends.
 
-The child (``python -m harness.cell``) gets ``JAX_PLATFORMS`` for its device,
+The child (``python -m harness.worker``) gets ``JAX_PLATFORMS`` for its device,
 the persistent compilation cache off and exactly the XLA flags its cell names
 (``--xla_force_host_platform_device_count`` for ``xla_devices``), so every
 compile it reports is a real one and every row says how it was measured. The
@@ -11,7 +11,7 @@ timeout still becomes a row (status ``error``/``oom``, ``crashed``, ``timeout``)
 and the matrix goes on.
 
 Every cell measures its own gradient floor, paired with its own sampling loop
-(:mod:`harness.cell`): a floor is never borrowed from another process. Once a
+(:mod:`harness.worker`): a floor is never borrowed from another process. Once a
 GPU cell finds no GPU, the run's other GPU cells are recorded ``skipped``
 without starting a process. With ``resume`` the cells already stored with
 status ok are skipped, and each cell is claimed (:func:`harness.store.claim`)
@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from harness import environment, store
-from harness.cell import Cell, base_row, peak_rss_mb
+from harness.cell import Cell, base_row
+from harness.worker import peak_rss_mb
 
 DEFAULT_TIMEOUT_S = 1800.0
 POLL_S = 0.05
@@ -91,7 +92,7 @@ def run_one(cell: Cell, timeout_s: float = DEFAULT_TIMEOUT_S, draws_path: str | 
         t0 = time.perf_counter()
         with open(log_path, "w") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-X", "faulthandler", "-m", "harness.cell", str(job_path), str(row_path)],
+                [sys.executable, "-X", "faulthandler", "-m", "harness.worker", str(job_path), str(row_path)],
                 env=cell_env(cell), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )

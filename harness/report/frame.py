@@ -2,7 +2,7 @@
 
 Rows come from several writers (methods, targets, runner, ingestion), so every
 optional column is looked up by a list of candidate names and may be missing.
-Columns read (first candidate found wins; the names harness.cell.run_cell writes
+Columns read (first candidate found wins; the names harness.worker.run_cell writes
 come first, older writers' names after them):
 
 - accuracy (harness.metrics.accuracy), max |z| of posterior means: ``z_mean_max``

@@ -11,7 +11,7 @@ import numpyro.distributions as dist
 import pytest
 from numpyro.distributions import constraints
 
-from harness import UsageError, cell, methods, targets
+from harness import UsageError, cell, methods, targets, worker
 from harness.methods.numpyro_svi import converged
 from harness.targets import Layout, Param, Posterior, Target
 from tests.conftest import GAUSS_COV, GAUSS_MEAN, GAUSSIAN_2D
@@ -59,7 +59,7 @@ def test_autodelta_row_reports_a_point_and_no_ess(monkeypatch):
     monkeypatch.setitem(targets._REGISTRY, GAUSSIAN_2D.name, GAUSSIAN_2D)
     c = cell.validate(cell.Cell(GAUSSIAN_2D.name, "analytic", None, "svi_autodelta", dict(FAST),
                                 num_chains=2, num_warmup=0, num_samples=50))
-    row = cell.run_cell(c)
+    row = worker.run_cell(c)
     assert row["status"] == "ok", row["error"]
     assert row["x_point_estimate"] is True and "point estimate" in row["no_ess_reason"]
     for col in ("min_ess_bulk", "min_ess_tail", "max_rhat", "ess_per_s", "ess_per_grad"):

@@ -59,7 +59,7 @@ def test_producer_names_win_over_legacy_ones():
 
 
 def _produced_row(method: str, family: str, draws_shift: float, **fields) -> dict:
-    """A row as harness.cell.run_cell builds it: base_row, the summary, metrics.accuracy, the run's fields."""
+    """A row as harness.worker.run_cell builds it: base_row, the summary, metrics.accuracy, the run's fields."""
     cell = Cell(model="sparse_logistic", dataset="synthetic", n=1000, method=method, num_chains=2, num_samples=200)
     rng = np.random.default_rng(0)
     draws = {"beta": rng.normal(draws_shift, 1.0, size=(2, 200, 3))}
@@ -78,7 +78,7 @@ def test_rows_of_the_producer_are_read_by_their_real_names():
     """Producer / consumer name drift fails here: rows built the way run_cell builds them."""
     import inspect
 
-    from harness import cell as producer
+    from harness import worker as producer
 
     written = inspect.getsource(producer.run_cell) + inspect.getsource(producer._summary)
     for name in ("family", "converged", "grad_evals_full_equiv", "floor_batch", "reference", "no_ess_reason"):

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from harness import targets
-from harness.cell import Cell, run_cell, validate
+from harness.cell import Cell, validate
+from harness.worker import run_cell
 from harness import reference_runs
 from harness.targets import reference
 from tests.conftest import GAUSS_COV, GAUSS_MEAN, GAUSSIAN_2D

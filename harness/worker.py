@@ -1,0 +1,328 @@
+"""One measurement run in this process into a row: the child process of every cell.
+
+``python -m harness.worker JOB.json ROW.json`` is what the runner starts in a
+fresh subprocess for every cell, so that compile times are real (no in-process
+caches, persistent compilation cache off) and a crash costs only that cell.
+JOB.json holds the cell and where to save draws.
+
+Timing protocol (:func:`harness.timing.replay_paired`): after the run that
+produced the draws, the method's compiled sampling loop is re-run with the same
+arguments (the same work), interleaved with the gradient-floor loop of the same
+density program at the same batch, dtype and positions (the chains' last draws),
+measured here in this process. ``sample_s`` is the median of the timed runs,
+``sample_s_min`` / ``sample_s_max`` their spread, ``sample_replays`` their number,
+``sample_s_first`` the first run; ``overhead_ratio`` is the median of the
+per-pair ratios and ``floor_us_per_grad`` the median floor. ``ref_us_per_grad`` is
+the host reference timed between the replays (:func:`_host_ref`), which the run's
+second pass reads (:mod:`harness.recheck`). ``roofline_us_per_grad`` and ``x_roofline``
+put the floor beside the memory bound (:mod:`harness.roofline`).
+
+Statuses a row can carry: ``ok``; ``nan`` (non-finite draws); ``diverged``
+(every sampling transition divergent); ``error`` (the method raised);
+``oom`` (out of memory); ``timeout``, ``crashed`` (killed by a signal, e.g.
+a segfault) from the runner; ``skipped`` (a GPU cell where no GPU is).
+
+Plugins (``HARNESS_PLUGINS``) are loaded here too: :func:`harness.cell.load_plugins`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import resource
+import sys
+import time
+import traceback
+
+import numpy as np
+
+from harness.cell import Cell, base_row, load_plugins
+
+OOM_MARKERS = ("RESOURCE_EXHAUSTED", "Out of memory", "out of memory", "OOM")
+
+
+def peak_rss_mb(usage) -> float:
+    """ru_maxrss in MiB (Linux reports KiB, macOS bytes)."""
+    scale = 1.0 / 2**20 if sys.platform == "darwin" else 1.0 / 2**10
+    return usage.ru_maxrss * scale
+
+
+def _cast_make_data(make_data, dtype):
+    """make_data whose floating arrays are cast to ``dtype`` (the precision axis)."""
+    def cast(dataset, n, seed=0):
+        data = make_data(dataset, n, seed)
+        return {k: (np.asarray(v, dtype) if np.issubdtype(np.asarray(v).dtype, np.floating) else v)
+                for k, v in data.items()}
+
+    return cast
+
+
+def _posterior(cell: Cell):
+    from harness import targets
+
+    target = targets.get(cell.model)
+    if cell.precision != "float32":
+        target = dataclasses.replace(target, make_data=_cast_make_data(target.make_data, cell.precision))
+    return targets.Posterior(target, cell.dataset, cell.n, cell.data_seed)
+
+
+def _device_peak_mb(jax) -> float | None:
+    """Peak device memory from the allocator's statistics (GPU); None where there are none (CPU)."""
+    try:
+        stats = jax.devices()[0].memory_stats()
+    except Exception:  # backends without the call
+        return None
+    if not stats or "peak_bytes_in_use" not in stats:
+        return None
+    return stats["peak_bytes_in_use"] / 2**20
+
+
+def _floor_positions(posterior, z, batch: int, seed: int):
+    """Where the floor is evaluated: the chains' last draws (the region the sampler ran in),
+    ``batch`` of them (cycled when fewer chains ran), in the precision's dtype; the initial
+    points when the last draws are not finite."""
+    import jax
+    import jax.numpy as jnp
+
+    init = posterior.initial_positions(jax.random.key(seed + 1), batch)
+    last = np.asarray(z)[:, -1, :]
+    last = last[np.arange(batch) % last.shape[0]]
+    return jnp.asarray(last, init.dtype) if np.all(np.isfinite(last)) else init
+
+
+def _host_ref(posterior, positions, seconds: float):
+    """The host reference (:func:`harness.timing.replay_paired`): NumPyro's potential gradient of the
+    model at fixed points (the initial positions of seed 0) at the floor's batch and dtype. Its program
+    and inputs depend only on the cell's ``ref_group`` (posterior, size, batch, device, precision, XLA
+    setup), never on the method, so every cell of a group times the same thing."""
+    import jax
+
+    from harness import timing
+
+    fixed = posterior.initial_positions(jax.random.key(0), positions.shape[0]).astype(positions.dtype)
+    return timing.floor_loop(*posterior.density_and_data("model"), fixed, seconds=seconds)
+
+
+def _replay(loop, result, posterior, density: str, positions, work: float):
+    """The sampling loop replayed against the floor (:func:`harness.timing.replay_paired`).
+
+    ``loop`` is the method's recorded sampling phase; a method that timed none through
+    ``run_timed(..., phase="sample")`` (a plugin) keeps its one measured ``sample_s``,
+    paired with one floor run after it.
+    """
+    from harness import timing
+
+    first_s = loop.seconds if loop is not None else result.sample_s
+    seconds = timing.floor_call_seconds(first_s)
+    floor = timing.floor_loop(*posterior.density_and_data(density), positions, seconds=seconds)
+    if loop is not None:
+        return timing.replay_paired(loop._replace(work=work), floor, _host_ref(posterior, positions, seconds))
+    floor()
+    f = floor() / floor.work
+    return timing.Replay((first_s,), (f,), (first_s / work / f if work > 0 else float("nan"),))
+
+
+def _roofline(posterior, density: str, positions, floor_us: float) -> dict:
+    """The row's roofline columns (:mod:`harness.roofline`); a failure there is recorded, never the cell's."""
+    from harness import roofline
+
+    try:
+        return roofline.columns(*posterior.density_and_data(density), positions, floor_us)
+    except Exception as e:  # noqa: BLE001 - the measurement goes on without its roofline
+        return {"roofline_error": f"{type(e).__name__}: {e}".splitlines()[0][:300]}
+
+
+def _classify(e: BaseException) -> str:
+    text = f"{type(e).__name__}: {e}"
+    return "oom" if isinstance(e, MemoryError) or any(m in text for m in OOM_MARKERS) else "error"
+
+
+def _summary(z, point_estimate: bool) -> dict:
+    """ESS / R-hat summary of draws; a point estimate (``RunResult.point_estimate``) gets none.
+
+    Its draws are one point repeated: ESS and R-hat are undefined, so they stay NaN
+    (and with them ess_per_s, ess_per_grad) and ``no_ess_reason`` says why.
+    """
+    from harness import metrics
+
+    if not point_estimate or not np.all(np.isfinite(z)):
+        return metrics.summarize(z)
+    nan = float("nan")
+    return {"min_ess_bulk": nan, "min_ess_tail": nan, "max_rhat": nan, "converged": False,
+            "no_ess_reason": "point estimate: draws repeat one point"}
+
+
+def device_unavailable(device: str) -> str | None:
+    """Why JAX cannot use this process's device (JAX_PLATFORMS), or None when it can.
+
+    Checked before anything imports the method registry: BlackJAX computes with
+    jnp at import time, which would fail first and read as an error, not a skip.
+    """
+    import jax
+
+    try:
+        jax.devices()
+    except Exception as e:  # JAX_PLATFORMS=cuda where no GPU is (RuntimeError) or no CUDA plugin (AssertionError)
+        detail = str(e).strip().splitlines()[0] if str(e).strip() else f"no backend for JAX_PLATFORMS={os.environ.get('JAX_PLATFORMS')}"
+        return f"no {device} device here (JAX could not initialise it: {type(e).__name__}: {detail})"[:500]
+    return None
+
+
+def skipped_row(cell: Cell, why: str) -> dict:
+    from harness import environment
+
+    row = base_row(cell, registry=False)
+    row.update(status="skipped", error=why, wall_s=0.0)
+    row.update(environment.capture(with_device=False))
+    return row
+
+
+def run_cell(cell: Cell, draws_path: str | None = None) -> dict:
+    """Run one cell here and return its row (never raises; failures become the row's status)."""
+    import jax
+
+    if cell.precision == "float64":
+        jax.config.update("jax_enable_x64", True)
+    why = device_unavailable(cell.device)
+    if why:
+        return skipped_row(cell, why)
+
+    from harness import environment, methods, metrics, timing
+    from harness.methods.to_target import ToTarget
+
+    row = base_row(cell)
+    t0 = time.perf_counter()
+    try:
+        method = methods.get(cell.method)
+        posterior = _posterior(cell)
+        target = None if cell.target_ess is None else ToTarget(cell.target_ess, cell.max_draws)
+        config = methods.RunConfig(cell.num_chains, cell.num_warmup, cell.num_samples, cell.options, target)
+        with timing.recording_runs() as runs:
+            result = method.run(posterior, config, jax.random.key(cell.seed))
+        loop = timing.sampling_call(runs)
+        del runs  # only the sampling loop's arguments stay alive
+        row["peak_device_mb"] = _device_peak_mb(jax)
+        z = posterior.layout.unconstrain(result.draws)  # (chain, draw, dim); chains as run (ChEES: its ensemble)
+        finite = bool(np.all(np.isfinite(z)))
+        summary = _summary(z, result.point_estimate)
+        if method.family == "vi":  # guide draws are iid: converged means the optimiser met its stopping rule
+            summary["converged"] = finite and bool(result.opt_converged)
+        # a subsampling method's gradient touches m of N points: per-gradient figures use full-data equivalents
+        full_equiv = result.grad_evals_full_equiv_sample is not None
+        grads = result.grad_evals_full_equiv_sample if full_equiv else result.grad_evals_sample
+        # per device: chains on parallel devices share the wall-clock seconds. A guide's draw phase computes
+        # no sampling gradients (the Laplace Hessian's "dim gradient-equivalents" are one batched program):
+        # VI has no overhead ratio over the floor
+        uncounted = method.uncounted_work or method.family == "vi"
+        work = 0.0 if uncounted else grads / result.parallel_devices
+        batch = int(result.grad_batch or cell.num_chains)
+        positions = _floor_positions(posterior, z, batch, cell.seed)
+        timed = _replay(loop, result, posterior, method.density, positions, work)
+        sample_s = timed.seconds
+        row.update(
+            status="ok",
+            error=None,
+            family=method.family,
+            chains_run=int(z.shape[0]),
+            compile_s=result.compile_s,
+            init_s=result.init_s,
+            warmup_s=result.warmup_s,
+            sample_s=sample_s,
+            sample_s_min=min(timed.loop_s),
+            sample_s_max=max(timed.loop_s),
+            sample_replays=len(timed.loop_s),
+            sample_s_first=result.sample_s,
+            grad_evals_warmup=result.grad_evals_warmup,
+            grad_evals=result.grad_evals_sample,
+            grad_evals_full_equiv=grads,
+            draws_per_chain=int(z.shape[1]),
+            reached_target=result.reached_target,
+            accept_rate=result.accept_rate,
+            divergences=result.divergences,
+            step_size=result.step_size,
+            **summary,
+        )
+        ref = posterior.reference()
+        # scored on every coordinate of the reference: the layout's constrain runs the model for its
+        # deterministic sites (Stan's transformed parameters), which a VI guide's draws lack
+        scored = {**posterior.layout.constrain(z), **result.draws} if ref else result.draws
+        row.update(metrics.accuracy(scored, ref and ref.mean, ref and ref.sd), reference=ref and ref.source)
+        row["ess_per_s"] = summary["min_ess_bulk"] / sample_s if sample_s > 0 else float("nan")
+        row["ess_per_grad"] = summary["min_ess_bulk"] / grads if grads and not method.uncounted_work else float("nan")
+        row["no_grad_reason"] = method.uncounted_work or None
+        if not finite:
+            row.update(status="nan", error="draws contain NaN or inf")
+        elif result.divergences >= z.shape[0] * z.shape[1]:
+            row.update(status="diverged", error="every sampling transition diverged")
+        row.update({f"x_{k}": v for k, v in result.extra.items() if _is_scalar(v)})
+        if full_equiv:
+            row.update(x_grad_evals_full_equiv_sample=grads,
+                       x_grad_evals_full_equiv_warmup=result.grad_evals_full_equiv_warmup)
+        if result.opt_converged is not None:
+            row["x_opt_converged"] = bool(result.opt_converged)
+        if result.point_estimate:
+            row["x_point_estimate"] = True
+        row.update(floor_us_per_grad=timed.floor * 1e6, floor_batch=batch, floor_density=method.density,
+                   floor_group=cell.floor_group(batch), overhead_ratio=timed.ratio,
+                   overhead_ratio_min=min(timed.ratios), overhead_ratio_max=max(timed.ratios),
+                   ref_us_per_grad=timed.ref * 1e6, ref_group=cell.ref_group(batch))
+        row.update(_roofline(posterior, method.density, positions, timed.floor * 1e6))
+        if draws_path:
+            from harness import draws
+
+            stats = {k: v for k, v in result.extra.items() if not _is_scalar(v)}
+            draws.save(draws_path, result.draws, stats, attrs={"cell_key": cell.key(), "status": row["status"]})
+            row["draws_path"] = draws_path
+    except Exception as e:  # the matrix goes on: the failure becomes the row
+        row.update(status=_classify(e), error=f"{type(e).__name__}: {e}".splitlines()[0][:500])
+        traceback.print_exc(file=sys.stderr)
+    row["wall_s"] = time.perf_counter() - t0
+    row["peak_rss_mb"] = peak_rss_mb(resource.getrusage(resource.RUSAGE_SELF))
+    row.update(environment.capture(with_device=True))
+    return row
+
+
+def _is_scalar(v) -> bool:
+    return isinstance(v, (int, float, str, bool)) or (hasattr(v, "ndim") and v.ndim == 0)
+
+
+def _exit_with_parent(poll_s: float = 1.0) -> None:
+    """End this cell process when the runner that started it dies (e.g. kill -9): no orphans left running."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch():
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2:
+        print("usage: python -m harness.worker JOB.json ROW.json", file=sys.stderr)
+        return 2
+    _exit_with_parent()
+    with open(argv[0]) as f:
+        job = json.load(f)
+    cell = Cell(**job["cell"])
+    why = device_unavailable(cell.device)  # before plugins, which may import the method registry
+    if why:
+        row = skipped_row(cell, why)
+    else:
+        load_plugins()
+        row = run_cell(cell, job.get("draws_path"))
+    from harness.store import _clean
+
+    with open(argv[1], "w") as f:
+        json.dump(_clean(row), f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

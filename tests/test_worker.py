@@ -1,0 +1,43 @@
+"""A cell run in this process: the row it writes (scoring, run to a target)."""
+
+from __future__ import annotations
+
+
+def test_a_guides_draws_are_scored_on_the_references_transformed_parameters_too(monkeypatch):
+    """A guide draws only the sampled sites (eight_schools: mu, tau, theta_trans); the reference also holds
+    Stan's transformed parameter theta, which the cell computes through the model before scoring."""
+    from harness import metrics
+    from harness.cell import Cell, validate
+    from harness.worker import run_cell
+
+    seen = {}
+    real = metrics.accuracy
+
+    def spy(draws, ref_mean, ref_sd):
+        seen.update(draws=set(draws), ref=set(ref_mean or {}))
+        return real(draws, ref_mean, ref_sd)
+
+    monkeypatch.setattr(metrics, "accuracy", spy)
+    cell = validate(Cell("eight_schools-eight_schools_noncentered", "posteriordb", None, "svi_autonormal",
+                         {"max_steps": 500, "window": 250}, num_chains=2, num_warmup=0, num_samples=100))
+    row = run_cell(cell)
+    assert row["status"] == "ok", row.get("error")
+    assert "theta" in seen["ref"] and seen["ref"] <= seen["draws"]  # every reference site is scored
+    assert row["z_mean_max"] >= 0
+
+
+def test_a_cell_run_to_a_target_records_where_it_stopped():
+    from harness.cell import Cell, validate
+    from harness.worker import run_cell
+
+    cell = validate(Cell("sparse_logistic", "breast_cancer", None, "handrolled_hmc_tuned", num_chains=4,
+                         num_warmup=300, num_samples=50, target_ess=100, max_draws=800))
+    row = run_cell(cell)
+    assert row["status"] == "ok", row.get("error")
+    assert row["target_ess"] == 100 and row["max_draws"] == 800 and isinstance(row["reached_target"], bool)
+    assert row["draws_per_chain"] in (50, 100, 200, 400, 800) and row["x_target_draws"] == row["draws_per_chain"]
+    assert row["grad_evals"] == 4 * row["draws_per_chain"] * row["x_num_steps"]  # the chunks' gradients, all of them
+    if row["reached_target"]:
+        assert row["max_rhat"] < 1.01 and row["min_ess_bulk"] >= 100 and row["min_ess_tail"] >= 100
+    else:
+        assert row["draws_per_chain"] == 800
