@@ -27,23 +27,45 @@ import resource
 import sys
 
 
-def row_figures(row: dict) -> dict:
-    """The figures read straight off the cell's row.
+def tracked_figures() -> list:
+    """The (column, Tracked) figures asv tracks (harness.schema.TRACKED); on checkouts before the
+    schema, the one they had: min bulk ESS per second, as seconds per 1,000."""
+    try:
+        from harness.schema import TRACKED
+    except ImportError:
+        from collections import namedtuple
 
-    ``seconds_per_kess`` = 1000 x sampling seconds / min bulk ESS, only for a cell that
-    converged (R-hat < 1.01 and bulk ESS >= 400 everywhere); otherwise None (n/a in asv):
-    an unmixed chain's ESS is not an efficiency, and must not read as a win.
+        return [("ess_per_s", namedtuple("Tracked", "name doc")("seconds_per_kess", ""))]
+    return TRACKED
+
+
+def row_figures(row: dict) -> dict:
+    """The figures read off the cell's row and its derived figures (``harness.derived.figures``).
+
+    Each tracked per-second figure (e.g. ``ess_per_s``) becomes ``1000 / figure`` seconds per
+    1,000 units (``seconds_per_kess``) only for a cell that converged (R-hat < 1.01 and bulk ESS
+    >= 400 everywhere); otherwise None (n/a in asv): an unmixed chain's ESS is not an efficiency,
+    and must not read as a win.
     """
+    try:
+        from harness.derived import figures
+    except ImportError:  # checkouts before harness.derived: the formula they had
+        def figures(r):
+            return {"ess_per_s": r["min_ess_bulk"] / r["sample_s"]}
+    derived = figures(row)
     converged = bool(row.get("converged"))
-    return {
+    out = {
         "compile_s": row["compile_s"],
         "sample_s": row["sample_s"],
         "grad_evals": row["grad_evals"],
         "min_ess_bulk": row["min_ess_bulk"],
         "max_rhat": row["max_rhat"],
         "converged": converged,
-        "seconds_per_kess": 1000.0 * row["sample_s"] / row["min_ess_bulk"] if converged else None,
     }
+    for column, tracked in tracked_figures():
+        value = derived.get(column)
+        out[tracked.name] = 1000.0 / value if converged and value and value > 0 else None
+    return out
 
 
 def main(argv: list[str]) -> int:

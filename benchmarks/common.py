@@ -45,6 +45,19 @@ NUM_CHAINS = 4
 EFFICIENCY_RUN = {"num_chains": NUM_CHAINS, "num_warmup": 500, "num_samples": 1000, "seed": 0}
 STEP_RUN = {"num_chains": NUM_CHAINS, "num_warmup": 200, "num_samples": 100, "seed": 0}
 
+def tracked() -> list:
+    """The (column, Tracked) figures asv tracks: ``harness.schema.TRACKED`` (a light import), or, on a
+    checkout before the schema, min bulk ESS per second as ``seconds_per_kess``."""
+    try:
+        from harness.schema import TRACKED
+    except ImportError:
+        from collections import namedtuple
+
+        return [("ess_per_s", namedtuple("Tracked", "name doc")(
+            "seconds_per_kess", "Sampling seconds per 1,000 effective draws (min bulk ESS)."))]
+    return TRACKED
+
+
 #: Per-cell wall-clock limit of a fresh-process probe, seconds.
 PROBE_TIMEOUT_S = 1200
 

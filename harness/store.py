@@ -22,24 +22,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness import schema
+
 ROWS_FILE = "rows.jsonl"
 
-#: Columns every row has, in display order (rows may carry more).
-COLUMNS = [
-    "model", "dataset", "n", "method", "options", "device", "num_chains", "num_warmup",
-    "num_samples", "seed", "data_seed", "precision", "xla_devices", "xla_flags", "target_ess", "max_draws",
-    "status", "error", "reached_target", "draws_per_chain",
-    "compile_s", "init_s", "warmup_s", "sample_s", "sample_s_min", "sample_s_max", "sample_replays", "sample_s_first",
-    "wall_s",
-    "grad_evals_warmup", "grad_evals", "min_ess_bulk", "min_ess_tail", "max_rhat", "converged",
-    "ess_per_s", "ess_per_grad", "no_grad_reason", "accept_rate", "divergences", "step_size",
-    "floor_us_per_grad", "floor_batch", "floor_density", "overhead_ratio", "overhead_ratio_min",
-    "overhead_ratio_max", "ref_us_per_grad", "roofline_us_per_grad", "x_roofline", "bandwidth_gbs", "grad_bytes",
-    "attempts", "recheck", "peak_rss_mb", "peak_device_mb", "draws_path",
-    "python", "jax", "jaxlib", "numpyro", "blackjax", "arviz", "optax", "numpy",
-    "backend", "device_kind", "device_count", "cpu", "cpu_count", "platform",
-    "git_commit", "hostname", "xla_flags_env", "timestamp", "command", "cell_key",
-]
+#: Declared columns, in display order (harness.schema; rows may carry more).
+COLUMNS = schema.COLUMNS
 
 
 def _clean(value):

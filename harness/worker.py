@@ -188,7 +188,7 @@ def run_cell(cell: Cell, draws_path: str | None = None) -> dict:
     if why:
         return skipped_row(cell, why)
 
-    from harness import environment, methods, metrics, timing
+    from harness import derived, environment, methods, metrics, timing
     from harness.methods.to_target import ToTarget
 
     row = base_row(cell)
@@ -248,9 +248,8 @@ def run_cell(cell: Cell, draws_path: str | None = None) -> dict:
         # deterministic sites (Stan's transformed parameters), which a VI guide's draws lack
         scored = {**posterior.layout.constrain(z), **result.draws} if ref else result.draws
         row.update(metrics.accuracy(scored, ref and ref.mean, ref and ref.sd), reference=ref and ref.source)
-        row["ess_per_s"] = summary["min_ess_bulk"] / sample_s if sample_s > 0 else float("nan")
-        row["ess_per_grad"] = summary["min_ess_bulk"] / grads if grads and not method.uncounted_work else float("nan")
         row["no_grad_reason"] = method.uncounted_work or None
+        row.update(derived.figures(row))
         if not finite:
             row.update(status="nan", error="draws contain NaN or inf")
         elif result.divergences >= z.shape[0] * z.shape[1]:

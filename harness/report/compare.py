@@ -99,26 +99,47 @@ def _given(v) -> bool:
     return v is not None and not pd.isna(v)
 
 
+_LABEL_ORDER = ("model", "n", "method", "device", "num_chains", "precision", "num_warmup", "data_seed")
+
+
+def _config_words(rec: dict) -> dict:
+    """How a configuration column reads in a cell's label; None to leave it out (unset or default)."""
+    def given(k):
+        return _given(rec.get(k))
+
+    return {
+        "model": f"{rec.get('model')}/{rec.get('dataset')}", "dataset": None,
+        "n": f"N={size_label(rec.get('n'))}", "method": str(rec.get("method")), "device": str(rec.get("device")),
+        "num_chains": f"{int(rec['num_chains'])} chains" if given("num_chains") else None,
+        "precision": rec["precision"] if isinstance(rec.get("precision"), str) else None,
+        "num_warmup": (f"{int(rec['num_warmup'])}+{int(rec['num_samples'])} iters"
+                       if given("num_warmup") and given("num_samples") else None),
+        "num_samples": None,
+        "data_seed": f"data seed {int(rec['data_seed'])}" if given("data_seed") else None,
+        "xla_devices": f"{int(rec['xla_devices'])} xla devices" if given("xla_devices") else None,
+        "xla_flags": rec["xla_flags"] if isinstance(rec.get("xla_flags"), str) and rec["xla_flags"] else None,
+        "target_ess": (f"to ESS {rec['target_ess']:g} (cap {int(rec['max_draws'])})"
+                       if given("target_ess") else None),
+        "max_draws": None,
+        "options": rec["options"] if isinstance(rec.get("options"), str) and rec["options"] not in ("{}", "") else None,
+    }
+
+
 def _cell_label(rec: dict) -> str:
-    """The cell's whole configuration in words (every ``frame.CONFIG`` column it has): one label, one cell."""
-    parts = [f"{rec.get('model')}/{rec.get('dataset')}", f"N={size_label(rec.get('n'))}", str(rec.get("method")),
-             str(rec.get("device"))]
-    if _given(rec.get("num_chains")):
-        parts.append(f"{int(rec['num_chains'])} chains")
-    if isinstance(rec.get("precision"), str):
-        parts.append(rec["precision"])
-    if _given(rec.get("num_warmup")) and _given(rec.get("num_samples")):
-        parts.append(f"{int(rec['num_warmup'])}+{int(rec['num_samples'])} iters")
-    if _given(rec.get("data_seed")):
-        parts.append(f"data seed {int(rec['data_seed'])}")
-    if _given(rec.get("xla_devices")):
-        parts.append(f"{int(rec['xla_devices'])} xla devices")
-    if isinstance(rec.get("xla_flags"), str) and rec["xla_flags"]:
-        parts.append(rec["xla_flags"])
-    if _given(rec.get("target_ess")):
-        parts.append(f"to ESS {rec['target_ess']:g} (cap {int(rec['max_draws'])})")
-    if rec.get("options") not in (None, "{}", "") and isinstance(rec.get("options"), str):
-        parts.append(rec["options"])
+    """The cell's whole configuration in words (every ``frame.CONFIG`` column: those of ``_LABEL_ORDER`` first,
+    then the schema's order, the options last): one label, one cell. A configuration column without its own
+    wording reads ``name=value``."""
+    words = _config_words(rec)
+    order = [c for c in _LABEL_ORDER if c in frame.CONFIG]
+    order += [c for c in frame.CONFIG if c not in order and c != "options"] + ["options"]
+    parts = []
+    for col in order:
+        if col in words:
+            part = words[col]
+        else:
+            part = f"{col}={rec[col]}" if _given(rec.get(col)) and rec.get(col) != "" else None
+        if part:
+            parts.append(part)
     return " ".join(parts)
 
 

@@ -24,11 +24,11 @@ come first, older writers' names after them):
   gradient floor: ``floor_us_per_grad`` at batch ``floor_batch``; draws file: ``draws_path``;
   replay spread: ``sample_s_min`` / ``sample_s_max`` over ``sample_replays`` timed runs.
 
-Derived columns: ``us_per_grad`` (sampling seconds per gradient evaluation per
-chain, microseconds: comparable with the floor of the same batch shape; per
-full-data-equivalent gradient for HMCECS), ``ttfd_s`` (time to the first usable
-draw = compile + init + warmup seconds), ``time_to_result_s`` (ttfd + sampling
-seconds), and ``flag`` (:func:`flag`: empty when the run is usable, else why not:
+Derived columns: those of :func:`harness.derived.figures` (``ess_per_s``, ``ess_per_grad``,
+``us_per_grad``, ``ttfd_s``, ``time_to_result_s``): a row's stored value (the worker wrote it with
+the same function), else computed from its measured columns (rows written before the figure
+existed), and
+``flag`` (:func:`flag`: empty when the run is usable, else why not:
 ERROR / TIMEOUT / NAN / SKIPPED, POINT ESTIMATE, NO REFERENCE, NOT CONVERGED, INACCURATE).
 """
 
@@ -40,23 +40,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness import UsageError, store
+from harness import UsageError, derived, schema, store
 from harness.report import stats
 
 #: Configuration columns: rows equal on these (seed aside) are repeats of one cell.
-CONFIG = ["model", "dataset", "n", "method", "options", "device", "precision", "num_chains",
-          "num_warmup", "num_samples", "data_seed", "xla_devices", "xla_flags", "target_ess", "max_draws"]
+CONFIG = schema.REPEAT_KEY
 
 ACCURACY_MEAN = ("z_mean_max", "max_abs_z_mean", "max_abs_mean_z", "max_z_mean", "max_abs_z")
 ACCURACY_SD = ("z_sd_max", "max_abs_z_sd", "max_abs_sd_z", "max_z_sd")
 BIAS2 = ("bias2_mean", "bias2", "bias_sq", "bias_squared")
 
-NUMERIC = ["n", "num_chains", "target_ess", "max_draws", "draws_per_chain", "num_warmup", "num_samples", "seed", "compile_s", "init_s", "warmup_s",
-           "sample_s", "wall_s", "grad_evals_warmup", "grad_evals", "min_ess_bulk", "min_ess_tail",
-           "max_rhat", "ess_per_s", "ess_per_grad", "accept_rate", "divergences", "floor_us_per_grad",
-           "floor_batch", "overhead_ratio", "peak_rss_mb", "grad_evals_full_equiv", "sample_s_min", "sample_s_max",
-           "sample_replays", "sample_s_first", "overhead_ratio_min", "overhead_ratio_max", "chains_run",
-           "ref_us_per_grad", "attempts", "roofline_us_per_grad", "x_roofline", "bandwidth_gbs", "grad_bytes"]
+NUMERIC = schema.NUMERIC
+#: Figures pooled over seeds by :func:`aggregate`: every derived figure (:mod:`harness.derived`) and these.
+POOLED = schema.names("derived") + ["compile_s", "sample_s", "wall_s", "min_ess_bulk", "floor_us_per_grad",
+                                    "roofline_us_per_grad", "overhead_ratio", "acc_z_mean", "peak_rss_mb"]
 
 
 def first_column(df: pd.DataFrame, candidates) -> str | None:
@@ -114,15 +111,9 @@ def normalise(df: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:
     df["converged"] = _converged(df)
     df["reached_target"] = _bool(df["reached_target"]) if "reached_target" in df else pd.NA
 
-    grads = df["grad_evals"]
-    if "grad_evals_full_equiv" in df:
-        grads = df["grad_evals_full_equiv"].where(df["grad_evals_full_equiv"].notna(), grads)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        df["us_per_grad"] = np.where(grads > 0, 1e6 * df["sample_s"] / grads, np.nan)
-    if "no_grad_reason" in df:  # work the gradient count misses (HMCECS's proxy): no per-gradient figure
-        df.loc[df["no_grad_reason"].notna() & df["no_grad_reason"].astype(str).ne(""), "us_per_grad"] = np.nan
-    df["ttfd_s"] = df["compile_s"] + df["init_s"].fillna(0.0) + df["warmup_s"]
-    df["time_to_result_s"] = df["ttfd_s"] + df["sample_s"]
+    for col, values in derived.figures(df).items():  # what a row stored (the same function wrote it) stays
+        stored = pd.to_numeric(df[col], errors="coerce") if col in df else pd.Series(np.nan, index=df.index)
+        df[col] = stored.where(stored.notna(), values)
     df["ttr_lo_s"], df["ttr_hi_s"] = _time_to_result_band(df)
     df["ess_lo"], df["ess_hi"] = _ess_per_s_band(df)
     point = df["no_ess_reason"].notna() & df["no_ess_reason"].astype(str).ne("") if "no_ess_reason" in df else False
@@ -259,7 +250,7 @@ def config_columns(df: pd.DataFrame) -> list[str]:
 def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     """One row per configuration (seeds pooled).
 
-    Per figure: median over the seeds' usable-or-flagged ok rows, with min and
+    Per figure (``POOLED``): median over the seeds' usable-or-flagged ok rows, with min and
     max (``<col>_med``, ``<col>_min``, ``<col>_max``); worst-case R-hat, max |z|
     and divergences; ``floor_batch`` (the batch its gradient floor was measured
     at); ``time_to_result_lo`` / ``_hi`` and ``ess_per_s_lo`` / ``_hi`` (the bands of
@@ -275,10 +266,7 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
         ok = g[g["status"] == "ok"]
         rec.update(family=g["family"].iloc[0], library=g["library"].iloc[0], subsamples=bool(g["subsamples"].any()),
                    seeds=len(g), seeds_ok=len(ok))
-        for col in ("ess_per_s", "ess_per_grad", "compile_s", "ttfd_s", "time_to_result_s", "us_per_grad",
-                    "sample_s", "wall_s", "min_ess_bulk", "floor_us_per_grad", "roofline_us_per_grad", "overhead_ratio",
-                    "acc_z_mean",
-                    "peak_rss_mb"):
+        for col in POOLED:
             v = ok[col].dropna() if col in ok else pd.Series(dtype=float)
             rec[f"{col}_med"] = float(v.median()) if len(v) else np.nan
             rec[f"{col}_min"] = float(v.min()) if len(v) else np.nan

@@ -17,6 +17,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from harness import schema
 from harness.report import stats
 from harness.report.render import Bullets, Table, Text
 
@@ -222,9 +223,8 @@ def _vs_next(order: pd.DataFrame) -> list[str]:
 
 
 def _match_key(cells: pd.DataFrame, drop: tuple) -> list[str]:
-    return [c for c in ("model", "dataset", "n", "device", "precision", "num_chains", "num_warmup",
-                        "num_samples", "data_seed", "xla_devices", "xla_flags", "target_ess", "max_draws")
-            if c in cells and c not in drop]
+    """What two methods' cells must share to be compared (:data:`harness.schema.SETUP`), less ``drop``."""
+    return [c for c in schema.SETUP if c in cells and c not in drop]
 
 
 def _keyed(cells: pd.DataFrame, key: list[str]):

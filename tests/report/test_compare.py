@@ -22,13 +22,13 @@ def _write(path, df):
 
 
 def _planted(tmp_path, seeds=(0, 1, 2)):
-    """BASE = fixture rows; NEW = every ESS/s x0.97 (a 3 % wobble) and one cell x0.5 (2x slower)."""
+    """BASE = fixture rows; NEW = every sampling loop 3 % slower (ESS/s x0.97, a wobble) and one cell 2x slower."""
     raw = raw_rows()
     raw = raw[raw["seed"].isin(seeds)]
     new = raw.copy()
-    new["ess_per_s"] = new["ess_per_s"] * 0.97
+    new["sample_s"], new["ess_per_s"] = new["sample_s"] / 0.97, new["ess_per_s"] * 0.97
     slow = (new["model"] == SLOW[0]) & (new["n"] == SLOW[1]) & (new["method"] == SLOW[2]) & (new["device"] == SLOW[3])
-    new.loc[slow, "ess_per_s"] = raw.loc[slow, "ess_per_s"] * 0.5
+    new.loc[slow, "sample_s"], new.loc[slow, "ess_per_s"] = raw.loc[slow, "sample_s"] * 2, raw.loc[slow, "ess_per_s"] * 0.5
     return _write(tmp_path / "base", raw), _write(tmp_path / "new", new)
 
 

@@ -1,0 +1,67 @@
+"""The derived figures of a row, from its measured ones: one function for every reader.
+
+:func:`figures` is called by the worker when it writes a row, by the asv probe, and by the
+report on every row it loads (so rows written before a figure existed get it too). With
+``B`` = min bulk ESS, ``T`` = min tail ESS, ``G`` = sampling gradient evaluations (full-data
+equivalents for a subsampling method), ``s`` = ``sample_s``:
+
+- ``ess_per_s`` = B / s, ``ess_per_grad`` = B / G;
+- ``us_per_grad`` = 1e6 s / G: microseconds per gradient evaluation, all chains' gradients
+  counted (comparable with the floor of the same batch shape);
+- ``ttfd_s`` = compile + init + warmup seconds (time to the first usable draw), and
+  ``time_to_result_s`` = ``ttfd_s`` + s.
+
+A per-gradient figure is undefined (NaN) when G is not positive or when the row says the
+gradient count misses work (``no_grad_reason``, e.g. HMCECS's proxy); a per-second one when s
+is not positive. Works on one row (a mapping of scalars: floats out) and on a DataFrame
+(columns in, arrays out).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+
+def _num(row, name: str):
+    """Column ``name`` as floats (NaN where missing or not a number)."""
+    if isinstance(row, pd.DataFrame):
+        return pd.to_numeric(row[name], errors="coerce").to_numpy(float) if name in row else np.full(len(row), np.nan)
+    v = row.get(name)
+    try:
+        return np.float64(v) if v is not None else np.float64(np.nan)
+    except (TypeError, ValueError):
+        return np.float64(np.nan)
+
+
+def _given(row, name: str):
+    """Whether column ``name`` holds a non-empty string (a stated reason)."""
+    if isinstance(row, pd.DataFrame):
+        if name not in row:
+            return np.zeros(len(row), bool)
+        return row[name].map(lambda v: isinstance(v, str) and v != "").to_numpy(bool)
+    v = row.get(name)
+    return isinstance(v, str) and v != ""
+
+
+def figures(row: Mapping[str, Any] | pd.DataFrame) -> dict:
+    """The derived columns (see the module docstring) of one row or of every row of a frame."""
+    bulk, sample_s = _num(row, "min_ess_bulk"), _num(row, "sample_s")
+    full = _num(row, "grad_evals_full_equiv")
+    grads = np.where(np.isfinite(full), full, _num(row, "grad_evals"))
+    counted = (grads > 0) & ~_given(row, "no_grad_reason")
+    init = _num(row, "init_s")
+    ttfd = _num(row, "compile_s") + np.where(np.isfinite(init), init, 0.0) + _num(row, "warmup_s")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = {
+            "ess_per_s": np.where(sample_s > 0, bulk / sample_s, np.nan),
+            "ess_per_grad": np.where(counted, bulk / grads, np.nan),
+            "us_per_grad": np.where(counted, 1e6 * sample_s / grads, np.nan),
+            "ttfd_s": ttfd,
+            "time_to_result_s": ttfd + sample_s,
+        }
+    if isinstance(row, pd.DataFrame):
+        return out
+    return {k: float(v) for k, v in out.items()}
