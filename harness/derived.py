@@ -5,7 +5,7 @@ report on every row it loads (so rows written before a figure existed get it too
 ``B`` = min bulk ESS, ``T`` = min tail ESS, ``G`` = sampling gradient evaluations (full-data
 equivalents for a subsampling method), ``s`` = ``sample_s``:
 
-- ``ess_per_s`` = B / s, ``ess_per_grad`` = B / G;
+- ``ess_per_s`` = B / s, ``ess_tail_per_s`` = T / s (the tails: quantiles, intervals), ``ess_per_grad`` = B / G;
 - ``us_per_grad`` = 1e6 s / G: microseconds per gradient evaluation, all chains' gradients
   counted (comparable with the floor of the same batch shape);
 - ``ttfd_s`` = compile + init + warmup seconds (time to the first usable draw), and
@@ -48,7 +48,7 @@ def _given(row, name: str):
 
 def figures(row: Mapping[str, Any] | pd.DataFrame) -> dict:
     """The derived columns (see the module docstring) of one row or of every row of a frame."""
-    bulk, sample_s = _num(row, "min_ess_bulk"), _num(row, "sample_s")
+    bulk, tail, sample_s = _num(row, "min_ess_bulk"), _num(row, "min_ess_tail"), _num(row, "sample_s")
     full = _num(row, "grad_evals_full_equiv")
     grads = np.where(np.isfinite(full), full, _num(row, "grad_evals"))
     counted = (grads > 0) & ~_given(row, "no_grad_reason")
@@ -57,6 +57,7 @@ def figures(row: Mapping[str, Any] | pd.DataFrame) -> dict:
     with np.errstate(divide="ignore", invalid="ignore"):
         out = {
             "ess_per_s": np.where(sample_s > 0, bulk / sample_s, np.nan),
+            "ess_tail_per_s": np.where(sample_s > 0, tail / sample_s, np.nan),
             "ess_per_grad": np.where(counted, bulk / grads, np.nan),
             "us_per_grad": np.where(counted, 1e6 * sample_s / grads, np.nan),
             "ttfd_s": ttfd,

@@ -92,6 +92,8 @@ COLUMN_LIST: tuple[Column, ...] = tuple(
          ("step_size", "step size after adaptation"))
     + [Column("ess_per_s", "derived", float, "min bulk ESS / sample_s",
               Tracked("seconds_per_kess", "Sampling seconds per 1,000 effective draws (min bulk ESS).")),
+       Column("ess_tail_per_s", "derived", float, "min tail ESS / sample_s",
+              Tracked("seconds_per_ktail_ess", "Sampling seconds per 1,000 tail-effective draws (min tail ESS).")),
        Column("ess_per_grad", "derived", float, "min bulk ESS / sampling gradients"),
        Column("us_per_grad", "derived", float, "sampling microseconds per gradient evaluation (per chain)"),
        Column("ttfd_s", "derived", float, "time to the first usable draw: compile + init + warmup"),

@@ -109,7 +109,7 @@ def headline(cells: pd.DataFrame) -> list:
     for (model, dataset, n), g in cells.groupby(GROUP, dropna=False, sort=True):
         extra = _varying(g)
         floor = bool(g["overhead_ratio_med"].notna().any())
-        cols = ["rank", "method", "device", *extra, "seeds ok", "ESS/s", "vs next", "ESS/grad",
+        cols = ["rank", "method", "device", *extra, "seeds ok", "ESS/s", "vs next", "tail ESS/s", "ESS/grad",
                 *(["x floor"] if floor else []),
                 "compile s", "first draw s", "max R-hat", "div", "max |z| mean", "max |z| sd", "flag"]
         rows, unchecked = [], []
@@ -119,6 +119,7 @@ def headline(cells: pd.DataFrame) -> list:
             vi = r["family"] == "vi"  # a guide's draws are independent: their ESS measures nothing
             row = [r["rank"], method_label(r), r["device"], *[str(r[e]) for e in extra],
                    f"{r['seeds_ok']}/{r['seeds']}", "n/a (VI)" if vi else spread(r, "ess_per_s"), gaps[i],
+                   "n/a (VI)" if vi else fmt(r["ess_tail_per_s_med"]),
                    "n/a (VI)" if vi else fmt(r["ess_per_grad_med"]),
                    *([fmt(r["overhead_ratio_med"])] if floor else []),
                    fmt(r["compile_s_med"]), fmt(r["ttfd_s_med"]), fmt(r["max_rhat"], 4),
