@@ -20,7 +20,7 @@ import numpyro.distributions as dist
 from numpyro.distributions import constraints
 
 from harness import methods, targets
-from harness.methods.base import Method, RunResult
+from harness.methods.base import Method, Option, RunResult
 from harness.targets import Layout, Param, Target
 from harness.timing import compile_timed, run_timed
 
@@ -73,7 +73,7 @@ def _run(posterior, config, key):
 
 
 FAKE = Method(name="test_fake", description="runner-test method (behaviour option)", run=_run,
-              options={"behaviour": "ok", "sleep_s": 0.0})
+              options={"behaviour": Option("ok", str), "sleep_s": Option(0.0, float, above=-1.0)})
 
 if "test_tiny" not in targets.names():
     targets.register(TINY)

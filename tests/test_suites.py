@@ -235,3 +235,16 @@ def test_estimate_doubles_a_cell_whose_loop_the_second_pass_runs_again():
     assert sample_s < recheck.SHORT_LOOP_S
     fixed = model["process"]["cpu"]["startup_s"] + m["compile_s"] + model["process"]["cpu"]["floor_s"]
     assert suites.estimate_cell_s(cell) == pytest.approx(2 * (fixed + sample_s + timing.replay_cost_s(sample_s)))
+
+
+def test_shipped_suites_expand_to_the_golden_cells():
+    """Every shipped suite expands to the cells it expanded to when the golden file was written (the
+    typed options, the schema and the Cell/worker split changed none): same keys, so --resume and
+    compare pair old rows with new ones. Regenerate: python tests/fixtures/make_suite_cells.py."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("make_suite_cells", Path(__file__).parent / "fixtures" / "make_suite_cells.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.lines() == module.GOLDEN.read_text().splitlines()

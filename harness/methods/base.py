@@ -82,9 +82,68 @@ class RunResult(NamedTuple):
     extra: Mapping[str, Any] = MappingProxyType({})
 
 
+class Option(NamedTuple):
+    """One method option, declared once: its default, type and bounds, checked by
+    :meth:`Method.resolve_options` (in the parent, before any run; adapters receive checked values).
+
+    ``kind``: int, float, bool or str (an int is accepted for a float and becomes one; a bool is never
+    a number); ``above`` / ``below``: exclusive numeric bounds (``above=0``: positive); ``choices``: the
+    valid values of a str option; ``nullable``: None is valid (the method's own default or adaptation,
+    e.g. a step size found in warmup). Checks that relate options or the run (e.g. blocks at most the
+    subsample, adaptation needs warmup) stay in ``Method.check``.
+    """
+
+    default: Any
+    kind: type
+    above: float | None = None
+    below: float | None = None
+    choices: tuple = ()
+    nullable: bool = False
+
+    def validate(self, name: str, value: Any) -> Any:
+        """``value`` checked (UsageError naming the option, what it got and what is valid) and normalised."""
+        if value is None and self.nullable:
+            return None
+        if self.kind is bool:
+            ok = isinstance(value, bool)
+        elif self.kind is str:
+            ok = isinstance(value, str) and (not self.choices or value in self.choices)
+        else:
+            types = (int,) if self.kind is int else (int, float)
+            ok = (isinstance(value, types) and not isinstance(value, bool)
+                  and (self.above is None or value > self.above) and (self.below is None or value < self.below))
+        if not ok:
+            raise UsageError(f"option {name} must be {self.describe()}, got {value!r}")
+        return float(value) if self.kind is float else value
+
+    def describe(self) -> str:
+        """What is valid, in words, e.g. 'a positive int', 'in (0, 1)', 'one of a, b', 'null or ...'."""
+        if self.kind is bool:
+            text = "true or false"
+        elif self.kind is str:
+            text = f"one of {', '.join(self.choices)}" if self.choices else "a string"
+        elif self.above == 0 and self.below is None:
+            text = f"a positive {self.kind.__name__}"
+        elif self.above is not None and self.below is not None:
+            text = f"in ({self.above:g}, {self.below:g})"
+        else:
+            text = f"a {self.kind.__name__}"
+        return f"null or {text}" if self.nullable else text
+
+
+def positive(kind: type, default: Any, nullable: bool = False) -> Option:
+    """An option that must be a positive ``kind`` (or null, when ``nullable``)."""
+    return Option(default, kind, above=0, nullable=nullable)
+
+
+def probability(default: float) -> Option:
+    """An option in the open interval (0, 1), e.g. a target acceptance rate."""
+    return Option(default, float, above=0, below=1)
+
+
 @dataclass(frozen=True)
 class Method:
-    """A registered method: name, one-line description, valid options with defaults, run.
+    """A registered method: name, one-line description, its options (name -> :class:`Option`), run.
 
     ``density`` names the program the method differentiates, so that its gradient
     floor times the same one: ``"target"`` (the target's flat log density, hand-written
@@ -112,7 +171,7 @@ class Method:
     name: str
     description: str
     run: Callable[..., RunResult]
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Option] = field(default_factory=dict)
     family: str = "mcmc"
     check: Callable[[Any, RunConfig], None] | None = None
     density: str = "target"
@@ -121,11 +180,17 @@ class Method:
     subsamples: bool = False
     runs_to_target: bool = False
 
+    @property
+    def defaults(self) -> dict:
+        """Every option's default."""
+        return {name: opt.default for name, opt in self.options.items()}
+
     def resolve_options(self, given: Mapping[str, Any] | None) -> dict:
-        """Defaults overridden by ``given``; an unknown option raises UsageError."""
+        """Defaults overridden by ``given``, each checked against its :class:`Option`; an unknown or
+        invalid option raises UsageError."""
         given = dict(given or {})
         unknown = sorted(set(given) - set(self.options))
         if unknown:
             valid = ", ".join(sorted(self.options)) or "none"
             raise UsageError(f"unknown option(s) {', '.join(unknown)} for method {self.name!r}; valid: {valid}")
-        return {**self.options, **given}
+        return {name: opt.validate(name, given.get(name, opt.default)) for name, opt in self.options.items()}

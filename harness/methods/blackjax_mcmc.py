@@ -40,8 +40,8 @@ from blackjax.adaptation.base import get_filter_adapt_info_fn
 
 from harness import UsageError
 from harness.methods import to_target
-from harness.methods.base import Method, RunConfig, RunResult
-from harness.methods.handrolled import default_step_size, null_or_positive, positive_option
+from harness.methods.base import Method, Option, RunConfig, RunResult, positive, probability
+from harness.methods.handrolled import default_step_size, or_default
 from harness.timing import compile_timed, run_timed
 
 MALA_TARGET_ACCEPT = 0.574  # optimal MALA acceptance (Roberts & Rosenthal 1998)
@@ -130,14 +130,14 @@ def _scan_chains(step, carry, key, num_iters, num_chains, record):
 
 def _window_warmup(algorithm, log_density_of, config: RunConfig, opts, **params):
     """Per-chain (vmapped) BlackJAX window adaptation: step size by dual averaging + diagonal mass."""
-    initial = {} if opts.get("step_size") is None else {"initial_step_size": positive_option(opts, "step_size", float)}
+    initial = {} if opts.get("step_size") is None else {"initial_step_size": opts["step_size"]}
 
     def warmup(z0, key, data):
         adapt = blackjax.window_adaptation(
             algorithm,
             log_density_of(data),
             is_mass_matrix_diagonal=True,
-            target_acceptance_rate=_target(opts, "target_accept"),
+            target_acceptance_rate=opts["target_accept"],
             adaptation_info_fn=_ADAPT_INFO,
             **initial,
             **params,
@@ -154,17 +154,8 @@ def _window_warmup(algorithm, log_density_of, config: RunConfig, opts, **params)
     return warmup
 
 
-def _target(opts, name):
-    value = opts[name]
-    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1):
-        raise UsageError(f"option {name} must be in (0, 1), got {value!r}")
-    return float(value)
-
-
 def _check_window(config: RunConfig, name: str) -> None:
-    """Options of a window-adapted method: target_accept in (0, 1), step_size null or positive, warmup >= 1."""
-    _target(config.options, "target_accept")
-    null_or_positive(config.options, "step_size", float)
+    """A window-adapted method needs warmup (its options are checked by their declarations)."""
     if config.num_warmup < 1:
         raise UsageError(
             f"{name}: window adaptation needs num_warmup >= 1 (Stan's schedule; 150 or more is sensible), "
@@ -173,47 +164,27 @@ def _check_window(config: RunConfig, name: str) -> None:
 
 
 def check_hmc(target, config: RunConfig) -> None:
-    """blackjax_hmc: num_steps positive; adapt a bool; adapt=true needs warmup; step_size null or positive."""
-    opts = config.options
-    positive_option(opts, "num_steps", int)
-    if opts["adapt"] is True:
+    """blackjax_hmc: adapt=true needs warmup."""
+    if config.options["adapt"]:
         _check_window(config, "blackjax_hmc (adapt=true)")
-    elif opts["adapt"] is False:
-        null_or_positive(opts, "step_size", float)
-    else:
-        raise UsageError(f"option adapt must be true or false, got {opts['adapt']!r}")
 
 
 def check_nuts(target, config: RunConfig) -> None:
-    """blackjax_nuts: max_tree_depth positive; window adaptation needs warmup."""
-    positive_option(config.options, "max_tree_depth", int)
+    """blackjax_nuts: window adaptation needs warmup."""
     _check_window(config, "blackjax_nuts")
 
 
-def check_mala(target, config: RunConfig) -> None:
-    """blackjax_mala: step_size null (dual-averaged) or positive; target_accept in (0, 1)."""
-    null_or_positive(config.options, "step_size", float)
-    _target(config.options, "target_accept")
-
-
 def _chees_chains(config: RunConfig) -> int:
-    opts = config.options
-    return config.num_chains if opts["num_chains"] is None else positive_option(opts, "num_chains", int)
+    return or_default(config.options["num_chains"], config.num_chains)
 
 
 def check_chees(target, config: RunConfig) -> None:
-    """blackjax_chees: an ensemble of >= 2 chains, warmup >= 1, valid step, rate, mass_matrix, target_accept."""
-    opts = config.options
+    """blackjax_chees: an ensemble of >= 2 chains and warmup >= 1."""
     chains = _chees_chains(config)
     if chains < 2:
         raise UsageError(f"ChEES adapts over an ensemble: num_chains must be >= 2, got {chains}")
     if config.num_warmup < 1:
         raise UsageError(f"ChEES adapts during warmup: num_warmup must be >= 1, got {config.num_warmup}")
-    null_or_positive(opts, "initial_step_size", float)
-    positive_option(opts, "learning_rate", float)
-    if opts["mass_matrix"] not in CHEES_MASS:
-        raise UsageError(f"option mass_matrix must be 'diagonal' or 'identity', got {opts['mass_matrix']!r}")
-    _target(opts, "target_accept")
 
 
 def _euclidean_sample(kernel, log_density_of, config: RunConfig, **params):
@@ -241,13 +212,13 @@ def run_hmc(posterior, config: RunConfig, key) -> RunResult:
     identity mass, warmup is burn-in; this is the seed's sampler with gradient reuse."""
     check_hmc(posterior.target, config)
     opts = config.options
-    num_steps = positive_option(opts, "num_steps", int)
+    num_steps = opts["num_steps"]
     log_density_of, data = posterior.density_and_data()
     kernel = blackjax.hmc.build_kernel()
     if opts["adapt"]:
         warmup = _window_warmup(blackjax.hmc, log_density_of, config, opts, num_integration_steps=num_steps)
     else:
-        step_size = positive_option(opts, "step_size", float, default_step_size(posterior.n))
+        step_size = or_default(opts["step_size"], default_step_size(posterior.n))
 
         def warmup(z0, key, data):  # burn-in with the fixed kernel, identity mass
             logdensity = log_density_of(data)
@@ -266,7 +237,7 @@ def run_nuts(posterior, config: RunConfig, key) -> RunResult:
     """NUTS after per-chain window adaptation (step_size: its initial step; null: BlackJAX's 1.0)."""
     check_nuts(posterior.target, config)
     opts = config.options
-    depth = positive_option(opts, "max_tree_depth", int)
+    depth = opts["max_tree_depth"]
     log_density_of, data = posterior.density_and_data()
     warmup = _window_warmup(blackjax.nuts, log_density_of, config, opts, max_num_doublings=depth)
     sample = _euclidean_sample(blackjax.nuts.build_kernel(), log_density_of, config, max_num_doublings=depth)
@@ -278,11 +249,9 @@ def run_mala(posterior, config: RunConfig, key) -> RunResult:
     BlackJAX's dual averaging: with step_size null (default) each chain's step h is dual-averaged
     during warmup towards target_accept (0.574, the optimal MALA acceptance), starting at 1e-3;
     a given step_size is kept fixed and warmup is burn-in."""
-    check_mala(posterior.target, config)
     opts = config.options
     fixed = opts["step_size"]
-    fixed = None if fixed is None else positive_option(opts, "step_size", float)
-    target = _target(opts, "target_accept")
+    target = opts["target_accept"]
     log_density_of, data = posterior.density_and_data()
     kernel = blackjax.mala.build_kernel()
     da_init, da_update, da_final = blackjax.adaptation.step_size.dual_averaging_adaptation(target)
@@ -332,10 +301,10 @@ def run_chees(posterior, config: RunConfig, key) -> RunResult:
     check_chees(posterior.target, config)
     opts = config.options
     chains = _chees_chains(config)
-    step0 = positive_option(opts, "initial_step_size", float, default_step_size(posterior.n))
-    rate = positive_option(opts, "learning_rate", float)
+    step0 = or_default(opts["initial_step_size"], default_step_size(posterior.n))
+    rate = opts["learning_rate"]
     mass = CHEES_MASS[opts["mass_matrix"]]
-    target = _target(opts, "target_accept")
+    target = opts["target_accept"]
     log_density_of, data = posterior.density_and_data()
     kernel_fns = {}  # ChEES's trajectory-jitter functions: plain Python closures, kept from the warmup trace
 
@@ -376,7 +345,8 @@ BLACKJAX_HMC = Method(
     description="BlackJAX HMC, fixed L; window adaptation of step size and diagonal mass (adapt=false: fixed step)",
     run=run_hmc,
     check=check_hmc,
-    options={"step_size": None, "num_steps": 10, "adapt": True, "target_accept": 0.8},
+    options={"step_size": positive(float, None, nullable=True), "num_steps": positive(int, 10),
+             "adapt": Option(True, bool), "target_accept": probability(0.8)},
 )
 BLACKJAX_NUTS = Method(
     name="blackjax_nuts",
@@ -385,7 +355,8 @@ BLACKJAX_NUTS = Method(
     description="BlackJAX NUTS with window adaptation (step size, diagonal mass), vmapped over chains",
     run=run_nuts,
     check=check_nuts,
-    options={"step_size": None, "target_accept": 0.8, "max_tree_depth": 10},
+    options={"step_size": positive(float, None, nullable=True), "target_accept": probability(0.8),
+             "max_tree_depth": positive(int, 10)},
 )
 BLACKJAX_MALA = Method(
     name="blackjax_mala",
@@ -393,8 +364,7 @@ BLACKJAX_MALA = Method(
     runs_to_target=True,
     description="BlackJAX MALA; step size dual-averaged to 0.574 acceptance in warmup unless step_size is set",
     run=run_mala,
-    check=check_mala,
-    options={"step_size": None, "target_accept": MALA_TARGET_ACCEPT},
+    options={"step_size": positive(float, None, nullable=True), "target_accept": probability(MALA_TARGET_ACCEPT)},
 )
 BLACKJAX_CHEES = Method(
     name="blackjax_chees",
@@ -404,10 +374,10 @@ BLACKJAX_CHEES = Method(
     run=run_chees,
     check=check_chees,
     options={
-        "num_chains": CHEES_CHAINS,
-        "initial_step_size": None,
-        "learning_rate": CHEES_LEARNING_RATE,
-        "target_accept": 0.651,
-        "mass_matrix": "diagonal",
+        "num_chains": positive(int, CHEES_CHAINS, nullable=True),
+        "initial_step_size": positive(float, None, nullable=True),
+        "learning_rate": positive(float, CHEES_LEARNING_RATE),
+        "target_accept": probability(0.651),
+        "mass_matrix": Option("diagonal", str, choices=tuple(CHEES_MASS)),
     },
 )

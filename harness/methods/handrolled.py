@@ -36,9 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness import UsageError
 from harness.methods import to_target
-from harness.methods.base import Method, RunConfig, RunResult
+from harness.methods.base import Method, RunConfig, RunResult, positive, probability
 from harness.timing import compile_timed, run_timed
 
 DIVERGENCE_THRESHOLD = 1000.0  # energy error above which a transition counts as divergent (BlackJAX's)
@@ -116,22 +115,9 @@ def default_step_size(n: int | None) -> float:
     return SEED_STEP_SIZE * math.sqrt(SEED_N / n) if n else SEED_STEP_SIZE
 
 
-def positive_option(opts, name, kind, default=None):
-    """Option ``name`` as a positive ``kind``; None gives ``default``; anything else is a UsageError."""
-    value = opts[name]
-    types = (int,) if kind is int else (int, float)
-    if value is None and default is not None:
-        return default
-    if not (isinstance(value, types) and not isinstance(value, bool) and value > 0):
-        hint = " (or null for the default)" if default is not None else ""
-        raise UsageError(f"option {name} must be a positive {kind.__name__}{hint}, got {value!r}")
-    return kind(value)
-
-
-def null_or_positive(opts, name, kind) -> None:
-    """Check that option ``name`` is null (the method's default) or a positive ``kind``."""
-    if opts[name] is not None:
-        positive_option(opts, name, kind)
+def or_default(value, default):
+    """An option's value, or ``default`` where it is null (options are checked: :class:`harness.methods.base.Option`)."""
+    return default if value is None else value
 
 
 def _sample(sample_c, carry, keys, data, config: RunConfig):
@@ -167,18 +153,11 @@ def _result(posterior, config, zs, info, grads_per_iter, grads_init, timings, st
     )
 
 
-def check(target, config: RunConfig) -> None:
-    """handrolled_hmc's options, before any run: step_size positive or null, num_steps a positive int."""
-    null_or_positive(config.options, "step_size", float)
-    positive_option(config.options, "num_steps", int)
-
-
 def run(posterior, config: RunConfig, key) -> RunResult:
     """The seed's sampler: burn-in then sampling, both with the fixed-step kernel, chains by vmap."""
-    check(posterior.target, config)
     opts = config.options
-    step_size = positive_option(opts, "step_size", float, default_step_size(posterior.n))
-    num_steps = positive_option(opts, "num_steps", int)
+    step_size = or_default(opts["step_size"], default_step_size(posterior.n))
+    num_steps = opts["num_steps"]
     chains = config.num_chains
     log_density_of, data = posterior.density_and_data()
 
@@ -283,23 +262,12 @@ def _adapt_update(s: AdaptState, accept_prob, z, collect, window_end, target) ->
     return jax.tree.map(lambda a, b: jnp.where(window_end, a, b), restarted, s)
 
 
-def check_tuned(target, config: RunConfig) -> None:
-    """handrolled_hmc_tuned's options, before any run: steps and step positive, target_accept in (0, 1)."""
-    opts = config.options
-    null_or_positive(opts, "initial_step_size", float)
-    positive_option(opts, "num_steps", int)
-    accept = opts["target_accept"]
-    if not (isinstance(accept, (int, float)) and not isinstance(accept, bool) and 0 < accept < 1):
-        raise UsageError(f"option target_accept must be in (0, 1), got {accept!r}")
-
-
 def run_tuned(posterior, config: RunConfig, key) -> RunResult:
     """Gradient reuse + per-chain Stan-style warmup (dual-averaged step, diagonal mass), then fixed-L sampling."""
-    check_tuned(posterior.target, config)
     opts = config.options
-    step0 = positive_option(opts, "initial_step_size", float, default_step_size(posterior.n))
-    num_steps = positive_option(opts, "num_steps", int)
-    target = float(opts["target_accept"])
+    step0 = or_default(opts["initial_step_size"], default_step_size(posterior.n))
+    num_steps = opts["num_steps"]
+    target = opts["target_accept"]
     chains = config.num_chains
     log_density_of, data = posterior.density_and_data()
 
@@ -355,8 +323,7 @@ HANDROLLED_HMC = Method(
     runs_to_target=True,
     description="The seed's hand-rolled HMC: fixed step, identity mass, L+1 gradients per iteration",
     run=run,
-    options={"step_size": None, "num_steps": 10},
-    check=check,
+    options={"step_size": positive(float, None, nullable=True), "num_steps": positive(int, 10)},
 )
 
 HANDROLLED_HMC_TUNED = Method(
@@ -365,6 +332,6 @@ HANDROLLED_HMC_TUNED = Method(
     runs_to_target=True,
     description="Hand-rolled HMC, fixed L, gradient reuse, warmup adapting step (dual averaging) and diagonal mass",
     run=run_tuned,
-    options={"initial_step_size": None, "num_steps": 10, "target_accept": 0.8},
-    check=check_tuned,
+    options={"initial_step_size": positive(float, None, nullable=True), "num_steps": positive(int, 10),
+             "target_accept": probability(0.8)},
 )

@@ -78,12 +78,14 @@ from numpyro.infer.initialization import init_to_value
 
 from harness import UsageError
 from harness.methods import to_target
-from harness.methods.base import Method, RunConfig, RunResult
+from harness.methods.base import Method, Option, RunConfig, RunResult, positive, probability
 from harness.timing import compile_timed, run_timed
 
 CHAIN_METHODS = ("vectorized", "sequential", "parallel")
 SUBSAMPLE_FRACTION, SUBSAMPLE_FLOOR = 0.1, 50  # HMCECS default m = max(floor, ceil(fraction * N)), <= N
 HMCECS_PROXIES = ("taylor", "none")
+#: The chain_method option every NumPyro MCMC method takes.
+CHAIN_METHOD = Option("vectorized", str, choices=CHAIN_METHODS)
 
 
 class KernelSpec(NamedTuple):
@@ -111,13 +113,6 @@ class KernelSpec(NamedTuple):
 
 def _hmc_stats(prev, new) -> dict:
     return {"grads": new.num_steps, "accept": new.accept_prob, "diverging": new.diverging}
-
-
-def _chain_method(options) -> str:
-    method = options.get("chain_method", "vectorized")
-    if method not in CHAIN_METHODS:
-        raise UsageError(f"unknown chain_method {method!r}; valid: {', '.join(CHAIN_METHODS)}")
-    return method
 
 
 def _init_chains(spec: KernelSpec, posterior, config: RunConfig, key):
@@ -225,7 +220,7 @@ def _run_kernel(spec: KernelSpec, posterior, config: RunConfig, key, extra: dict
                 compile_s_before: float = 0.0, warmup_s_before: float = 0.0) -> RunResult:
     """Initialise, warm up and sample ``spec``'s kernel; ``compile_s_before`` / ``warmup_s_before``: seconds of a
     set-up the method ran first (HMCECS's proxy fit), added to the row's compile and warmup seconds."""
-    chain_method = _chain_method(config.options)
+    chain_method = config.options.get("chain_method", "vectorized")
     extra = dict(extra or {})
     used = chain_method
     if chain_method == "parallel" and jax.local_device_count() < config.num_chains:
@@ -268,11 +263,10 @@ def _run_kernel(spec: KernelSpec, posterior, config: RunConfig, key, extra: dict
     )
 
 
-def _options(method: "Method", config: RunConfig) -> dict:
-    """Resolved options (defaults filled in, unknown names refused), chain_method removed."""
-    opts = method.resolve_options(config.options)
-    _chain_method(opts)
-    opts.pop("chain_method")
+def _options(config: RunConfig) -> dict:
+    """The (checked) options as NumPyro kernel arguments: chain_method removed (it is the run's, not the kernel's)."""
+    opts = dict(config.options)
+    opts.pop("chain_method", None)
     return opts
 
 
@@ -280,7 +274,7 @@ def _options(method: "Method", config: RunConfig) -> dict:
 
 
 def run_nuts(posterior, config: RunConfig, key) -> RunResult:
-    opts = _options(NUMPYRO_NUTS, config)
+    opts = _options(config)
     spec = KernelSpec(
         make=lambda _: NUTS(posterior.target.model, **opts),
         honours_init_params=True,
@@ -296,8 +290,8 @@ NUMPYRO_NUTS = Method(
     runs_to_target=True,
     description="NumPyro NUTS with its default warmup (step size and diagonal mass adaptation)",
     run=run_nuts,
-    check=lambda target, config: _options(NUMPYRO_NUTS, config),  # known options, valid chain_method
-    options={"target_accept_prob": 0.8, "max_tree_depth": 10, "dense_mass": False, "chain_method": "vectorized"},
+    options={"target_accept_prob": probability(0.8), "max_tree_depth": positive(int, 10),
+             "dense_mass": Option(False, bool), "chain_method": CHAIN_METHOD},
     density="model",
 )
 
@@ -320,20 +314,13 @@ def _hmc_kwargs(opts: dict) -> dict:
       i.e. silently switch adaptation off (it warns exactly that).
     """
     L = opts.pop("num_steps")
-    if not (isinstance(L, int) and not isinstance(L, bool) and L >= 1):
-        raise UsageError(f"num_steps must be a positive integer, got {L!r}")
     step = float(opts["step_size"])
     length = None if opts["adapt_step_size"] else step * L
     return {**opts, "num_steps": L, "trajectory_length": length}
 
 
-def check_hmc(target, config: RunConfig) -> None:
-    """numpyro_hmc: known options, a valid chain_method, num_steps a positive integer."""
-    _hmc_kwargs(_options(NUMPYRO_HMC, config))
-
-
 def run_hmc(posterior, config: RunConfig, key) -> RunResult:
-    kwargs = _hmc_kwargs(_options(NUMPYRO_HMC, config))
+    kwargs = _hmc_kwargs(_options(config))
     spec = KernelSpec(
         make=lambda _: HMC(posterior.target.model, **kwargs),
         honours_init_params=True,
@@ -349,15 +336,14 @@ NUMPYRO_HMC = Method(
     runs_to_target=True,
     description="NumPyro HMC, fixed L leapfrog steps; step size and diagonal mass adapted by default",
     run=run_hmc,
-    check=check_hmc,
     options={
-        "num_steps": 10,
-        "step_size": 0.1,
-        "adapt_step_size": True,
-        "adapt_mass_matrix": True,
-        "dense_mass": False,
-        "target_accept_prob": 0.8,
-        "chain_method": "vectorized",
+        "num_steps": positive(int, 10),
+        "step_size": positive(float, 0.1),
+        "adapt_step_size": Option(True, bool),
+        "adapt_mass_matrix": Option(True, bool),
+        "dense_mass": Option(False, bool),
+        "target_accept_prob": probability(0.8),
+        "chain_method": CHAIN_METHOD,
     },
     density="model",
 )
@@ -398,30 +384,18 @@ def _map_estimate(posterior, z_start, steps: int, learning_rate: float):
 
 
 def check_hmcecs(target, config: RunConfig) -> None:
-    """numpyro_hmcecs: a target with a likelihood plate, known proxy and inner kernel, valid m and blocks.
+    """numpyro_hmcecs: a target with a likelihood plate, and no more blocks than the subsample.
 
     subsample_size <= N needs the data size and is checked again in ``run``.
     """
-    opts = _options(NUMPYRO_HMCECS, config)
     if target.plate is None:
         raise UsageError(
             f"numpyro_hmcecs needs a target with a likelihood plate to subsample; "
             f"{target.name!r} has none (Target.plate is None)"
         )
-    if opts["proxy"] not in HMCECS_PROXIES:
-        raise UsageError(f"unknown proxy {opts['proxy']!r} for numpyro_hmcecs; valid: {', '.join(HMCECS_PROXIES)}")
-    if opts["inner"] not in ("nuts", "hmc"):
-        raise UsageError(f"unknown inner kernel {opts['inner']!r} for numpyro_hmcecs; valid: hmc, nuts")
-    if opts["inner"] == "hmc":
-        _hmc_kwargs({"num_steps": opts["num_steps"], "step_size": 0.1, "adapt_step_size": True})
-    m = opts["subsample_size"]
-    if m is not None and not (isinstance(m, int) and not isinstance(m, bool) and m >= 1):
-        raise UsageError(f"subsample_size must be a positive integer (at most N) or null, got {m!r}")
-    blocks = opts["num_blocks"]
-    if not (isinstance(blocks, int) and not isinstance(blocks, bool) and 1 <= blocks <= (m or blocks)):
-        raise UsageError(f"num_blocks must be a positive integer, at most subsample_size, got {blocks!r}")
-    if opts["proxy"] == "taylor" and not (int(opts["proxy_steps"]) >= 1 and float(opts["proxy_lr"]) > 0):
-        raise UsageError("proxy_steps must be a positive integer and proxy_lr positive")
+    m, blocks = config.options["subsample_size"], config.options["num_blocks"]
+    if m is not None and blocks > m:
+        raise UsageError(f"num_blocks must be at most subsample_size ({m}), got {blocks!r}")
 
 
 def run_hmcecs(posterior, config: RunConfig, key) -> RunResult:
@@ -449,7 +423,7 @@ def run_hmcecs(posterior, config: RunConfig, key) -> RunResult:
     ``plate=None`` is refused with a UsageError.
     """
     check_hmcecs(posterior.target, config)
-    opts = _options(NUMPYRO_HMCECS, config)
+    opts = _options(config)
     target = posterior.target
     n = int(posterior.n)
     m = default_subsample_size(n) if opts["subsample_size"] is None else int(opts["subsample_size"])
@@ -509,15 +483,15 @@ NUMPYRO_HMCECS = Method(
     run=run_hmcecs,
     check=check_hmcecs,
     options={
-        "subsample_size": None,
-        "num_blocks": 10,
-        "proxy": "taylor",
-        "proxy_steps": 2000,
-        "proxy_lr": 0.02,
-        "inner": "nuts",
-        "num_steps": 10,
-        "target_accept_prob": 0.8,
-        "chain_method": "vectorized",
+        "subsample_size": positive(int, None, nullable=True),
+        "num_blocks": positive(int, 10),
+        "proxy": Option("taylor", str, choices=HMCECS_PROXIES),
+        "proxy_steps": positive(int, 2000),
+        "proxy_lr": positive(float, 0.02),
+        "inner": Option("nuts", str, choices=("nuts", "hmc")),
+        "num_steps": positive(int, 10),
+        "target_accept_prob": probability(0.8),
+        "chain_method": CHAIN_METHOD,
     },
     density="model",
     uncounted_work="the Taylor proxy's per-point Jacobians and Hessians at every Gibbs move are not gradients "
@@ -535,7 +509,7 @@ def run_sa(posterior, config: RunConfig, key) -> RunResult:
     start position through ``init_to_value``. acceptance is SA's per-step
     acceptance probability; SA has no step size (NaN).
     """
-    opts = _options(NUMPYRO_SA, config)
+    opts = _options(config)
     spec = KernelSpec(
         make=lambda values: SA(posterior.target.model, init_strategy=init_to_value(values=values), **opts),
         honours_init_params=False,
@@ -552,8 +526,8 @@ NUMPYRO_SA = Method(
     runs_to_target=True,
     description="NumPyro Sample Adaptive MCMC (gradient-free; ESS per gradient undefined)",
     run=run_sa,
-    check=lambda target, config: _options(NUMPYRO_SA, config),
-    options={"adapt_state_size": None, "dense_mass": True, "chain_method": "vectorized"},
+    options={"adapt_state_size": positive(int, None, nullable=True), "dense_mass": Option(True, bool),
+             "chain_method": CHAIN_METHOD},
     density="model",
 )
 
@@ -567,7 +541,7 @@ def run_barkermh(posterior, config: RunConfig, key) -> RunResult:
     Step size and diagonal mass are adapted in warmup as in NumPyro. Like SA, NumPyro's
     BarkerMH ignores ``init_params``, so starts go through ``init_to_value``.
     """
-    opts = _options(NUMPYRO_BARKERMH, config)
+    opts = _options(config)
     spec = KernelSpec(
         make=lambda values: BarkerMH(posterior.target.model, init_strategy=init_to_value(values=values), **opts),
         honours_init_params=False,
@@ -587,14 +561,13 @@ NUMPYRO_BARKERMH = Method(
     runs_to_target=True,
     description="NumPyro BarkerMH (gradient-informed Barker proposal, one gradient per step)",
     run=run_barkermh,
-    check=lambda target, config: _options(NUMPYRO_BARKERMH, config),
     options={
-        "step_size": 1.0,
-        "adapt_step_size": True,
-        "adapt_mass_matrix": True,
-        "dense_mass": False,
-        "target_accept_prob": 0.4,
-        "chain_method": "vectorized",
+        "step_size": positive(float, 1.0),
+        "adapt_step_size": Option(True, bool),
+        "adapt_mass_matrix": Option(True, bool),
+        "dense_mass": Option(False, bool),
+        "target_accept_prob": probability(0.4),
+        "chain_method": CHAIN_METHOD,
     },
     density="model",
 )

@@ -62,22 +62,11 @@ from numpyro.infer.autoguide import (
 from numpyro.infer.initialization import init_to_value
 from numpyro.optim import optax_to_numpyro
 
-from harness import UsageError
-from harness.methods.base import Method, RunConfig, RunResult
+from harness.methods.base import Method, RunConfig, RunResult, positive
 from harness.timing import compile_timed, run_timed
 
-OPTIONS = {"learning_rate": 0.01, "num_particles": 1, "max_steps": 20000, "window": 500, "tol": 1e-3}
-
-
-def _check(opts: dict) -> None:
-    for name in ("num_particles", "max_steps", "window"):
-        value = opts[name]
-        if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-            raise UsageError(f"{name} must be a positive integer, got {value!r}")
-    for name in ("learning_rate", "tol"):
-        value = opts[name]
-        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
-            raise UsageError(f"{name} must be a positive number, got {value!r}")
+OPTIONS = {"learning_rate": positive(float, 0.01), "num_particles": positive(int, 1),
+           "max_steps": positive(int, 20000), "window": positive(int, 500), "tol": positive(float, 1e-3)}
 
 
 def converged(elbo_prev: float, elbo_now: float, tol: float) -> bool:
@@ -86,8 +75,7 @@ def converged(elbo_prev: float, elbo_now: float, tol: float) -> bool:
 
 
 def _run_svi(method: Method, make_guide, posterior, config: RunConfig, key) -> RunResult:
-    opts = method.resolve_options(config.options)
-    _check(opts)
+    opts = dict(config.options)
     guide_kwargs = {k: v for k, v in opts.items() if k not in OPTIONS}
     window, particles = int(opts["window"]), int(opts["num_particles"])
     num_chunks = max(1, int(opts["max_steps"]) // window)
@@ -164,9 +152,6 @@ def _method(name: str, guide_cls, description: str, **guide_options) -> Method:
         return _run_svi(method, guide_cls, posterior, config, key)
 
     run.__doc__ = f"SVI with {guide_cls.__name__}: {description} (see the module docstring)."
-    def check(target, config: RunConfig) -> None:
-        _check(method.resolve_options(config.options))
-
     method = Method(
         name=name,
         library="numpyro",
@@ -174,7 +159,6 @@ def _method(name: str, guide_cls, description: str, **guide_options) -> Method:
         run=run,
         options={**OPTIONS, **guide_options},
         family="vi",
-        check=check,
         density="model",
     )
     return method
@@ -188,7 +172,7 @@ SVI_AUTOLOWRANK = _method(
     "svi_autolowrank",
     AutoLowRankMultivariateNormal,
     "NumPyro SVI, low-rank plus diagonal Normal guide (AutoLowRankMultivariateNormal)",
-    rank=None,
+    rank=positive(int, None, nullable=True),
 )
 SVI_AUTODELTA = _method("svi_autodelta", AutoDelta, "NumPyro SVI, point estimate (AutoDelta, MAP): no ESS")
 SVI_AUTOLAPLACE = _method(

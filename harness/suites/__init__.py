@@ -330,7 +330,7 @@ def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | No
 
     try:
         method = methods.get(cell.method)
-        family, defaults = method.family, method.options
+        family, defaults = method.family, method.defaults
     except UsageError:
         family, defaults = "mcmc", {}
     m = {**model["family"].get(family, model["family"]["mcmc"]), **model["method"].get(cell.method, {})}

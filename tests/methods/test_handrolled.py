@@ -117,9 +117,8 @@ def test_unknown_or_bad_option_is_a_usage_error(gaussian_2d, name):
     m = methods.get(name)
     with pytest.raises(UsageError, match="valid: .*num_steps"):
         m.resolve_options({"num_step": 3})
-    cfg = methods.RunConfig(2, 10, 10, m.resolve_options({"num_steps": 0}))
     with pytest.raises(UsageError, match="num_steps must be a positive int"):
-        m.run(gaussian_2d, cfg, jax.random.key(0))
+        m.resolve_options({"num_steps": 0})
 
 
 def _gaussian_2d_float64() -> Posterior:

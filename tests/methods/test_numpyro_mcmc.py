@@ -157,7 +157,7 @@ def test_parallel_on_two_host_devices_matches_vectorized():
 def test_unknown_option_and_chain_method_are_refused(gaussian_2d):
     with pytest.raises(UsageError, match="valid: .*num_steps"):
         methods.get("numpyro_hmc").resolve_options({"bogus": 1})
-    with pytest.raises(UsageError, match="valid: vectorized, sequential, parallel"):
+    with pytest.raises(UsageError, match="must be one of vectorized, sequential, parallel"):
         _run(gaussian_2d, "numpyro_sa", warmup=10, samples=10, chain_method="threads")
 
 
