@@ -4,8 +4,9 @@ Every benchmark runs the harness itself (``harness.methods`` adapters,
 ``harness.targets``, ``harness.timing``, ``harness.cell``): there is no second
 copy of any sampler here.
 
-The suite is a product METHODS x TARGETS x SIZES (asv parameters). Lists are
-plain constants so that methods added elsewhere slot in by name; a combination
+The suite is a product METHODS x TARGETS x SIZES (asv parameters), read from the
+suite file harness/suites/asv.toml (one matrix language for suites, asv and
+pytest-benchmark); a combination
 that cannot run raises ``NotImplementedError`` in ``setup``, which asv records as
 skipped (shown as "n/a"), never as a failure:
 
@@ -24,25 +25,36 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
-#: Methods benchmarked, by registry name. Extend as adapters land (numpyro_hmc, blackjax_nuts, ...);
-#: a name this checkout does not register is skipped, so the list may run ahead of the code.
-METHODS = ["handrolled_hmc", "handrolled_hmc_tuned", "numpyro_nuts", "numpyro_hmc", "blackjax_hmc", "blackjax_nuts"]
+#: The matrix, in the suites' language: harness/suites/asv.toml (also runnable as `harness run --suite asv`).
+#: Read with tomllib at import (asv imports this module in every benchmark process: no harness import here).
+MATRIX_FILE = Path(__file__).resolve().parents[1] / "harness" / "suites" / "asv.toml"
+#: N of the fixed-size datasets the matrix names (a suite entry without sizes runs a dataset at its own N;
+#: tests/test_asv.py checks these against the targets).
+FIXED_N = {"sparse_logistic/breast_cancer": 569}
 
-#: "model/dataset" -> the data sizes N the suite runs it at.
-SIZES_BY_TARGET = {
-    "sparse_logistic/breast_cancer": [569],
-    "sparse_logistic/synthetic": [10_000],
-}
+
+def _matrix() -> tuple[list[str], dict[str, list[int]], dict]:
+    with open(MATRIX_FILE, "rb") as f:
+        suite = tomllib.load(f)
+    sizes = {f"{d['model']}/{d['dataset']}": d.get("sizes") or [FIXED_N[f"{d['model']}/{d['dataset']}"]]
+             for d in suite["data"]}
+    return suite["methods"], sizes, suite
+
+
+#: Methods benchmarked, by registry name; "model/dataset" -> the data sizes N the suite runs it at.
+METHODS, SIZES_BY_TARGET, _SUITE = _matrix()
 TARGETS = list(SIZES_BY_TARGET)
 SIZES = sorted({n for sizes in SIZES_BY_TARGET.values() for n in sizes})
 PARAMS = [METHODS, TARGETS, SIZES]
 PARAM_NAMES = ["method", "target", "n"]
 
 #: Run lengths. Efficiency figures (ESS) need a real run; step costs only a loop to re-time.
-NUM_CHAINS = 4
-EFFICIENCY_RUN = {"num_chains": NUM_CHAINS, "num_warmup": 500, "num_samples": 1000, "seed": 0}
+NUM_CHAINS = _SUITE["chains"][0]
+EFFICIENCY_RUN = {"num_chains": _SUITE["chains"][0], "num_warmup": _SUITE["num_warmup"],
+                  "num_samples": _SUITE["num_samples"], "seed": _SUITE["seeds"][0]}
 STEP_RUN = {"num_chains": NUM_CHAINS, "num_warmup": 200, "num_samples": 100, "seed": 0}
 
 def tracked() -> list:

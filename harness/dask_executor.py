@@ -17,9 +17,7 @@ directory's path: on several machines that path must be a shared file system.
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections import deque
 from typing import Callable, Iterable
 
 from harness import UsageError
@@ -37,6 +35,52 @@ def _workers(client) -> dict[str, bool]:
     return {addr: (w.get("resources") or {}).get(GPU_RESOURCE, 0) > 0 for addr, w in info.items()}
 
 
+class DaskExecutor:
+    """The run loop's executor (:meth:`harness.runner.Session.run`) on a Dask cluster: one slot per
+    worker (a cell at a time, pinned to it), GPU cells only to workers that declare a GPU."""
+
+    no_gpu = NO_GPU_WORKER
+
+    def __init__(self, client, scheduler: str, connect_timeout_s: float):
+        self.client, self.scheduler, self.connect_timeout_s = client, scheduler, connect_timeout_s
+
+    def slots(self) -> dict[str, bool]:
+        return _workers(self.client)
+
+    def wait_for_slots(self) -> None:
+        try:
+            self.client.wait_for_workers(1, timeout=self.connect_timeout_s)
+        except TimeoutError:
+            raise UsageError(f"Dask scheduler {self.scheduler!r} has no workers") from None
+
+    def submit(self, worker: str, cell: Cell, kwargs: dict):
+        return self.client.submit(run_one, cell, **kwargs, pure=False, workers=[worker], allow_other_workers=False)
+
+    def finished(self, flights) -> list[tuple[int, dict]]:
+        """(index, row) of each flight that ended: its row, an error row for a task that failed, or one
+        for a task whose worker left (a task pinned to a departed worker would wait forever)."""
+        if not flights:
+            return []
+        done = {i for i, (future, _, _) in enumerate(flights) if future.done()}
+        if not done:
+            time.sleep(POLL_S)
+        alive = _workers(self.client)
+        out = []
+        for i, (future, cell, worker) in enumerate(flights):
+            if i in done:
+                try:
+                    row = future.result()
+                except Exception as e:  # the task failed on the worker: the cell becomes an error row
+                    row = failure_row(cell, "error", f"Dask task failed: {type(e).__name__}: {e}".splitlines()[0])
+            elif worker not in alive:
+                future.cancel()
+                row = failure_row(cell, "error", f"Dask worker {worker} left while running the cell")
+            else:
+                continue
+            out.append((i, row))
+        return out
+
+
 def run_cells_dask(
     cells: Iterable[Cell],
     out_dir,
@@ -49,81 +93,16 @@ def run_cells_dask(
     progress=None,
     connect_timeout_s: float = 30.0,
 ) -> list[dict]:
-    """Run the cells on the cluster at ``scheduler``; same contract as :func:`harness.runner.run_cells`."""
+    """Run the cells on the cluster at ``scheduler``; same contract as :func:`harness.runner.run_cells`
+    (the same loop, :meth:`harness.runner.Session.run`), without the second pass: its cells ran on
+    different hosts, whose references do not compare."""
     from distributed import Client
 
     session = Session(out_dir, command, timeout_s, resume, save_draws, on_row)
-    pending = deque(session.todo(cells))
     try:
         client = Client(scheduler, timeout=connect_timeout_s, set_as_default=False)
     except (OSError, TimeoutError) as e:
         raise UsageError(f"cannot reach Dask scheduler {scheduler!r}: {e}") from None
-    in_flight: dict = {}  # future -> (cell, worker, claim stack)
-
-    def record(cell: Cell, row: dict) -> None:
-        row = session.finish(cell, row)
-        if progress:
-            progress.done(row)
-
-    with client, contextlib.ExitStack() as all_claims:
-        while pending or in_flight:
-            workers = _workers(client)
-            if not workers and not in_flight:
-                try:
-                    client.wait_for_workers(1, timeout=connect_timeout_s)
-                except TimeoutError:
-                    raise UsageError(f"Dask scheduler {scheduler!r} has no workers") from None
-                continue
-            busy = {w for _, w, _ in in_flight.values()}
-            for worker, has_gpu in workers.items():
-                if worker in busy:
-                    continue
-                cell = next((c for c in pending if c.device != "gpu" or has_gpu), None)
-                if cell is None:
-                    continue
-                pending.remove(cell)
-                stack = all_claims.enter_context(contextlib.ExitStack())
-                if not stack.enter_context(session.claimed(cell)):
-                    stack.close()
-                    if progress:
-                        progress.skip(cell)
-                    continue
-                if progress:
-                    progress.start(cell)
-                row, kwargs = session.prepare(cell)
-                if row is not None:
-                    stack.close()
-                    record(cell, row)
-                    continue
-                future = client.submit(run_one, cell, **kwargs, pure=False, workers=[worker],
-                                       allow_other_workers=False)
-                in_flight[future] = (cell, worker, stack)
-                busy.add(worker)
-            if not any(w for w in workers.values()):  # GPU cells no worker here can take
-                for cell in [c for c in pending if c.device == "gpu"]:
-                    pending.remove(cell)
-                    if progress:
-                        progress.start(cell)
-                    record(cell, failure_row(cell, "skipped", NO_GPU_WORKER))
-            if not in_flight:
-                continue
-            done = {f for f in in_flight if f.done()}
-            if not done:
-                time.sleep(POLL_S)
-            alive = _workers(client)
-            for future in list(in_flight):
-                cell, worker, stack = in_flight[future]
-                if future in done:
-                    try:
-                        row = future.result()
-                    except Exception as e:  # the task failed on the worker: the cell becomes an error row
-                        row = failure_row(cell, "error", f"Dask task failed: {type(e).__name__}: {e}".splitlines()[0])
-                elif worker not in alive:  # a task pinned to a worker that left would wait forever
-                    future.cancel()
-                    row = failure_row(cell, "error", f"Dask worker {worker} left while running the cell")
-                else:
-                    continue
-                del in_flight[future]
-                stack.close()
-                record(cell, row)
+    with client:
+        session.run(session.todo(cells), DaskExecutor(client, scheduler, connect_timeout_s), progress)
     return session.rows

@@ -17,8 +17,9 @@ without starting a process. With ``resume`` the cells already stored with
 status ok are skipped, and each cell is claimed (:func:`harness.store.claim`)
 while it runs so two resumed runs on one directory never run it twice.
 
-Cells go to a :class:`Session`; :func:`run_cells` runs them here one after
-another, :mod:`harness.dask_executor` on a Dask cluster with the same session.
+Cells go through one loop, :meth:`Session.run`, to an executor: :class:`LocalExecutor` runs them
+here one after another (:func:`run_cells`), :class:`harness.dask_executor.DaskExecutor` on a Dask
+cluster; the run's second pass (:func:`second_pass`) goes through the same loop.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import deque
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -192,6 +194,88 @@ class Session:
             self.on_row(row)
         return row
 
+    def run(self, cells: Iterable[Cell], executor, progress=None, claim=None, keep=None) -> list[dict]:
+        """The one run loop: hand the cells to ``executor`` (:class:`LocalExecutor`, or
+        :class:`harness.dask_executor.DaskExecutor`) as its slots free up, and finish each row as it ends.
+
+        ``claim(cell)``: a context manager yielding whether this run may run the cell (default
+        :meth:`claimed`); ``keep(cell, row)``: the row to store (default: the row as it came, e.g. the
+        second pass's :func:`harness.recheck.merge`). A GPU cell waits for a slot that takes one; when no
+        slot does, it is recorded ``skipped`` with the executor's reason. Returns the rows stored.
+        """
+        claim = claim or self.claimed
+        pending = deque(cells)
+        in_flight: list[list] = []  # [handle, cell, slot, claim stack]
+        stored: list[dict] = []
+
+        def record(cell: Cell, row: dict) -> None:
+            stored.append(self.finish(cell, keep(cell, row) if keep else row))
+            if progress:
+                progress.done(stored[-1])
+
+        with contextlib.ExitStack() as claims:
+            while pending or in_flight:
+                slots = executor.slots()
+                if not slots and not in_flight:
+                    executor.wait_for_slots()
+                    continue
+                busy = {f[2] for f in in_flight}
+                for slot, takes_gpu in slots.items():
+                    if slot in busy:
+                        continue
+                    cell = next((c for c in pending if c.device != "gpu" or takes_gpu), None)
+                    if cell is None:
+                        continue
+                    pending.remove(cell)
+                    stack = claims.enter_context(contextlib.ExitStack())
+                    if not stack.enter_context(claim(cell)):
+                        stack.close()
+                        if progress:
+                            progress.skip(cell)
+                        continue
+                    if progress:
+                        progress.start(cell)
+                    row, kwargs = self.prepare(cell)
+                    if row is not None:
+                        stack.close()
+                        record(cell, row)
+                        continue
+                    in_flight.append([executor.submit(slot, cell, kwargs), cell, slot, stack])
+                    busy.add(slot)
+                if slots and not any(slots.values()):  # GPU cells no slot here can take
+                    for cell in [c for c in pending if c.device == "gpu"]:
+                        pending.remove(cell)
+                        if progress:
+                            progress.start(cell)
+                        record(cell, failure_row(cell, "skipped", executor.no_gpu))
+                for i, row in executor.finished([(f[0], f[1], f[2]) for f in in_flight]):
+                    _, cell, _, stack = in_flight[i]
+                    stack.close()
+                    record(cell, row)
+                    in_flight[i] = None
+                in_flight = [f for f in in_flight if f is not None]
+        return stored
+
+
+class LocalExecutor:
+    """Cells run here, one at a time, each in a fresh process (:func:`run_one`): one slot, which takes
+    GPU cells too (a cell finds out itself whether its device exists)."""
+
+    no_gpu = ""
+
+    def slots(self) -> dict:
+        return {"here": True}
+
+    def wait_for_slots(self) -> None:  # the one slot is always there
+        return None
+
+    def submit(self, slot, cell: Cell, kwargs: dict) -> dict:
+        return run_one(cell, **kwargs)  # runs to the end: the handle is the row
+
+    def finished(self, flights) -> list[tuple[int, dict]]:
+        return [(i, handle) for i, (handle, _, _) in enumerate(flights)]
+
+
 
 def run_cells(
     cells: Iterable[Cell],
@@ -214,47 +298,33 @@ def run_cells(
     and appends the row it keeps.
     """
     session = Session(out_dir, command, timeout_s, resume, save_draws, on_row)
-    for cell in session.todo(cells):
-        with session.claimed(cell) as mine:
-            if not mine:
-                if progress:
-                    progress.skip(cell)
-                continue
-            if progress:
-                progress.start(cell)
-            row, kwargs = session.prepare(cell)
-            row = session.finish(cell, row if row is not None else run_one(cell, **kwargs))
-            if progress:
-                progress.done(row)
+    session.run(session.todo(cells), LocalExecutor(), progress)
     if recheck:
-        _second_pass(session, progress)
+        second_pass(session, LocalExecutor(), progress)
     return session.rows
 
 
-def _second_pass(session: Session, progress=None) -> None:
+def second_pass(session: Session, executor, progress=None) -> None:
     """Run again, in fresh processes and after every other cell, the cells :func:`harness.recheck.suspects`
     names among the run directory's rows (a resumed run's earlier rows included), each once: a cell
-    already run twice is not run again. Append the row :func:`harness.recheck.merge` keeps."""
+    already run twice is not run again, and a concurrent resumed run's claim is respected. Append the
+    row :func:`harness.recheck.merge` keeps."""
     from harness import recheck
 
     rows = store.latest(store.read_rows(session.out_dir))
     again = recheck.suspects(rows)
-    redo = [(Cell(**json.loads(r["cell_key"])), r) for r in rows
-            if r.get("cell_key") in again and not r.get("attempts")]
-    if progress and redo:
-        progress.add([cell for cell, _ in redo])
-    for cell, first in redo:
-        with store.claim(session.out_dir, cell.key()) as mine:  # a concurrent resumed run may recheck it too
-            if not mine or _rechecked(session.out_dir, cell.key()):
-                if progress:
-                    progress.skip(cell)
-                continue
-            if progress:
-                progress.start(cell)
-            _, kwargs = session.prepare(cell)
-            row = session.finish(cell, recheck.merge(first, run_one(cell, **kwargs), again[cell.key()]))
-            if progress:
-                progress.done(row)
+    first = {r["cell_key"]: r for r in rows if r.get("cell_key") in again and not r.get("attempts")}
+    cells = [Cell(**json.loads(key)) for key in first]
+    if progress and cells:
+        progress.add(cells)
+
+    @contextlib.contextmanager
+    def claim(cell: Cell):
+        with store.claim(session.out_dir, cell.key()) as mine:
+            yield mine and not _rechecked(session.out_dir, cell.key())
+
+    session.run(cells, executor, progress, claim=claim,
+                keep=lambda cell, row: recheck.merge(first[cell.key()], row, again[cell.key()]))
 
 
 def _rechecked(out_dir, key: str) -> bool:

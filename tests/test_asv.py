@@ -80,3 +80,17 @@ def test_seconds_per_kess_is_missing_unless_the_cell_converged():
     # a fast sampler that has not mixed: ESS 4, R-hat 5 -> no figure, never 0.5 s per kESS
     stuck = probe.row_figures({**row, "min_ess_bulk": 4.0, "max_rhat": 5.3, "converged": False})
     assert stuck["seconds_per_kess"] is None and stuck["converged"] is False
+
+
+def test_the_asv_matrix_is_the_asv_suite():
+    """benchmarks/common.py reads harness/suites/asv.toml: its parameters are that suite's cells."""
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import common
+    from harness import suites
+
+    cells = suites.expand(suites.load("asv"))
+    assert {(c.method, f"{c.model}/{c.dataset}", c.n) for c in cells} == {(m, t, n) for m in common.METHODS for t in common.TARGETS
+                                for n in common.SIZES_BY_TARGET[t]}
+    assert common.EFFICIENCY_RUN["num_samples"] == cells[0].num_samples

@@ -12,9 +12,17 @@ from typing import NamedTuple
 
 import pytest
 
-#: One method per MCMC family whose per-gradient step is benchmarked (SVI: test_svi.py).
-STEP_METHODS = ["handrolled_hmc", "numpyro_nuts", "blackjax_hmc"]
-NUM_CHAINS, NUM_WARMUP, NUM_SAMPLES = 4, 100, 200
+
+def _matrix() -> dict:
+    """The pytest-benchmark matrix, in the suites' language: harness/suites/perf.toml."""
+    from harness import suites
+
+    return suites.load("perf")
+
+
+#: One method per MCMC library whose per-gradient step is benchmarked (SVI: test_svi.py), and run lengths.
+STEP_METHODS = _matrix()["methods"]
+NUM_CHAINS, NUM_WARMUP, NUM_SAMPLES = _matrix()["chains"][0], _matrix()["num_warmup"], _matrix()["num_samples"]
 
 
 class Loop(NamedTuple):
