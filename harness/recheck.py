@@ -13,6 +13,14 @@ the cell, against the other cells of the same run:
   settle at one of two speeds per process (eight_schools, tuned hand-rolled HMC: 5.7, 6.7 and
   11.3 ms in three processes of one commit), which no reference shows.
 
+A third sign is inside the cell, when the disturbance came and went during its replays:
+
+- ``spread``: the median timing is more than ``SPREAD_TOL`` above the fastest (three timings or
+  more), i.e. at least half of them were slowed. kidiq NUTS (the noise suite) ran its loop in
+  0.25-0.26 s in every undisturbed process, yet its medians were 0.37 s and 0.62 s in the two
+  runs of one commit, each with a fastest timing of 0.254 s: the host slowed a run of replays
+  without touching the reference.
+
 Each suspect runs once more after every other cell of the run (minutes later, so most likely
 in another state of the host). Same seed, same program: the draws are the same, only the
 timings differ, and the row kept is the attempt with the lower ``sample_s`` (the less
@@ -26,6 +34,7 @@ from __future__ import annotations
 import math
 HOST_TOL = 0.10
 SHORT_LOOP_S = 0.05
+SPREAD_TOL = 0.15
 
 
 def _num(row: dict, col: str) -> float:
@@ -34,7 +43,7 @@ def _num(row: dict, col: str) -> float:
 
 
 def suspects(rows: list[dict]) -> dict[str, str]:
-    """Cell key -> reason (``host``, ``short``, or both joined by "+") for the ok rows to run again."""
+    """Cell key -> reason (``host``, ``short``, ``spread``, joined by "+") for the ok rows to run again."""
     ok = [r for r in rows if r.get("status") == "ok" and r.get("cell_key")]
     best: dict[str, float] = {}
     for r in ok:
@@ -49,6 +58,8 @@ def suspects(rows: list[dict]) -> dict[str, str]:
             reasons.append("host")
         if _num(r, "sample_s") < SHORT_LOOP_S:
             reasons.append("short")
+        if _num(r, "sample_replays") >= 3 and _num(r, "sample_s") > (1 + SPREAD_TOL) * _num(r, "sample_s_min"):
+            reasons.append("spread")
         if reasons:
             out[r["cell_key"]] = "+".join(reasons)
     return out

@@ -180,17 +180,21 @@ def replay_count(first_s: float) -> tuple[int, bool]:
       at most 100 (about 1 s of loop time, 0.5-10 s in all); its first run is left out
       (it pays the first touch of buffers and caches);
     - a longer loop: its first run counts (first-touch is negligible there), plus
-      ``floor(10 s / first_s)`` replays, at most 4: a 2-2.5 s loop is timed 5 times,
-      up to 3.3 s 4 times, up to 5 s 3 times, up to 10 s twice, and a longer one
-      (minutes, e.g. NUTS at N = 1e5) once, its own first run. A spread is read from
-      three timings or more (loops under 5 s); a longer loop's own length averages over
-      the host's short disturbances, and compare falls back to its stated threshold.
+      ``floor(10 s / first_s)`` replays, at least 2 and at most 4, up to 10 s: a 2-2.5 s
+      loop is timed 5 times, up to 3.3 s 4 times, up to 10 s 3 times (a median of three,
+      which one disturbed timing cannot move: with two, a timing slowed 50 % moved the
+      median 25 %), and a longer one (minutes, e.g. NUTS at N = 1e5) once, its own first
+      run. A spread is read from three timings or more (loops up to 10 s); a longer loop's
+      own length averages over the host's short disturbances, and compare falls back to
+      its stated threshold.
     """
     if not first_s > 0:
         return MIN_REPLAYS, False
     if first_s < LONG_LOOP_S:
         return min(MAX_REPLAYS, max(MIN_REPLAYS, math.ceil(REPLAY_BUDGET_S / first_s))), False
-    return min(MIN_REPLAYS - 1, int(LONG_REPLAY_CAP_S // first_s)), True
+    if first_s > LONG_REPLAY_CAP_S:
+        return 0, True
+    return min(MIN_REPLAYS - 1, max(2, int(LONG_REPLAY_CAP_S // first_s))), True
 
 
 def floor_call_seconds(first_s: float) -> float:

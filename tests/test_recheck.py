@@ -27,6 +27,14 @@ def test_a_short_loop_runs_again_and_both_reasons_are_named():
     assert recheck.suspects(rows) == {"a": "short", "b": "host+short"}
 
 
+def test_a_cell_whose_median_timing_was_slowed_runs_again():
+    """kidiq NUTS of the noise suite: timings 0.254-0.715 s, median 0.373 s (1.47x its fastest)."""
+    rows = [{**_row("a", 10.0, sample_s=0.373), "sample_s_min": 0.254, "sample_replays": 5},
+            {**_row("b", 10.0, sample_s=0.26), "sample_s_min": 0.254, "sample_replays": 5},  # 1.02x: fine
+            {**_row("c", 10.0, sample_s=8.0), "sample_s_min": 4.0, "sample_replays": 1}]  # one timing: no spread
+    assert recheck.suspects(rows) == {"a": "spread"}
+
+
 def test_merge_keeps_the_faster_ok_attempt_and_records_both():
     first, second = _row("a", 12.0, sample_s=0.30), _row("a", 10.0, sample_s=0.20)
     kept = recheck.merge(first, second, "host")

@@ -214,7 +214,7 @@ def test_second_pass_runs_short_loops_again_and_the_store_reads_the_kept_row(tmp
     df = store.load(tmp_path)
     assert list(df["cell_key"]) == [c.key() for c in cells]
     for _, row in df.iterrows():
-        assert row["attempts"] == 2 and row["recheck"] == "short"
+        assert row["attempts"] == 2 and row["recheck"].split("+")[0] == "short"  # maybe spread too: tiny loops jitter
         assert row["sample_s"] == min(row["sample_s_attempts"])
     runner.run_cells(cells, tmp_path, resume=True, recheck=True)  # nothing left to run, nothing run twice more
     assert len(store.read_rows(tmp_path)) == 4

@@ -20,7 +20,8 @@ from harness import targets, timing
     (2.0, 4, True),        # long: the first run counts, up to 4 more within 10 s
     (3.0, 3, True),
     (5.0, 2, True),
-    (10.0, 1, True),
+    (7.0, 2, True),        # a median of three up to 10 s
+    (10.0, 2, True),
     (10.1, 0, True),       # its own run only
     (400.0, 0, True),
 ])
