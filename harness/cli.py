@@ -215,7 +215,10 @@ def cmd_list(args) -> int:
     if args.what in (None, "methods"):
         print("methods:")
         for name in methods.names():
-            print(f"  {name:28s} {methods.get(name).description}")
+            m = methods.get(name)
+            print(f"  {name:28s} {m.description}")
+            for opt, spec in m.options.items():  # the typed declaration (methods.base.Option)
+                print(f"  {'':28s}   --option {opt}={json.dumps(spec.default)}  ({spec.describe()})")
     if args.what in (None, "suites"):
         print("suites:")
         for name in suites.names():

@@ -136,3 +136,11 @@ def test_an_unwritable_out_is_one_line_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and err.startswith("harness: error:")
     assert blocker.read_text() == "not a directory"
+
+
+def test_list_methods_shows_each_option_with_its_default_and_what_is_valid(capsys):
+    assert cli.main(["list", "methods"]) == 0
+    out = capsys.readouterr().out
+    assert "--option num_steps=10  (a positive int)" in out
+    assert "--option chain_method=\"vectorized\"  (one of vectorized, sequential, parallel)" in out
+    assert "--option step_size=null  (null or a positive float)" in out

@@ -29,7 +29,10 @@ t = base / new) and d = log t. Each side's spread is measured, never assumed:
   included): lowest low to highest high around the median of the medians.
 
 The noise band is the sum of the two sides' half-spreads, max(log(hi/median),
-log(median/lo)): the medians must differ by more than both ranges allow.
+log(median/lo)): the medians must differ by more than both ranges allow; where a
+side is one row (one process), at least ``stats.PROCESS_NOISE`` (7 %): two processes
+of one commit differ by that much even where their replays agree within 1 %
+(measured: ``results/noise/aa``).
 What no band here can see: this shared machine sometimes runs a cell's loop and
 floor alike 1.3-1.8x slower for tens of seconds (results/noise/README.md); a
 cell's replays then agree with each other and disagree with the other run. Where a
@@ -234,6 +237,8 @@ def verdict(base: Side, new: Side, higher_is_better: bool, threshold: float) -> 
     d = math.log(base.med / new.med) if higher_is_better else math.log(new.med / base.med)
     if _measured(base) and _measured(new):
         noise = _half_spread(base) + _half_spread(new)
+        if min(base.k, new.k) < 2:  # one process a side: never below what two processes differ by
+            noise = max(noise, math.log1p(stats.PROCESS_NOISE))
     else:
         noise = math.log1p(threshold)
     return ("slower" if d > noise else "faster" if d < -noise else "same"), d, noise

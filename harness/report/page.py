@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.report import DEFAULT_BASELINE, crossovers, figures, frame, tables
+from harness.report import DEFAULT_BASELINE, crossovers, figures, frame, published, tables
 from harness.report.render import Bullets, Code, Fold, Heading, Image, Table, Text, to_html, to_markdown
 
 
@@ -152,6 +152,8 @@ def build(run_dir, out_dir=None, baseline: str = DEFAULT_BASELINE, traces: tuple
         Fold("Scaling with N", _scaling_figures(cells, out), in_markdown=True),
         Fold("Accuracy against time (MCMC and VI)", _accuracy_figures(cells, out), in_markdown=True),
         Fold("Noise: the replay spread", _noise_figure(df, cells, out)),
+        *([Fold("Published figures: NumPyro's covtype benchmark", covtype, in_markdown=True)]
+          if (covtype := published.covtype(df)) else []),
         Fold("Failed, timed-out and skipped rows", _failures(df)),
         Fold("Trace and rank plots", _diagnostics(df, out, traces)),
         Fold("Environment", [env if env.rows else Text("The rows carry no environment columns.")]),

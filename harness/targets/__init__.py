@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness import UsageError
 from harness.targets.base import ANY_N, Layout, Param, Posterior, Reference, Target
-from harness.targets import eight_schools, funnel, gaussian, linear_regression, logistic, posteriordb
+from harness.targets import covtype, eight_schools, funnel, gaussian, linear_regression, logistic, posteriordb
 from harness.targets import sparse_logistic, stochastic_volatility, user
 
 _REGISTRY: dict[str, Target] = {}
@@ -34,6 +34,7 @@ def get(name: str) -> Target:
 register(sparse_logistic.TARGET)
 register(sparse_logistic.TARGET_XT)
 register(logistic.TARGET)
+register(covtype.TARGET)
 register(eight_schools.CENTERED)
 register(eight_schools.NONCENTERED)
 register(funnel.TARGET)
