@@ -16,6 +16,7 @@ import numpyro
 import numpyro.distributions as dist
 
 from harness.targets.base import ANY_N, Layout, Param, Target
+from harness.targets.sparse_logistic import logits_of_data, softplus
 from harness.targets.parametric import ParametricDatasets
 
 DATASETS = ParametricDatasets(r"d(?P<d>\d+)", ANY_N, ("d10", "d100"), "d<D> (D >= 1)",
@@ -36,14 +37,17 @@ def layout(data) -> Layout:
 
 
 def log_density(data):
-    """Hand-written flat log density of z = beta."""
+    """Hand-written flat log density of z = beta (the seed target's softplus and logits product:
+    :func:`harness.targets.sparse_logistic.logits_of_data`)."""
     X = jnp.asarray(data["X"])
     y = jnp.asarray(data["y"], X.dtype)
     const = -0.5 * X.shape[1] * jnp.log(2 * jnp.pi)
 
+    logits_of = logits_of_data(X)
+
     def logdensity(z):
-        logits = X @ z
-        return const - 0.5 * z @ z + jnp.sum(y * logits - jnp.logaddexp(0.0, logits))
+        logits = logits_of(z)
+        return const - 0.5 * z @ z + jnp.sum(y * logits - softplus(logits))
 
     return logdensity
 
