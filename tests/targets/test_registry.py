@@ -14,7 +14,7 @@ from harness import targets
 SMALL = {
     "sparse_logistic": ("breast_cancer", None), "logistic": ("d5", 100), "neals_funnel": ("d3", None),
     "ill_conditioned_gaussian": ("d5_c100", None), "linear_regression_conjugate": ("d3", 50),
-    "stochastic_volatility": ("synthetic", 50),
+    "stochastic_volatility": ("synthetic", 50), "covtype_synthetic": ("synthetic", 100),
 }
 NEEDS_FLOAT64 = {"gp_pois_regr-gp_pois_regr"}  # its Cholesky is unstable in float32 (MODELS.md)
 
