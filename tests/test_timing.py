@@ -102,3 +102,17 @@ def test_sampling_call_chains_a_phase_recorded_several_times():
     assert loop.seconds == pytest.approx(sum(calls))
     assert loop() > 0
     assert timing.sampling_call([c for c in runs if c.phase != "sample"]) is None
+
+
+def test_nested_recorders_both_record_and_leave_cleanly():
+    """The asv probe records around a cell whose worker records too: both see the call, and each block
+    leaves its own recorder (they hold equal lists, so removal is by identity)."""
+    import jax.numpy as jnp
+
+    compiled, _ = timing.compile_timed(lambda x: x + 1, jnp.zeros(3))
+    with timing.recording_runs() as outer:
+        with timing.recording_runs() as inner:
+            timing.run_timed(compiled, jnp.zeros(3), phase="sample")
+        assert len(inner) == 1
+        timing.run_timed(compiled, jnp.zeros(3), phase="sample")
+    assert len(outer) == 2 and timing._RECORDERS == []
