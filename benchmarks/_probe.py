@@ -1,7 +1,7 @@
 """``python benchmarks/_probe.py CELL_JSON``: one full run measured in this (fresh) process.
 
-Run as a script (it imports only ``harness``), so that the harness measured is
-the one on PYTHONPATH, not whatever checkout holds this file.
+Run as a script (it imports only ``harness`` and its sibling ``common``), so that
+the harness measured is the one on PYTHONPATH, not whatever checkout holds this file.
 
 Runs the cell through ``harness.worker.run_cell`` (``harness.cell.run_cell`` on older checkouts) (the row the runner would
 store) while recording ``harness.timing`` calls, then adds what the row lacks:
@@ -25,18 +25,10 @@ from __future__ import annotations
 import json
 import resource
 import sys
+from pathlib import Path
 
-
-def tracked_figures() -> list:
-    """The (column, Tracked) figures asv tracks (harness.schema.TRACKED); on checkouts before the
-    schema, the one they had: min bulk ESS per second, as seconds per 1,000."""
-    try:
-        from harness.schema import TRACKED
-    except ImportError:
-        from collections import namedtuple
-
-        return [("ess_per_s", namedtuple("Tracked", "name doc")("seconds_per_kess", ""))]
-    return TRACKED
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # this checkout's benchmarks/ (as when run as a script)
+import common  # noqa: E402 - the asv suite's shared module: stdlib imports only, the tracked figures
 
 
 def row_figures(row: dict) -> dict:
@@ -62,7 +54,7 @@ def row_figures(row: dict) -> dict:
         "max_rhat": row["max_rhat"],
         "converged": converged,
     }
-    for column, tracked in tracked_figures():
+    for column, tracked in common.tracked():
         value = derived.get(column)
         out[tracked.name] = 1000.0 / value if converged and value and value > 0 else None
     return out
