@@ -194,24 +194,23 @@ class Session:
             self.on_row(row)
         return row
 
-    def run(self, cells: Iterable[Cell], executor, progress=None, claim=None, keep=None) -> list[dict]:
+    def run(self, cells: Iterable[Cell], executor, progress=None, claim=None, keep=None) -> None:
         """The one run loop: hand the cells to ``executor`` (:class:`LocalExecutor`, or
         :class:`harness.dask_executor.DaskExecutor`) as its slots free up, and finish each row as it ends.
 
         ``claim(cell)``: a context manager yielding whether this run may run the cell (default
         :meth:`claimed`); ``keep(cell, row)``: the row to store (default: the row as it came, e.g. the
         second pass's :func:`harness.recheck.merge`). A GPU cell waits for a slot that takes one; when no
-        slot does, it is recorded ``skipped`` with the executor's reason. Returns the rows stored.
+        slot does, it is recorded ``skipped`` with the executor's reason. Stored rows go to ``self.rows``.
         """
         claim = claim or self.claimed
         pending = deque(cells)
         in_flight: list[list] = []  # [handle, cell, slot, claim stack]
-        stored: list[dict] = []
 
         def record(cell: Cell, row: dict) -> None:
-            stored.append(self.finish(cell, keep(cell, row) if keep else row))
+            row = self.finish(cell, keep(cell, row) if keep else row)
             if progress:
-                progress.done(stored[-1])
+                progress.done(row)
 
         with contextlib.ExitStack() as claims:
             while pending or in_flight:
@@ -254,7 +253,6 @@ class Session:
                     record(cell, row)
                     in_flight[i] = None
                 in_flight = [f for f in in_flight if f is not None]
-        return stored
 
 
 class LocalExecutor:
