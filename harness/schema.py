@@ -75,7 +75,7 @@ COLUMN_LIST: tuple[Column, ...] = tuple(
     + _c("outcome", str, ("family", "mcmc or vi (method registry)"), ("library", "handrolled, numpyro, blackjax"))
     + _c("outcome", bool, ("subsamples", "the method's gradients touch a subsample of the data"))
     + _c("timing", float, ("compile_s", "trace + lower + compile seconds, cold"), ("init_s", "initialisation seconds"),
-         ("warmup_s", "warmup (adaptation) or VI optimisation seconds"),
+         ("warmup_s", "warmup (adaptation) seconds; 0 for VI, whose fit is its timed loop"),
          ("sample_s", "sampling-loop seconds: the median replay"), ("sample_s_min", "fastest timed run of the loop"),
          ("sample_s_max", "slowest timed run of the loop"))
     + _c("timing", int, ("sample_replays", "timed runs of the sampling loop"))

@@ -211,11 +211,8 @@ def run_cell(cell: Cell, draws_path: str | None = None) -> dict:
         # a subsampling method's gradient touches m of N points: per-gradient figures use full-data equivalents
         full_equiv = result.grad_evals_full_equiv_sample is not None
         grads = result.grad_evals_full_equiv_sample if full_equiv else result.grad_evals_sample
-        # per device: chains on parallel devices share the wall-clock seconds. A guide's draw phase computes
-        # no sampling gradients (the Laplace Hessian's "dim gradient-equivalents" are one batched program):
-        # VI has no overhead ratio over the floor
-        uncounted = method.uncounted_work or method.family == "vi"
-        work = 0.0 if uncounted else grads / result.parallel_devices
+        # per device: chains on parallel devices share the wall-clock seconds
+        work = 0.0 if method.uncounted_work else grads / result.parallel_devices
         batch = int(result.grad_batch or cell.num_chains)
         positions = _floor_positions(posterior, z, batch, cell.seed)
         timed = _replay(loop, result, posterior, method.density, positions, work)

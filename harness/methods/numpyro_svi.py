@@ -22,15 +22,23 @@ Sampling. ``guide.sample_posterior`` draws num_chains x num_samples independent
 draws in one compiled call, reshaped to (chain, draw, ...) so every downstream
 metric applies (ESS of independent draws is close to their number).
 
+Timed loop. What produces a VI posterior is the optimisation, so the fit and the
+draw together are the method's timed loop: every chunk and the draw are timed with
+``phase="sample"``, and the cell's replays (:func:`harness.timing.replay_paired`)
+re-run all of them in order with their recorded inputs (the same steps, the same
+work). A draw alone is a sub-millisecond call whose median flips between processes
+(dispatch-bound); the fit is seconds of single-threaded steps.
+
 RunResult fields for VI: ``compile_s`` = compile of the chunk and of the sampler;
-``warmup_s`` = optimisation seconds (chunks run, host checks excluded);
-``sample_s`` = seconds drawing from the guide; ``grad_evals_warmup`` = steps x
-num_particles ELBO gradients; ``grad_evals_sample`` = 0, except the Laplace
-guide, whose Hessian at the mode costs dim gradient-equivalents (forward over
-reverse); acceptance and step size do not apply (NaN), divergences 0.
-``grad_batch`` = num_particles: ``Trace_ELBO`` evaluates its particles'
-gradients together (vectorised), the batch of the gradient floor an overhead
-ratio compares with.
+``warmup_s`` = 0 (no warmup phase); ``sample_s`` = optimisation seconds (chunks
+run, host checks excluded) + seconds drawing from the guide;
+``grad_evals_warmup`` = 0; ``grad_evals_sample`` = steps x num_particles ELBO
+gradients, plus, for the Laplace guide, the Hessian at the mode (dim
+gradient-equivalents, forward over reverse); acceptance and step size do not
+apply (NaN), divergences 0. ``grad_batch`` = num_particles: ``Trace_ELBO``
+evaluates its particles' gradients together (vectorised), the batch of the
+gradient floor the overhead ratio compares with (one ELBO gradient costs more
+than one density gradient: the guide's own terms and its reparameterised draw).
 
 AutoDelta is a point (MAP of the density of the *constrained* sites, no
 Jacobian: it may not exist, e.g. a Gamma(1/2) scale whose density is unbounded
@@ -97,7 +105,7 @@ def _run_svi(method: Method, make_guide, posterior, config: RunConfig, key) -> R
     chunk_c, compile_s = compile_timed(chunk, state, data)
     opt_s, elbos, done = 0.0, [], False
     for _ in range(num_chunks):
-        (state, losses), dt = run_timed(chunk_c, state, data)
+        (state, losses), dt = run_timed(chunk_c, state, data, phase="sample")
         opt_s += dt
         elbos.append(-float(np.mean(losses)))
         if not np.isfinite(elbos[-1]):  # diverged (e.g. an unbounded MAP): more steps cannot help
@@ -112,7 +120,7 @@ def _run_svi(method: Method, make_guide, posterior, config: RunConfig, key) -> R
         return guide.sample_posterior(key, params, sample_shape=(total,))
 
     draw_c, t_c = compile_timed(draw, key_draw, params)
-    samples, sample_s = run_timed(draw_c, key_draw, params, phase="sample")
+    samples, draw_s = run_timed(draw_c, key_draw, params, phase="sample")
     draws = {
         p.name: np.asarray(samples[p.name]).reshape((config.num_chains, config.num_samples) + p.shape)
         for p in layout.params
@@ -131,11 +139,11 @@ def _run_svi(method: Method, make_guide, posterior, config: RunConfig, key) -> R
         point = extra["degenerate_guide"] = True
     return RunResult(
         draws=draws,
-        grad_evals_warmup=steps * particles,
-        grad_evals_sample=posterior.dim if isinstance(guide, AutoLaplaceApproximation) else 0,
+        grad_evals_warmup=0,
+        grad_evals_sample=steps * particles + (posterior.dim if isinstance(guide, AutoLaplaceApproximation) else 0),
         compile_s=compile_s + t_c,
-        warmup_s=opt_s,
-        sample_s=sample_s,
+        warmup_s=0.0,
+        sample_s=opt_s + draw_s,
         accept_rate=float("nan"),
         divergences=0,
         step_size=float("nan"),
