@@ -8,9 +8,13 @@ reads X forward and once more, transposed, backward) the bound is
 
 - ``bandwidth``: a STREAM-like probe in JAX, run in the cell's own process (same device, same XLA
   flags): the sum of a float32 array far larger than any cache, best of ``REPEATS`` timed runs
-  after one untimed (attainable read bandwidth, not an average). It is measured once per host,
-  device kind, JAX version and XLA flags, and cached (``$HARNESS_CACHE_DIR``, default
-  ``~/.cache/harness/bandwidth.json``); every row records the figure and when it was measured.
+  after one untimed (attainable read bandwidth, not an average). It is measured once per run
+  (``harness run`` gives its cells one ``$HARNESS_RUN_ID``: the run's first cell on a host,
+  device kind, JAX version and XLA flags probes, the later ones reuse it), and cached
+  (``$HARNESS_CACHE_DIR``, default ``~/.cache/harness/bandwidth.json``) for a process outside
+  any run (asv, tests); every row records the figure and when it was measured. Per run, not
+  forever: one probe taken while the host was busy read 39 GB/s where quiet probes of the same
+  host read 71, and a cache without end kept the low figure for every later run.
 - ``grad_bytes``: the bytes one batched value-and-gradient evaluation moves, from XLA's cost
   analysis of the compiled program (``bytes accessed``: operands and outputs of every fused
   kernel), at the floor's batch and dtype; where the backend reports none, the data arrays'
@@ -38,6 +42,7 @@ import numpy as np
 PROBE_BYTES = {"cpu": 512 * 2**20, "gpu": 2 * 2**30}
 REPEATS = 10
 CACHE_ENV = "HARNESS_CACHE_DIR"
+RUN_ENV = "HARNESS_RUN_ID"
 
 
 class Bandwidth(NamedTuple):
@@ -74,17 +79,20 @@ def probe(nbytes: int | None = None, repeats: int = REPEATS) -> float:
 
 
 def bandwidth(measure: Callable[[], float] = probe) -> Bandwidth:
-    """This host's bandwidth: from the cache, else measured (``measure``) and cached."""
+    """This host's bandwidth: from the cache (this run's probe, within a run), else measured
+    (``measure``) and cached."""
     path, key = _cache_path(), _host_key()
     try:
         cache = json.loads(path.read_text())
     except (OSError, ValueError):
         cache = {}
-    if isinstance(cache.get(key), dict):
-        return Bandwidth(float(cache[key]["gb_per_s"]), str(cache[key]["measured"]), True)
+    run = os.environ.get(RUN_ENV)
+    hit = cache.get(key)
+    if isinstance(hit, dict) and (run is None or hit.get("run") == run):
+        return Bandwidth(float(hit["gb_per_s"]), str(hit["measured"]), True)
     gbs = float(measure())
     when = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    cache[key] = {"gb_per_s": gbs, "measured": when}
+    cache[key] = {"gb_per_s": gbs, "measured": when, "run": run}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")

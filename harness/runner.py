@@ -55,10 +55,15 @@ POLL_S = 0.05
 BASE_XLA_FLAGS = ("--xla_cpu_multi_thread_eigen=false",)
 
 
-def cell_env(cell: Cell) -> dict:
+def cell_env(cell: Cell, run_id: str | None = None) -> dict:
     """The child's environment: device platform, no compilation cache, :data:`BASE_XLA_FLAGS` and
-    then the cell's XLA flags only (nothing inherited)."""
+    then the cell's XLA flags only (nothing inherited); ``run_id`` (the run's, for its
+    once-per-run bandwidth probe: :data:`harness.roofline.RUN_ENV`) when given."""
     env = dict(os.environ)
+    if run_id:
+        from harness.roofline import RUN_ENV
+
+        env[RUN_ENV] = run_id
     env["JAX_PLATFORMS"] = "cuda" if cell.device == "gpu" else "cpu"
     env["JAX_ENABLE_COMPILATION_CACHE"] = "false"
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
@@ -86,7 +91,8 @@ def _last_line(path: Path) -> str:
     return lines[-1].strip() if lines else ""
 
 
-def run_one(cell: Cell, timeout_s: float = DEFAULT_TIMEOUT_S, draws_path: str | None = None) -> dict:
+def run_one(cell: Cell, timeout_s: float = DEFAULT_TIMEOUT_S, draws_path: str | None = None,
+            run_id: str | None = None) -> dict:
     """Run ``cell`` in a fresh Python process and return its row (never raises for the cell's faults)."""
     with tempfile.TemporaryDirectory(prefix="harness-cell-") as tmp:
         job_path, row_path, log_path = Path(tmp) / "job.json", Path(tmp) / "row.json", Path(tmp) / "log.txt"
@@ -95,7 +101,7 @@ def run_one(cell: Cell, timeout_s: float = DEFAULT_TIMEOUT_S, draws_path: str | 
         with open(log_path, "w") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-X", "faulthandler", "-m", "harness.worker", str(job_path), str(row_path)],
-                env=cell_env(cell), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=cell_env(cell, run_id), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         timed_out, usage, wstatus = False, None, 0
@@ -151,6 +157,7 @@ class Session:
         self.on_row = on_row
         self.no_gpu: str | None = None
         self.rows: list[dict] = []
+        self.run_id = uuid.uuid4().hex[:12]  # the bandwidth probe runs once per run (harness.roofline)
 
     def todo(self, cells: Iterable[Cell]) -> list[Cell]:
         """The cells still to run: all of them, or with resume those not stored with status ok."""
@@ -166,7 +173,7 @@ class Session:
     def prepare(self, cell: Cell) -> tuple[dict | None, dict]:
         if cell.device == "gpu" and self.no_gpu:
             return failure_row(cell, "skipped", self.no_gpu), {}
-        kwargs = {"timeout_s": self.timeout_for(cell)}
+        kwargs = {"timeout_s": self.timeout_for(cell), "run_id": self.run_id}
         if self.save_draws:
             name = f"{hashlib.sha1(cell.key().encode()).hexdigest()[:16]}-{uuid.uuid4().hex[:8]}.nc"
             kwargs["draws_path"] = str((self.out_dir / "draws" / name).resolve())

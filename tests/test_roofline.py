@@ -41,6 +41,18 @@ def test_the_bandwidth_is_measured_once_per_host_and_flags(tmp_path, monkeypatch
     assert roofline.bandwidth(measure).cached is False and len(calls) == 2
 
 
+def test_each_run_probes_once_and_its_cells_share_the_figure(tmp_path, monkeypatch):
+    monkeypatch.setenv(roofline.CACHE_ENV, str(tmp_path))
+    figures = iter([10.0, 30.0, 50.0])
+    monkeypatch.setenv(roofline.RUN_ENV, "run-a")
+    first = roofline.bandwidth(lambda: next(figures))
+    second = roofline.bandwidth(lambda: next(figures))
+    monkeypatch.setenv(roofline.RUN_ENV, "run-b")  # a later run: a fresh probe, not the old figure
+    later = roofline.bandwidth(lambda: next(figures))
+    assert (first.gb_per_s, first.cached, second.gb_per_s, second.cached) == (10.0, False, 10.0, True)
+    assert (later.gb_per_s, later.cached) == (30.0, False)
+
+
 def test_a_gradient_moves_its_data_about_twice_and_the_bytes_grow_with_n():
     z = jnp.zeros((4, 30), jnp.float32)
     small, how = roofline.grad_bytes(_logistic, _data(20_000), z)
