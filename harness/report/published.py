@@ -47,6 +47,14 @@ COVTYPE = (
 SOURCE = "NumPyro benchmark notebook (covtype, one chain)"
 
 
+def _hardware(row) -> str:
+    """What ran the cell: the accelerator's kind for a GPU row (its host CPU only drives it), else the CPU."""
+    kind, cpu = row.get("device_kind"), row.get("cpu")
+    if row.get("device") == "gpu" and isinstance(kind, str) and kind:
+        return kind
+    return cpu if isinstance(cpu, str) and cpu else (kind if isinstance(kind, str) and kind else "?")
+
+
 def x_gb_per_s(ms_per_step: float, n: int = COVTYPE_N, d: int = COVTYPE_D, itemsize: int = 4) -> float:
     """GB/s of X read when one leapfrog step (one gradient) reads X twice in ``ms_per_step``."""
     return 2 * n * d * itemsize / (ms_per_step * 1e-3) / 1e9 if ms_per_step > 0 else math.nan
@@ -66,7 +74,7 @@ def covtype(df: pd.DataFrame) -> list:
         gbs = x_gb_per_s(ms, int(r["n"]))
         bw = r.get("bandwidth_gbs")
         roof = r.get("roofline_us_per_grad")
-        rows.append(["this run", r["method"], f"{r['device']} / {r.get('cpu') or r.get('device_kind') or '?'}",
+        rows.append(["this run", r["method"], f"{r['device']} / {_hardware(r)}",
                      f"{int(r['n']):,}", fmt(ms), fmt(gbs),
                      f"{gbs / bw:.0%} of {fmt(bw)} GB/s measured" if bw and bw > 0 else "n/a",
                      fmt(r["us_per_grad"] / roof) if roof and roof > 0 else "n/a"])

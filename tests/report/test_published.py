@@ -25,3 +25,5 @@ def test_our_covtype_rows_stand_beside_the_published_ones():
     assert ours[5] == "20" and ours[6].startswith("50% of 40") and ours[7] == "2"  # 255.6 MB / 12.78 ms
     assert any(r[2] == "gpu / NVIDIA RTX 2070" and r[6].startswith("36%") for r in theirs)
     assert published.covtype(pd.DataFrame([{**row, "model": "other"}])) == []
+    gpu = {**row, "device": "gpu", "device_kind": "NVIDIA H200", "cpu": "Host Xeon"}  # named by its accelerator
+    assert published.covtype(pd.DataFrame([gpu]))[0].rows[0][2] == "gpu / NVIDIA H200"
