@@ -36,12 +36,27 @@ MATRIX_FILE = Path(__file__).resolve().parents[1] / "harness" / "suites" / "asv.
 FIXED_N = {"sparse_logistic/breast_cancer": 569}
 
 
+#: The shipped methods as data (harness/methods/catalog.py, pure Python), loaded by its path: the
+#: matrix's selectors ("family:mcmc", "-numpyro_sa") expand without importing any sampler.
+CATALOG_FILE = Path(__file__).resolve().parents[1] / "harness" / "methods" / "catalog.py"
+
+
+def _catalog():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_harness_method_catalog", CATALOG_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _matrix() -> tuple[list[str], dict[str, list[int]], dict]:
     with open(MATRIX_FILE, "rb") as f:
         suite = tomllib.load(f)
     sizes = {f"{d['model']}/{d['dataset']}": d.get("sizes") or [FIXED_N[f"{d['model']}/{d['dataset']}"]]
              for d in suite["data"]}
-    return suite["methods"], sizes, suite
+    catalog = _catalog()
+    return catalog.select(suite["methods"], catalog.CATALOG), sizes, suite
 
 
 #: Methods benchmarked, by registry name; "model/dataset" -> the data sizes N the suite runs it at.

@@ -1,19 +1,18 @@
-"""Registry of inference methods by the names users type (one adapter module per backend)."""
+"""Registry of inference methods by the names users type (one adapter module per backend).
+
+The shipped methods are declared once, as data, in :mod:`harness.methods.catalog` (name,
+family, library, where the Method lives) and registered from there; a plugin registers its
+own with :func:`register`. Suites select methods by name or by selector (``family:mcmc``,
+``library:blackjax``, ``*``, ``-name``: :func:`harness.methods.catalog.select`).
+"""
 
 from __future__ import annotations
 
+import importlib
+
 from harness import UsageError
 from harness.methods.base import Method, RunConfig, RunResult
-from harness.methods.blackjax_mcmc import BLACKJAX_CHEES, BLACKJAX_HMC, BLACKJAX_MALA, BLACKJAX_NUTS
-from harness.methods.handrolled import HANDROLLED_HMC, HANDROLLED_HMC_TUNED
-from harness.methods.numpyro_mcmc import (
-    NUMPYRO_BARKERMH,
-    NUMPYRO_HMC,
-    NUMPYRO_HMCECS,
-    NUMPYRO_NUTS,
-    NUMPYRO_SA,
-)
-from harness.methods.numpyro_svi import SVI_METHODS
+from harness.methods.catalog import CATALOG, select
 
 _REGISTRY: dict[str, Method] = {}
 
@@ -29,6 +28,11 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def registered() -> list[Method]:
+    """Every registered method, in registration order (the catalog's, then plugins')."""
+    return list(_REGISTRY.values())
+
+
 def get(name: str) -> Method:
     try:
         return _REGISTRY[name]
@@ -36,17 +40,16 @@ def get(name: str) -> Method:
         raise UsageError(f"unknown method {name!r}; valid: {', '.join(names())}") from None
 
 
-for _m in (
-    HANDROLLED_HMC,
-    HANDROLLED_HMC_TUNED,
-    BLACKJAX_HMC,
-    BLACKJAX_NUTS,
-    BLACKJAX_MALA,
-    BLACKJAX_CHEES,
-    NUMPYRO_NUTS,
-):
-    register(_m)
-for _m in (NUMPYRO_HMC, NUMPYRO_HMCECS, NUMPYRO_SA, NUMPYRO_BARKERMH, *SVI_METHODS):  # NumPyro MCMC, NumPyro SVI
-    register(_m)
+def _from_catalog() -> None:
+    for entry in CATALOG:
+        method = getattr(importlib.import_module(entry.module), entry.attr)
+        declared = (method.name, method.family, method.library)
+        if declared != (entry.name, entry.family, entry.library):
+            raise RuntimeError(f"harness.methods.catalog: {entry.module}.{entry.attr} is {declared}, "
+                               f"the catalog says {(entry.name, entry.family, entry.library)}")
+        register(method)
 
-__all__ = ["Method", "RunConfig", "RunResult", "get", "names", "register"]
+
+_from_catalog()
+
+__all__ = ["Method", "RunConfig", "RunResult", "get", "names", "register", "registered", "select"]

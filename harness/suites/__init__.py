@@ -5,7 +5,8 @@ Shipped suites live beside this module (``quick``, ``default``, ``scaling``,
 ``methods`` and ``data`` are required)::
 
     description = "..."
-    methods = ["handrolled_hmc", "numpyro_nuts"]   # registry names
+    methods = ["handrolled_hmc", "numpyro_nuts"]   # registry names, or selectors: "family:mcmc",
+                                                   # "library:blackjax", "*", "-numpyro_sa" (leave out)
     chains = [4]                                   # axes: one cell per entry ...
     seeds = [0]
     devices = ["cpu"]                              # cpu, gpu
@@ -143,6 +144,8 @@ def check(suite: dict, where: str = "<suite>", resolve: bool = True) -> None:
     for key in ("methods", "data"):
         if key not in suite:
             raise UsageError(f"suite {where}: missing key {key!r}")
+    if resolve:
+        suite["methods"] = _select(suite["methods"], where)
     if not isinstance(suite["data"], list) or not suite["data"]:
         raise UsageError(f"suite {where}: data must be a non-empty array of tables ([[data]])")
     for i, entry in enumerate(suite["data"]):
@@ -163,6 +166,20 @@ def check(suite: dict, where: str = "<suite>", resolve: bool = True) -> None:
                 _check_table(table, SETTINGS, where, f"settings.{method}.")
     if resolve:
         _resolve(suite, where)
+
+
+def _select(patterns: list[str], where: str) -> list[str]:
+    """A suite's ``methods`` patterns as method names (selectors: :mod:`harness.methods.catalog`)."""
+    from harness import methods
+
+    load_plugins()
+    try:
+        chosen = methods.select(patterns, methods.registered())
+    except ValueError as e:
+        raise UsageError(f"suite {where}: methods: {e}") from None
+    if not chosen:
+        raise UsageError(f"suite {where}: methods {patterns!r} select no method")
+    return chosen
 
 
 def _resolve(suite: dict, where: str) -> None:
