@@ -153,8 +153,9 @@ class Method:
     ``check(target, config)``, where given, raises UsageError for a combination of
     target, chain counts and (resolved) options that the method cannot run, e.g.
     an adaptation that needs warmup with ``num_warmup=0``. It touches no data and
-    compiles nothing, so a suite can be validated before anything runs; ``run``
-    calls it too, so direct callers are protected the same way.
+    compiles nothing, so a suite can be validated before anything runs. It runs once,
+    in the parent (``harness.cell.validate``); ``run`` receives a checked configuration
+    and does not check again (a direct caller checks first, as the tests do).
 
     ``library``: whose code runs the inference ("handrolled", "numpyro", "blackjax"), which the
     report's hand-rolled-against-library table reads; ``subsamples``: each gradient touches a

@@ -210,7 +210,6 @@ def run_hmc(posterior, config: RunConfig, key) -> RunResult:
     adaptation of step size and diagonal mass per chain, step_size being its initial step
     (null: BlackJAX's 1.0). adapt=false: fixed step_size (null: the seed's 0.05 sqrt(569/N)),
     identity mass, warmup is burn-in; this is the seed's sampler with gradient reuse."""
-    check_hmc(posterior.target, config)
     opts = config.options
     num_steps = opts["num_steps"]
     log_density_of, data = posterior.density_and_data()
@@ -235,7 +234,6 @@ def run_hmc(posterior, config: RunConfig, key) -> RunResult:
 
 def run_nuts(posterior, config: RunConfig, key) -> RunResult:
     """NUTS after per-chain window adaptation (step_size: its initial step; null: BlackJAX's 1.0)."""
-    check_nuts(posterior.target, config)
     opts = config.options
     depth = opts["max_tree_depth"]
     log_density_of, data = posterior.density_and_data()
@@ -298,7 +296,6 @@ def run_chees(posterior, config: RunConfig, key) -> RunResult:
     diagonal mass estimated over the ensemble in late warmup (mass_matrix="identity": the
     original ChEES); initial_step_size null means the seed's 0.05 sqrt(569/N).
     """
-    check_chees(posterior.target, config)
     opts = config.options
     chains = _chees_chains(config)
     step0 = or_default(opts["initial_step_size"], default_step_size(posterior.n))

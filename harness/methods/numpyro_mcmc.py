@@ -420,9 +420,8 @@ def run_hmcecs(posterior, config: RunConfig, key) -> RunResult:
     ``grad_evals_full_equiv_*`` = raw x m / N (+ the proxy's full work
     for warmup) and ``subsample_accept_rate`` (a rate near 0 means the chain is stuck
     on one subsample: raise m or num_blocks, or improve the proxy). A target with
-    ``plate=None`` is refused with a UsageError.
+    ``plate=None`` is refused with a UsageError by :func:`check_hmcecs`, in the parent.
     """
-    check_hmcecs(posterior.target, config)
     opts = _options(config)
     target = posterior.target
     n = int(posterior.n)

@@ -9,8 +9,11 @@ BLACKJAX = ["blackjax_hmc", "blackjax_nuts", "blackjax_mala", "blackjax_chees"]
 
 
 def _run(posterior, name, chains, warmup, samples, seed=0, **options):
+    """As the harness runs a method: options resolved and the combination checked, then run."""
     m = methods.get(name)
     config = methods.RunConfig(chains, warmup, samples, m.resolve_options(options))
+    if m.check:
+        m.check(posterior.target, config)
     return m.run(posterior, config, jax.random.key(seed))
 
 

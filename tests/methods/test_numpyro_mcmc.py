@@ -51,8 +51,12 @@ def exact_mean_posterior(y):
 
 
 def _run(posterior, name, chains=2, warmup=300, samples=500, seed=1, **opts):
+    """As the harness runs a method: options resolved and the combination checked, then run."""
     m = methods.get(name)
-    return m.run(posterior, methods.RunConfig(chains, warmup, samples, m.resolve_options(opts)), jax.random.key(seed))
+    config = methods.RunConfig(chains, warmup, samples, m.resolve_options(opts))
+    if m.check:
+        m.check(posterior.target, config)
+    return m.run(posterior, config, jax.random.key(seed))
 
 
 def _assert_moments(x, mean, sd, k=4.0):
