@@ -296,13 +296,15 @@ def cmd_compare(args) -> int:
 
 
 def add_reference(sub) -> None:
-    p = sub.add_parser("reference", help="compute a reference posterior with long NUTS runs",
-                       description="Compute per-site mean, sd and se_mean (= sd / sqrt(ESS)) from many long NUTS "
-                                   "chains; refuse to write it unless R-hat and ESS pass; store it as JSON.")
+    p = sub.add_parser("reference", help="compute a reference posterior with two independent NUTS samplers",
+                       description="Compute per-site mean, sd and se_mean (= sd / sqrt(ESS)) from many long chains "
+                                   "of NumPyro NUTS and BlackJAX NUTS (other seeds); refuse to write it unless each "
+                                   "run is free of divergences and passes R-hat and ESS, and the two agree within "
+                                   "their Monte Carlo error; store it as JSON with both runs' diagnostics.")
     p.add_argument("target", help="registered model (see `harness list models`)")
     p.add_argument("--dataset", help="dataset of the model (default: its first)")
     p.add_argument("--size", type=positive_int, help="synthetic data size N")
-    p.add_argument("--chains", type=positive_int, default=8, help="NUTS chains (default 8)")
+    p.add_argument("--chains", type=positive_int, default=8, help="chains per sampler (default 8)")
     p.add_argument("--warmup", type=non_negative_int, default=2000, help="warmup iterations per chain (default 2000)")
     p.add_argument("--samples", type=positive_int, default=5000, help="draws per chain (default 5000)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="PRNG seed (default 0)")

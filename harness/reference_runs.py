@@ -1,9 +1,11 @@
 """Computing a reference posterior the Inference Gym way (``harness reference``).
 
-:func:`compute` runs many long NumPyro NUTS chains, takes per-coordinate mean and sd
-over all draws and se_mean = sd / sqrt(ESS of the mean), and refuses (raises
-:class:`ReferenceFailed`) when any coordinate has R-hat >= ``max_rhat`` or bulk or
-tail ESS < ``min_ess``: a reference that is not converged is worse than none.
+:func:`compute` runs many long chains of two independent NUTS implementations (NumPyro's and
+BlackJAX's, other seeds), takes per-coordinate mean and sd over all their draws and se_mean =
+sd / sqrt(ESS of the mean), and refuses (raises :class:`ReferenceFailed`) when either run has a
+divergence, any coordinate has R-hat >= ``max_rhat`` or bulk or tail ESS < ``min_ess``, or the two
+runs' means differ by more than their Monte Carlo error allows: a reference that is not
+converged, or that only one sampler under test vouches for, is worse than none.
 :func:`write` stores it where :func:`harness.targets.reference.lookup` finds it.
 """
 
@@ -66,6 +68,65 @@ def summarize(draws: dict, min_ess: float, max_rhat: float) -> tuple[dict, dict,
     return sites, worst, failures
 
 
+#: The two samplers a reference needs (registry names) and the option of each that sets NUTS's
+#: target acceptance: independent implementations (NumPyro's and BlackJAX's NUTS and adaptation),
+#: run from different seeds and so different initial points.
+SAMPLERS = (("numpyro_nuts", "target_accept_prob"), ("blackjax_nuts", "target_accept"))
+#: Largest |difference of the two runs' means| / their joint Monte Carlo error a coordinate may show.
+AGREE_Z = 4.0
+
+
+def _run(target, dataset, n, method_name: str, accept_option: str, *, num_chains, num_warmup, num_samples,
+         seed, target_accept_prob, dense_mass) -> tuple[dict, int, float]:
+    """One sampler's draws of every site (latent and deterministic), its divergences and seconds."""
+    import jax
+
+    from harness import methods
+    from harness.targets.base import Posterior
+
+    post = Posterior(target, dataset, n, REFERENCE_DATA_SEED)
+    method = methods.get(method_name)
+    options = {accept_option: target_accept_prob}
+    if dense_mass and "dense_mass" in method.defaults:
+        options["dense_mass"] = True
+    config = methods.RunConfig(num_chains, num_warmup, num_samples, method.resolve_options(options))
+    if method.check:
+        method.check(post.target, config)
+    t0 = time.perf_counter()
+    result = method.run(post, config, jax.random.key(seed))
+    runtime = time.perf_counter() - t0
+    z = post.layout.unconstrain(result.draws)
+    draws = {**post.layout.constrain(z), **result.draws}  # deterministic sites through the model
+    return {k: np.asarray(v) for k, v in draws.items()}, int(result.divergences), runtime
+
+
+def agreement(a: dict, b: dict) -> dict:
+    """How far two runs' summaries (``summarize``'s sites) are apart, coordinate by coordinate.
+
+    z_mean = |mean_a - mean_b| / sqrt(se_a^2 + se_b^2), with se = sd / sqrt(ESS of the mean): two
+    correct samplers differ by their Monte Carlo error alone, so |z_mean| above ``AGREE_Z`` (4: about
+    one coordinate in 16,000 for Gaussian errors) says one of them is wrong. z_sd compares the sds
+    the same way with se(sd) ~ sd / sqrt(2 ESS) (exact for Gaussian draws; recorded, not a gate).
+    """
+    worst = {"max_z_mean": 0.0, "max_z_sd": 0.0, "worst_mean": None}
+    for name in sorted(set(a) & set(b)):
+        ma, mb = np.asarray(a[name]["mean"]), np.asarray(b[name]["mean"])
+        sa, sb = np.asarray(a[name]["sd"]), np.asarray(b[name]["sd"])
+        ea, eb = np.asarray(a[name]["se_mean"]), np.asarray(b[name]["se_mean"])
+        va, vb = np.asarray(a[name]["ess_bulk"]), np.asarray(b[name]["ess_bulk"])
+        varying = (sa > 0) & (sb > 0)
+        if not np.any(varying):
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z_mean = np.abs(ma - mb)[varying] / np.hypot(ea, eb)[varying]
+            z_sd = np.abs(sa - sb)[varying] / np.hypot(sa / np.sqrt(2 * va), sb / np.sqrt(2 * vb))[varying]
+        i = int(np.argmax(z_mean))
+        if z_mean[i] > worst["max_z_mean"]:
+            worst.update(max_z_mean=float(z_mean[i]), worst_mean=f"{name}[{int(np.flatnonzero(varying)[i])}]")
+        worst["max_z_sd"] = max(worst["max_z_sd"], float(np.max(z_sd)))
+    return worst
+
+
 def compute(
     target,
     dataset: str,
@@ -81,42 +142,56 @@ def compute(
     max_rhat: float = 1.01,
     command: str = "",
 ) -> dict:
-    """Run NUTS and return the reference document (JSON-ready), or raise ReferenceFailed.
+    """Run two independent NUTS samplers (:data:`SAMPLERS`) and return the reference document
+    (JSON-ready), or raise ReferenceFailed.
 
-    Every latent site and every deterministic site of the model is summarised over
-    all chains and draws (flattened constrained coordinates).
+    Each run must pass on its own (no divergence; R-hat < ``max_rhat``, bulk and tail ESS >=
+    ``min_ess`` on every coordinate), and the two must agree: every coordinate's means within
+    ``AGREE_Z`` joint Monte Carlo errors (:func:`agreement`). The stored moments pool both runs'
+    chains; the document records each run (sampler, seed, chains, diagnostics, seconds) and the
+    agreement. Every latent and deterministic site is summarised (flattened constrained
+    coordinates). A reference written by one sampler would score that sampler against itself.
     """
-    import jax
-    from numpyro.infer import MCMC, NUTS
-
-    from harness.targets.base import Posterior
-
-    post = Posterior(target, dataset, n, REFERENCE_DATA_SEED)
-    kernel = NUTS(target.model, target_accept_prob=target_accept_prob, dense_mass=dense_mass)
-    mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
-                chain_method="vectorized", progress_bar=False)
+    runs, draws, failures = [], [], []
     t0 = time.perf_counter()
-    mcmc.run(jax.random.key(seed), extra_fields=("diverging",), **post.data)
-    draws = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
-    runtime = time.perf_counter() - t0
-    divergences = int(np.sum(mcmc.get_extra_fields()["diverging"]))
-
-    sites, checks, failures = summarize(draws, min_ess, max_rhat)
-    checks["divergences"] = divergences
+    for i, (method, accept) in enumerate(SAMPLERS):
+        x, divergences, runtime = _run(target, dataset, n, method, accept, num_chains=num_chains,
+                                       num_warmup=num_warmup, num_samples=num_samples, seed=seed + i,
+                                       target_accept_prob=target_accept_prob, dense_mass=dense_mass)
+        sites, checks, failed = summarize(x, min_ess, max_rhat)
+        checks["divergences"] = divergences
+        if divergences:
+            failed.append(f"{divergences} divergences")
+        failures += [f"{method}: {f}" for f in failed]
+        runs.append({"method": method, "seed": seed + i, "num_chains": num_chains, "checks": checks,
+                     "runtime_s": round(runtime, 1), "sites": sites})
+        draws.append(x)
+    agree = agreement(runs[0]["sites"], runs[1]["sites"])
+    agree["threshold"] = AGREE_Z
+    if not agree["max_z_mean"] <= AGREE_Z:
+        failures.append(f"the two samplers disagree: {agree['worst_mean']} means {agree['max_z_mean']:.1f} "
+                        f"Monte Carlo errors apart (at most {AGREE_Z:g})")
+    pooled = {k: np.concatenate([d[k] for d in draws], axis=0) for k in draws[0] if all(k in d for d in draws)}
+    sites, checks, _ = summarize(pooled, min_ess, max_rhat)
+    checks["divergences"] = sum(r["checks"]["divergences"] for r in runs)
+    for r in runs:
+        del r["sites"]  # the pooled moments are the reference; each run keeps its diagnostics
+    post_n = target.resolve_size(dataset, n)
     doc = {
-        "target": target.name, "dataset": dataset, "n": post.n, "data_seed": REFERENCE_DATA_SEED,
-        "method": "numpyro NUTS, diagonal mass" if not dense_mass else "numpyro NUTS, dense mass",
-        "num_chains": num_chains, "num_warmup": num_warmup, "num_samples": num_samples, "seed": seed,
-        "target_accept_prob": target_accept_prob, "checks": checks,
-        "thresholds": {"min_ess": min_ess, "max_rhat": max_rhat},
-        "runtime_s": round(runtime, 1), "command": command, "versions": _versions(),
+        "target": target.name, "dataset": dataset, "n": post_n, "data_seed": REFERENCE_DATA_SEED,
+        "method": " + ".join(m for m, _ in SAMPLERS) + ", pooled" + (" (numpyro: dense mass)" if dense_mass else ""),
+        "num_chains": num_chains * len(SAMPLERS), "num_warmup": num_warmup, "num_samples": num_samples,
+        "seed": seed, "target_accept_prob": target_accept_prob, "checks": checks,
+        "thresholds": {"min_ess": min_ess, "max_rhat": max_rhat, "agree_z": AGREE_Z},
+        "samplers": runs, "agreement": agree,
+        "runtime_s": round(time.perf_counter() - t0, 1), "command": command, "versions": _versions(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "sites": sites,
     }
     if failures:
         raise ReferenceFailed(
-            f"reference for {target.name}/{dataset}/{post.n} not written: {'; '.join(failures)} "
-            f"({divergences} divergences); run longer (--samples, --chains) or raise --target-accept"
+            f"reference for {target.name}/{dataset}/{post_n} not written: {'; '.join(failures)}; "
+            f"run longer (--samples, --chains) or raise --target-accept"
         )
     return doc
 

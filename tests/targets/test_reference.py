@@ -23,8 +23,43 @@ def test_compute_recovers_a_known_posterior_and_round_trips(tmp_path):
     assert doc["checks"]["max_rhat"] < 1.01 and doc["checks"]["min_ess_bulk"] >= 1000
     for key in ("command", "versions", "date", "num_chains", "seed"):
         assert key in doc
+    assert [r["method"] for r in doc["samplers"]] == ["numpyro_nuts", "blackjax_nuts"]
+    assert [r["seed"] for r in doc["samplers"]] == [0, 1] and doc["num_chains"] == 8
+    assert doc["agreement"]["max_z_mean"] <= reference_runs.AGREE_Z and doc["checks"]["divergences"] == 0
     with pytest.raises(FileExistsError):
         reference_runs.write(doc, path)
+
+
+def _iid_gaussian_runs(shift: float = 0.0, divergences: int = 0):
+    """A stand-in for the two samplers: iid N(0, 1) draws (ESS = their number); the second run's
+    mean moved by ``shift`` of its own standard error, or with ``divergences``."""
+    rng = np.random.default_rng(0)
+    calls = []
+
+    def run(target, dataset, n, method, accept, *, num_chains, num_samples, **_):
+        x = rng.standard_normal((num_chains, num_samples, 1))
+        if calls:
+            x = x + shift / np.sqrt(num_chains * num_samples)
+        calls.append(method)
+        return {"x": x}, (divergences if len(calls) == 2 else 0), 0.1
+
+    return run
+
+
+def test_two_samplers_that_agree_write_one_pooled_reference(monkeypatch):
+    monkeypatch.setattr(reference_runs, "_run", _iid_gaussian_runs(shift=0.0))
+    doc = reference_runs.compute(GAUSSIAN_2D, "analytic", None, num_chains=4, num_samples=2000)
+    assert doc["agreement"]["max_z_mean"] < reference_runs.AGREE_Z
+    assert doc["sites"]["x"]["ess_bulk"][0] > 12_000  # both runs' 8,000 draws each, pooled
+
+
+@pytest.mark.parametrize("shift, divergences, says", [(12.0, 0, "disagree: x\\[0\\] means"),
+                                                      (0.0, 3, "blackjax_nuts: 3 divergences")])
+def test_a_reference_is_refused_when_the_samplers_disagree_or_diverge(monkeypatch, shift, divergences, says):
+    # 12 standard errors of one run apart = 12 / sqrt(2) joint errors: far beyond 4
+    monkeypatch.setattr(reference_runs, "_run", _iid_gaussian_runs(shift, divergences))
+    with pytest.raises(reference_runs.ReferenceFailed, match=says):
+        reference_runs.compute(GAUSSIAN_2D, "analytic", None, num_chains=4, num_samples=2000)
 
 
 def test_stored_references_are_found_by_target_dataset_and_size(tmp_path, monkeypatch):
