@@ -76,15 +76,13 @@ SAMPLERS = (("numpyro_nuts", "target_accept_prob"), ("blackjax_nuts", "target_ac
 AGREE_Z = 4.0
 
 
-def _run(target, dataset, n, method_name: str, accept_option: str, *, num_chains, num_warmup, num_samples,
+def _run(post, method_name: str, accept_option: str, *, num_chains, num_warmup, num_samples,
          seed, target_accept_prob, dense_mass) -> tuple[dict, int, float]:
-    """One sampler's draws of every site (latent and deterministic), its divergences and seconds."""
+    """One sampler's draws of every site (latent and deterministic) on ``post``, its divergences and seconds."""
     import jax
 
     from harness import methods
-    from harness.targets.base import Posterior
 
-    post = Posterior(target, dataset, n, REFERENCE_DATA_SEED)
     method = methods.get(method_name)
     options = {accept_option: target_accept_prob}
     if dense_mass and "dense_mass" in method.defaults:
@@ -152,10 +150,13 @@ def compute(
     agreement. Every latent and deterministic site is summarised (flattened constrained
     coordinates). A reference written by one sampler would score that sampler against itself.
     """
+    from harness.targets.base import Posterior
+
+    post = Posterior(target, dataset, n, REFERENCE_DATA_SEED)  # one data set, both samplers
     runs, draws, failures = [], [], []
     t0 = time.perf_counter()
     for i, (method, accept) in enumerate(SAMPLERS):
-        x, divergences, runtime = _run(target, dataset, n, method, accept, num_chains=num_chains,
+        x, divergences, runtime = _run(post, method, accept, num_chains=num_chains,
                                        num_warmup=num_warmup, num_samples=num_samples, seed=seed + i,
                                        target_accept_prob=target_accept_prob, dense_mass=dense_mass)
         sites, checks, failed = summarize(x, min_ess, max_rhat)
@@ -176,9 +177,8 @@ def compute(
     checks["divergences"] = sum(r["checks"]["divergences"] for r in runs)
     for r in runs:
         del r["sites"]  # the pooled moments are the reference; each run keeps its diagnostics
-    post_n = target.resolve_size(dataset, n)
     doc = {
-        "target": target.name, "dataset": dataset, "n": post_n, "data_seed": REFERENCE_DATA_SEED,
+        "target": target.name, "dataset": dataset, "n": post.n, "data_seed": REFERENCE_DATA_SEED,
         "method": " + ".join(m for m, _ in SAMPLERS) + ", pooled" + (" (numpyro: dense mass)" if dense_mass else ""),
         "num_chains": num_chains * len(SAMPLERS), "num_warmup": num_warmup, "num_samples": num_samples,
         "seed": seed, "target_accept_prob": target_accept_prob, "checks": checks,
@@ -190,7 +190,7 @@ def compute(
     }
     if failures:
         raise ReferenceFailed(
-            f"reference for {target.name}/{dataset}/{post_n} not written: {'; '.join(failures)}; "
+            f"reference for {target.name}/{dataset}/{post.n} not written: {'; '.join(failures)}; "
             f"run longer (--samples, --chains) or raise --target-accept"
         )
     return doc

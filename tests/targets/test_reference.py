@@ -36,7 +36,7 @@ def _iid_gaussian_runs(shift: float = 0.0, divergences: int = 0):
     rng = np.random.default_rng(0)
     calls = []
 
-    def run(target, dataset, n, method, accept, *, num_chains, num_samples, **_):
+    def run(post, method, accept, *, num_chains, num_samples, **_):
         x = rng.standard_normal((num_chains, num_samples, 1))
         if calls:
             x = x + shift / np.sqrt(num_chains * num_samples)
