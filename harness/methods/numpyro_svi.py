@@ -4,19 +4,34 @@ Optimisation. ``SVI(model, guide, optax_to_numpyro(optax.adam(learning_rate)),
 Trace_ELBO(num_particles))`` is initialised at the shared start position
 (``Posterior.initial_positions``, chain 0, through ``init_to_value``). Steps run in
 compiled chunks of ``window`` steps (one ``lax.scan`` of ``svi.update``, compiled
-once ahead of time, data passed as arguments); between chunks the host checks the
-convergence rule on the chunk's losses:
+once ahead of time, data passed as arguments) that also average the guide's
+parameters over their steps. The fit is the average of the iterates over a window
+(Polyak-Ruppert averaging): at a fixed learning rate Adam's iterate jitters around
+the optimum by about the posterior's own scale, and one window average still
+carries an error of about 0.1 posterior sd whatever the learning rate or N, so
+windows double: 1, 2, 4, 8, ... chunks (checks after 1, 3, 7, 15, 31, 63, 127
+chunks: 500, 1500, ..., 63500 steps at the defaults), and each window's average is
+the mean of the latter half of all steps so far.
 
-    ELBO_k = mean of -loss over chunk k (``window`` steps),
-    stop when |ELBO_k - ELBO_{k-1}| / max(|ELBO_{k-1}|, 1) < tol,
+Convergence rule, scale-free (it does not loosen as N grows, as the old relative
+ELBO change did: at N = 1e5 every guide "converged" with means ~17 sds off). After
+each window, compare its averaged guide with the previous window's:
 
-or when ``max_steps`` (rounded down to whole chunks, at least one) is reached,
-or as soon as a chunk's ELBO is not finite (the run diverged; its draws then
-are not finite either and the row says so).
-Averaging over a window damps the Monte Carlo noise of the per-step ELBO; the
-floor of 1 in the denominator keeps the rule meaningful for an ELBO near 0 (a
-normalised target). The result's ``opt_converged`` says the rule fired, not the cap;
-``extra`` records ``opt_steps``, ``elbo`` (= ELBO of the last chunk) and ``learning_rate``.
+- a guide with a spread (AutoNormal, AutoMultivariateNormal, AutoLowRank...), with
+  m and s the mean and marginal sd of every unconstrained coordinate: stop when
+  max_i |m_i - m'_i| / s_i < tol and max_i |log(s_i / s'_i)| < tol (default
+  0.1): the fit's means moved less than a tenth of its sd, its sds less than 10 %;
+- a point (AutoDelta, AutoLaplace's MAP phase), with L the window's mean loss: stop
+  when |L - L'| < tol^2 / 2 nats, what a quadratic log density changes by when the
+  point moves tol posterior sds.
+
+The run also stops at ``max_steps`` (rounded down to whole chunks), or as soon as a
+chunk's loss is not finite (the run diverged; its draws then are not finite either
+and the row says so). The result's ``opt_converged`` says the rule fired, not the
+cap; ``extra`` records ``opt_steps``, ``elbo`` (= minus the last window's mean
+loss), ``opt_shift`` (the rule's last figure: sds, or nats for a point) and
+``learning_rate``. The draws come from the last window's averaged guide (when the
+cap cuts a window short, from the chunks of it that ran).
 
 Sampling. ``guide.sample_posterior`` draws num_chains x num_samples independent
 draws in one compiled call, reshaped to (chain, draw, ...) so every downstream
@@ -54,6 +69,7 @@ data at ``svi.init``.
 from __future__ import annotations
 
 import time
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -74,12 +90,45 @@ from harness.methods.base import Method, RunConfig, RunResult, positive
 from harness.timing import compile_timed, run_timed
 
 OPTIONS = {"learning_rate": positive(float, 0.01), "num_particles": positive(int, 1),
-           "max_steps": positive(int, 20000), "window": positive(int, 500), "tol": positive(float, 1e-3)}
+           "max_steps": positive(int, 63500), "window": positive(int, 500), "tol": positive(float, 0.1)}
 
 
-def converged(elbo_prev: float, elbo_now: float, tol: float) -> bool:
-    """The stopping rule: relative change of the window-mean ELBO below tol (denominator floored at 1)."""
-    return abs(elbo_now - elbo_prev) / max(abs(elbo_prev), 1.0) < tol
+class Fit(NamedTuple):
+    """One window's averaged guide as the rule sees it: mean loss, and (for a guide with a spread)
+    the mean and marginal sd of every unconstrained coordinate (None for a point)."""
+
+    loss: float
+    loc: np.ndarray | None = None
+    sd: np.ndarray | None = None
+
+
+def shift(prev: Fit, now: Fit) -> float:
+    """How far the fit moved between two windows: for a guide with a spread, the larger of
+    max_i |change of mean_i| / sd_i (the newer sd) and max_i |change of log sd_i|; for a point,
+    |change of the mean loss| in nats."""
+    if now.sd is None:
+        return abs(now.loss - prev.loss)
+    return float(max(np.max(np.abs(now.loc - prev.loc) / now.sd, initial=0.0),
+                     np.max(np.abs(np.log(now.sd / prev.sd)), initial=0.0)))
+
+
+def converged(prev: Fit, now: Fit, tol: float) -> bool:
+    """The stopping rule (module docstring): moved < tol sds, or for a point < tol^2 / 2 nats."""
+    return shift(prev, now) < (tol if now.sd is not None else tol**2 / 2)
+
+
+def window_fit(guide, params: dict, loss: float) -> Fit:
+    """The rule's view of an averaged guide: AutoNormal's per-site locs and scales, an AutoContinuous
+    guide's posterior in its unconstrained latent space, nothing for a point."""
+    if isinstance(guide, (AutoDelta, AutoLaplaceApproximation)):
+        return Fit(loss)
+    if isinstance(guide, AutoNormal):
+        sites = sorted(k[: -len("_auto_loc")] for k in params if k.endswith("_auto_loc"))
+        loc = np.concatenate([np.ravel(params[f"{s}_auto_loc"]) for s in sites])
+        sd = np.concatenate([np.ravel(params[f"{s}_auto_scale"]) for s in sites])
+        return Fit(loss, loc, sd)
+    post = guide.get_posterior(params)
+    return Fit(loss, np.asarray(post.mean), np.sqrt(np.asarray(post.variance)))
 
 
 def _run_svi(method: Method, make_guide, posterior, config: RunConfig, key) -> RunResult:
@@ -100,20 +149,37 @@ def _run_svi(method: Method, make_guide, posterior, config: RunConfig, key) -> R
     init_s = time.perf_counter() - t0
 
     def chunk(state, data):
-        return jax.lax.scan(lambda s, _: svi.update(s, **data), state, None, length=window)
+        def step(carry, _):
+            s, acc = carry
+            s, loss = svi.update(s, **data)
+            return (s, jax.tree.map(jnp.add, acc, svi.get_params(s))), loss
+
+        zero = jax.tree.map(jnp.zeros_like, svi.get_params(state))
+        (state, acc), losses = jax.lax.scan(step, (state, zero), None, length=window)
+        return state, jax.tree.map(lambda a: a / window, acc), losses
 
     chunk_c, compile_s = compile_timed(chunk, state, data)
-    opt_s, elbos, done = 0.0, [], False
-    for _ in range(num_chunks):
-        (state, losses), dt = run_timed(chunk_c, state, data, phase="sample")
+    opt_s, chunks, done, moved, tol = 0.0, 0, False, float("nan"), float(opts["tol"])
+    prev, size, acc, losses_acc, count = None, 1, None, 0.0, 0
+    while chunks < num_chunks:
+        (state, chunk_params, losses), dt = run_timed(chunk_c, state, data, phase="sample")
         opt_s += dt
-        elbos.append(-float(np.mean(losses)))
-        if not np.isfinite(elbos[-1]):  # diverged (e.g. an unbounded MAP): more steps cannot help
+        chunks += 1
+        loss = float(np.mean(losses))
+        if not np.isfinite(loss):  # diverged (e.g. an unbounded MAP): more steps cannot help
+            params, last_loss = chunk_params, loss
             break
-        if len(elbos) > 1 and converged(elbos[-2], elbos[-1], float(opts["tol"])):
-            done = True
-            break
-    params = svi.get_params(state)
+        acc = chunk_params if acc is None else jax.tree.map(jnp.add, acc, chunk_params)
+        losses_acc, count = losses_acc + loss, count + 1
+        params, last_loss = jax.tree.map(lambda a: a / count, acc), losses_acc / count
+        if count == size:  # a window (1, 2, 4, ... chunks) is complete: compare it with the last
+            fit = window_fit(guide, params, last_loss)
+            if prev is not None:
+                moved = shift(prev, fit)
+                if converged(prev, fit, tol):
+                    done = True
+                    break
+            prev, size, acc, losses_acc, count = fit, 2 * size, None, 0.0, 0
     total = config.num_chains * config.num_samples
 
     def draw(key, params):
@@ -125,10 +191,11 @@ def _run_svi(method: Method, make_guide, posterior, config: RunConfig, key) -> R
         p.name: np.asarray(samples[p.name]).reshape((config.num_chains, config.num_samples) + p.shape)
         for p in layout.params
     }
-    steps = len(elbos) * window
+    steps = chunks * window
     extra = {
         "opt_steps": steps,
-        "elbo": elbos[-1],
+        "elbo": -last_loss,
+        "opt_shift": moved,
         "learning_rate": float(opts["learning_rate"]),
         "num_particles": particles,
     }

@@ -364,9 +364,12 @@ def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | No
     fixed = process["startup_s"] + m["compile_s"] + process["floor_s"]
     draws = cell.max_draws if cell.target_ess is not None and cell.max_draws else cell.num_samples  # a cap: the worst case
     warmup = cell.num_warmup
-    if family in ("vi", "svi"):  # the fit is VI's timed (replayed) loop: no warmup apart from it
-        draws, warmup = draws + warmup, 0
-    sample_s = chains * draws * per_iter_us * 1e-6
+    if family in ("vi", "svi"):  # the fit is VI's timed (replayed) loop: its step cap, the worst case
+        opts = {**defaults, **cell.options}
+        sample_s = opts.get("max_steps", 0) * opts.get("num_particles", 1) * per_iter_us * 1e-6
+        warmup = 0
+    else:
+        sample_s = chains * draws * per_iter_us * 1e-6
     total = fixed + chains * warmup * per_iter_us * 1e-6 + sample_s + timing.replay_cost_s(sample_s)
     if sample_s < recheck.SHORT_LOOP_S:  # the second pass runs a short loop's cell again
         total *= 2
