@@ -8,7 +8,8 @@ or more), each on usable cells only (flagged cells have no speed to compare):
   baseline method), per device: ESS/s;
 - where SVI overtakes NUTS, per device: time to result (compile + init +
   warmup + sampling), lower is better, since a VI guide's iid draws make its
-  ESS/s meaningless; only accurate SVI cells count.
+  ESS/s meaningless; only accurate SVI cells count, and a guide with none
+  (every size flagged) is said never to overtake, with each size's flag.
 
 The crossing is interpolated linearly in log N on log(y_a / y_b) between the
 two measured sizes around the sign change (:func:`harness.report.stats.crossover`).
@@ -78,4 +79,15 @@ def statements(cells, baseline: str = "numpyro_nuts") -> list[str]:
                 if len(a[0]) and len(b[0]):
                     c = stats.crossover(*a, *b, higher_is_better=higher)
                     out.append(f"{target}: " + sentence(f"{method} ({device})", base, c, what))
+                elif len(b[0]) and family == "vi":
+                    out.append(f"{target}: " + never_usable(g[(g["method"] == method) & (g["device"] == device)],
+                                                            f"{method} ({device})", base))
     return out
+
+
+def never_usable(rows, name: str, base: str) -> str:
+    """VI whose every cell is flagged (not converged by its rule, inaccurate, ...) never overtakes NUTS:
+    it never gives a posterior to compare. Says so, with each size's flag."""
+    flags = "; ".join(f"N = {size_label(r['n'])}: {r['flag']}" for _, r in rows.sort_values("n").iterrows())
+    return (f"{name} gave no usable posterior at any measured size ({flags}): it does not overtake "
+            f"{base} in the measured range.")
