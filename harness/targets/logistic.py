@@ -16,7 +16,7 @@ import numpyro
 import numpyro.distributions as dist
 
 from harness.targets.base import ANY_N, Layout, Param, Target
-from harness.targets.sparse_logistic import logits_of_data, softplus
+from harness.targets.sparse_logistic import bernoulli_logit, logits_of_data
 from harness.targets.parametric import ParametricDatasets
 
 DATASETS = ParametricDatasets(r"d(?P<d>\d+)", ANY_N, ("d10", "d100"), "d<D> (D >= 1)",
@@ -47,7 +47,7 @@ def log_density(data):
 
     def logdensity(z):
         logits = logits_of(z)
-        return const - 0.5 * z @ z + jnp.sum(y * logits - softplus(logits))
+        return const - 0.5 * z @ z + bernoulli_logit(y, logits)
 
     return logdensity
 

@@ -72,7 +72,7 @@ def _flat_density(X, y, logits_of):
         lp += jnp.sum(gamma_const + A * log_lam - B * jnp.exp(log_lam))
         lp += jnp.sum(normal_const - 0.5 * beta**2)
         logits = logits_of(jnp.exp(log_tau) * jnp.exp(log_lam) * beta)
-        return lp + jnp.sum(y * logits - softplus(logits))
+        return lp + bernoulli_logit(y, logits)
 
     return logdensity
 
@@ -81,6 +81,29 @@ def softplus(x):
     """log(1 + e^x) as max(x, 0) + log1p(e^-|x|): stable, and cheaper to differentiate than
     ``jnp.logaddexp(0, x)`` (whose special-value handling cost the seed density 2x at N = 569)."""
     return jnp.maximum(x, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(x)))
+
+
+@jax.custom_jvp
+def bernoulli_logit(y, logits):
+    """sum_i y_i l_i - log(1 + e^l_i), the Bernoulli log likelihood of y at logits l, with its derivative
+    written out: d/dl_i = y_i - sigmoid(l_i), sigmoid from the same e^-|l| as the value. Autodiff of
+    :func:`softplus` differentiates max, abs, exp and log1p one by one (about 2x the elementwise work
+    at N = 569); the rule below is one division. A JVP rule, so higher derivatives (Hessians) work."""
+    return jnp.sum(y * logits - softplus(logits))
+
+
+def _bernoulli_logit_jvp(primals, tangents):
+    y, logits = primals
+    dy, dlogits = tangents
+    e = jnp.exp(-jnp.abs(logits))
+    value = jnp.sum(y * logits - (jnp.maximum(logits, 0.0) + jnp.log1p(e)))
+    sigmoid = jnp.where(logits >= 0, 1.0, e) / (1.0 + e)
+    zero = lambda t: isinstance(t, jax.custom_derivatives.SymbolicZero)  # noqa: E731 (data: no tangent)
+    tangent = 0.0 if zero(dlogits) else jnp.sum((y - sigmoid) * dlogits)
+    return value, tangent + (0.0 if zero(dy) else jnp.sum(dy * logits))
+
+
+bernoulli_logit.defjvp(_bernoulli_logit_jvp, symbolic_zeros=True)
 
 
 def logits_of_data(X):
