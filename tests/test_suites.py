@@ -103,6 +103,35 @@ timeout_s = 20
     assert timeouts[("breast_cancer", 569, "numpyro_nuts")] == 20
 
 
+def test_a_data_entry_timeout_holds_only_for_its_own_sizes_and_methods(tmp_path):
+    """Two entries of one model and dataset: the second's timeout is not the first's cells' (the
+    target suite's NUTS-only 1e5 entry once gave its 1,200 s to every cell of the target)."""
+    path = tmp_path / "s.toml"
+    path.write_text("""
+methods = ["handrolled_hmc", "numpyro_nuts"]
+timeout_s = 100
+[[data]]
+model = "sparse_logistic"
+dataset = "synthetic"
+sizes = [1000]
+[[data]]
+model = "sparse_logistic"
+dataset = "synthetic"
+sizes = [100000]
+methods = ["handrolled_hmc"]
+[[data]]
+model = "sparse_logistic"
+dataset = "synthetic"
+sizes = [100000]
+methods = ["numpyro_nuts"]
+timeout_s = 1200
+""")
+    suite = suites.load(str(path))
+    timeouts = {(c.n, c.method): suites.timeout_for(suite, c, 1800) for c in suites.expand(suite)}
+    assert timeouts == {(1000, "handrolled_hmc"): 100, (1000, "numpyro_nuts"): 100,
+                        (100000, "handrolled_hmc"): 100, (100000, "numpyro_nuts"): 1200}
+
+
 def test_data_entry_precisions_and_cli_override(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text("""

@@ -299,12 +299,16 @@ def _target_fields(method: str, target_ess, max_draws) -> dict:
 
 
 def timeout_for(suite: dict, cell: Cell, default: float) -> float:
-    """The cell's wall-clock cap: settings.<method>, then the matching data entry, then the top level."""
+    """The cell's wall-clock cap: settings.<method>, then the data entry the cell comes from (the first
+    whose model, dataset, sizes and methods hold it), then the top level."""
     if "timeout_s" in suite.get("settings", {}).get(cell.method, {}):
         return float(suite["settings"][cell.method]["timeout_s"])
     for d in suite.get("data", []):
-        if d["model"] == cell.model and d.get("dataset", cell.dataset) == cell.dataset and "timeout_s" in d:
-            return float(d["timeout_s"])
+        if (d["model"] == cell.model and d.get("dataset", cell.dataset) == cell.dataset
+                and cell.n in d.get("sizes", [cell.n]) and cell.method in d.get("methods", [cell.method])):
+            if "timeout_s" in d:
+                return float(d["timeout_s"])
+            break
     return float(suite.get("timeout_s", default))
 
 
