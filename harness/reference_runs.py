@@ -93,8 +93,7 @@ def _run(post, method_name: str, accept_option: str, *, num_chains, num_warmup, 
     t0 = time.perf_counter()
     result = method.run(post, config, jax.random.key(seed))
     runtime = time.perf_counter() - t0
-    z = post.layout.unconstrain(result.draws)
-    draws = {**post.layout.constrain(z), **result.draws}  # deterministic sites through the model
+    draws = post.layout.every_site(result.draws)  # deterministic sites through the model
     return {k: np.asarray(v) for k, v in draws.items()}, int(result.divergences), runtime
 
 

@@ -243,7 +243,7 @@ def run_cell(cell: Cell, draws_path: str | None = None) -> dict:
         ref = posterior.reference()
         # scored on every coordinate of the reference: the layout's constrain runs the model for its
         # deterministic sites (Stan's transformed parameters), which a VI guide's draws lack
-        scored = {**posterior.layout.constrain(z), **result.draws} if ref else result.draws
+        scored = posterior.layout.every_site(result.draws, z) if ref else result.draws
         row.update(metrics.accuracy(scored, ref and ref.mean, ref and ref.sd), reference=ref and ref.source)
         row["no_grad_reason"] = method.uncounted_work or None
         row.update(derived.figures(row))

@@ -112,9 +112,14 @@ def shift(prev: Fit, now: Fit) -> float:
                      np.max(np.abs(np.log(now.sd / prev.sd)), initial=0.0)))
 
 
+def bound(now: Fit, tol: float) -> float:
+    """What :func:`shift` must stay under: tol sds, or for a point tol^2 / 2 nats (module docstring)."""
+    return tol if now.sd is not None else tol**2 / 2
+
+
 def converged(prev: Fit, now: Fit, tol: float) -> bool:
-    """The stopping rule (module docstring): moved < tol sds, or for a point < tol^2 / 2 nats."""
-    return shift(prev, now) < (tol if now.sd is not None else tol**2 / 2)
+    """The stopping rule: the fit moved less than its bound between two windows."""
+    return shift(prev, now) < bound(now, tol)
 
 
 def window_fit(guide, params: dict, loss: float) -> Fit:
@@ -176,7 +181,7 @@ def _run_svi(method: Method, make_guide, posterior, config: RunConfig, key) -> R
             fit = window_fit(guide, params, last_loss)
             if prev is not None:
                 moved = shift(prev, fit)
-                if converged(prev, fit, tol):
+                if moved < bound(fit, tol):
                     done = True
                     break
             prev, size, acc, losses_acc, count = fit, 2 * size, None, 0.0, 0

@@ -107,6 +107,12 @@ class Layout:
         u = {p.name: p.transform.inv(jnp.asarray(draws[p.name])) for p in self.params}
         return np.asarray(self.flatten(u))
 
+    def every_site(self, draws: Mapping[str, Any], z=None) -> dict:
+        """``draws`` with every site :meth:`constrain` gives (a model's deterministic sites, Stan's
+        transformed parameters, which a sampler's or a VI guide's draws may lack); ``z``: the draws'
+        flat unconstrained form, if already at hand. The draws' own values win."""
+        return {**self.constrain(self.unconstrain(draws) if z is None else z), **draws}
+
 
 @dataclass(frozen=True)
 class Target:
