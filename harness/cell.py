@@ -21,6 +21,7 @@ from harness import UsageError
 
 PRECISIONS = ("float32", "float64")
 RUN_TO_TARGET = ("target_ess", "max_draws")
+OPTIONAL_KEY = (*RUN_TO_TARGET, "cpus")  # left out of a cell's key while unset: older keys stay what they were
 PLUGINS_ENV = "HARNESS_PLUGINS"
 
 
@@ -34,6 +35,9 @@ class Cell:
     part of the key. ``target_ess``: run to that bulk and tail ESS (and R-hat < 1.01)
     in chunks of ``num_samples`` draws, up to ``max_draws`` per chain
     (:mod:`harness.methods.to_target`); None: a fixed budget of ``num_samples``.
+    ``cpus``: the cell's process runs on that many cores (the last ones it may use, by
+    ``os.sched_setaffinity``, before JAX starts, so XLA sizes its thread pool to them);
+    None: on every core (:func:`pin`).
     """
 
     model: str
@@ -52,14 +56,15 @@ class Cell:
     xla_flags: str = ""
     target_ess: float | None = None
     max_draws: int | None = None
+    cpus: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def key(self) -> str:
         """Canonical JSON of the configuration (options sorted): equal cells, equal keys. The run-to-target
-        fields are left out while unset, so a fixed-budget cell keeps the key it had before they existed."""
-        d = {k: v for k, v in self.to_dict().items() if not (k in RUN_TO_TARGET and v is None)}
+        fields and ``cpus`` are left out while unset, so a cell keeps the key it had before they existed."""
+        d = {k: v for k, v in self.to_dict().items() if not (k in OPTIONAL_KEY and v is None)}
         return json.dumps(d, sort_keys=True)
 
     def label(self) -> str:
@@ -78,9 +83,31 @@ class Cell:
         """Cells that share a gradient floor: same posterior, device, precision, XLA setup, batch,
         and the same program differentiated (``Method.density``: the target's flat density or
         NumPyro's potential of the model)."""
-        keep = ("model", "dataset", "n", "data_seed", "device", "precision", "xla_devices", "xla_flags")
+        keep = ("model", "dataset", "n", "data_seed", "device", "precision", "xla_devices", "xla_flags", "cpus")
         return json.dumps({**{k: getattr(self, k) for k in keep}, "batch": batch, "density": floor_density(self.method)},
                           sort_keys=True)
+
+
+def usable_cpus() -> list[int]:
+    """The cores this process may run on, ascending."""
+    return sorted(os.sched_getaffinity(0))
+
+
+def pin(cpus: int | None) -> None:
+    """Run this process on its last ``cpus`` usable cores (None: leave it on all of them).
+
+    Why one core by default (``suites.DEFAULT_CPUS``): XLA's CPU backend splits a fused loop
+    over its thread pool (one thread per usable core) when its cost model says so, and on the
+    2-core machine a split small loop ran at one of two speeds, decided per compiled program and
+    kept by the process: NumPyro's potential gradient at N = 569 took 2.9 or 5.0 us (eight
+    compilations in each of three processes), 2.5 us in every one of four processes held to one
+    core, where XLA splits nothing. A held process is the asv ``--cpu-affinity`` / pyperf practice;
+    its price is the second core's bandwidth at large N (1.3x to 1.75x at N = 1e5 and 1e6).
+    The probe: ``python -m benchmarks.thread_split`` (``--n 100000`` for the large-N side).
+    The last cores: a fixed choice, so that two runs on one host use the same core.
+    """
+    if cpus is not None:
+        os.sched_setaffinity(0, usable_cpus()[-cpus:])
 
 
 def floor_density(method: str) -> str:
@@ -123,6 +150,9 @@ def validate(cell: Cell) -> Cell:
         raise UsageError(f"unknown precision {cell.precision!r}; valid: {', '.join(PRECISIONS)}")
     if cell.xla_devices is not None and cell.xla_devices < 1:
         raise UsageError(f"xla_devices must be a positive integer, got {cell.xla_devices}")
+    if cell.cpus is not None and not 1 <= cell.cpus <= len(usable_cpus()):
+        raise UsageError(f"cpus must be between 1 and the {len(usable_cpus())} core(s) this process may use, "
+                         f"got {cell.cpus}")
     if method.check is not None:  # combinations the method cannot run (e.g. adaptation without warmup)
         method.check(target, methods.RunConfig(cell.num_chains, cell.num_warmup, cell.num_samples, opts))
     return Cell(**{**cell.to_dict(), "n": n, "options": opts, **_run_to_target(cell, method)})

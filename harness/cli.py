@@ -36,6 +36,11 @@ def positive_int(text: str) -> int:
     return value
 
 
+def cpus_arg(text: str) -> int | str:
+    """``--cpus``: a positive integer, or "all"."""
+    return "all" if text == "all" else positive_int(text)
+
+
 def non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -119,6 +124,8 @@ def add_run(sub) -> None:
     p.add_argument("--xla-devices", type=positive_int, metavar="N",
                    help="N host devices per cell (XLA_FLAGS=--xla_force_host_platform_device_count=N)")
     p.add_argument("--xla-flags", default="", metavar="FLAGS", help="further XLA_FLAGS for every cell's process")
+    p.add_argument("--cpus", type=cpus_arg, metavar="N|all",
+                   help="cores each CPU cell's process runs on (default: the suite's, else 1; all: every core)")
     p.add_argument("--out", help="run directory to append rows to (default: results/runs/<UTC time>)")
     p.add_argument("--resume", action="store_true",
                    help="skip cells already stored in --out with status ok; rerun the others")
@@ -159,7 +166,7 @@ def cmd_run(args) -> int:
         chains=args.chains, seeds=_seeds(args), devices=_split(args.device), precisions=_split(args.precision),
         num_warmup=args.warmup, num_samples=args.samples, options=parse_options(args.option, methods),
         target_ess=args.target_ess, max_draws=args.max_draws,
-        xla_devices=args.xla_devices, xla_flags=args.xla_flags,
+        xla_devices=args.xla_devices, xla_flags=args.xla_flags, cpus=args.cpus,
     )
     if args.model_file:
         for dataset, n in dict.fromkeys((c.dataset, c.n) for c in cells):

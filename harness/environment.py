@@ -59,6 +59,7 @@ def capture(with_device: bool = True) -> dict:
         **{pkg: _version(pkg) for pkg in PACKAGES},
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
+        "cpu_affinity": ",".join(map(str, sorted(os.sched_getaffinity(0)))),
         "platform": sys.platform,
         "git_commit": git_commit(),
         "hostname": socket.gethostname(),

@@ -59,8 +59,9 @@ def _cache_path() -> Path:
 
 def _host_key() -> str:
     dev = jax.devices()[0]
+    cores = ",".join(map(str, sorted(os.sched_getaffinity(0))))  # a process held to one core streams less
     return "|".join((socket.gethostname(), dev.platform, dev.device_kind, jax.__version__,
-                     os.environ.get("XLA_FLAGS", "")))
+                     os.environ.get("XLA_FLAGS", ""), cores))
 
 
 def probe(nbytes: int | None = None, repeats: int = REPEATS) -> float:

@@ -68,6 +68,7 @@ COLUMN_LIST: tuple[Column, ...] = tuple(
     + _c("config", str, ("xla_flags", "further XLA flags of the cell's process"))
     + _c("config", float, ("target_ess", "run to this bulk and tail ESS (None: fixed budget)"))
     + _c("config", int, ("max_draws", "cap on draws per chain when running to a target"))
+    + _c("config", int, ("cpus", "cores the cell's process was held to (None: all)"))
     + _c("outcome", str, ("status", "ok, nan, diverged, error, oom, timeout, crashed, skipped"),
          ("error", "why the row is not ok (one line)"))
     + _c("outcome", bool, ("reached_target", "the run to a target met it before its cap"))
@@ -129,6 +130,7 @@ COLUMN_LIST: tuple[Column, ...] = tuple(
     + _c("environment", int, ("device_count", "JAX devices"))
     + _c("environment", str, ("cpu", "CPU model"))
     + _c("environment", int, ("cpu_count", "CPUs"))
+    + _c("environment", str, ("cpu_affinity", "cores the cell's process ran on (os.sched_getaffinity)"))
     + _c("environment", str, ("platform", "OS"), ("git_commit", "commit (+dirty)"), ("hostname", "host"),
          ("xla_flags_env", "XLA_FLAGS of the process"), ("timestamp", "UTC, ISO 8601"))
     + _c("provenance", str, ("command", "the command that wrote the row"), ("cell_key", "canonical configuration JSON"))

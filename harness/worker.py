@@ -37,7 +37,7 @@ import traceback
 
 import numpy as np
 
-from harness.cell import Cell, base_row, load_plugins
+from harness.cell import Cell, base_row, load_plugins, pin
 
 OOM_MARKERS = ("RESOURCE_EXHAUSTED", "Out of memory", "out of memory", "OOM")
 
@@ -307,6 +307,7 @@ def main(argv=None) -> int:
     with open(argv[0]) as f:
         job = json.load(f)
     cell = Cell(**job["cell"])
+    pin(cell.cpus)  # before JAX starts: XLA sizes its thread pool to the cores it may use
     why = device_unavailable(cell.device)  # before plugins, which may import the method registry
     if why:
         row = skipped_row(cell, why)

@@ -218,3 +218,15 @@ def test_second_pass_runs_short_loops_again_and_the_store_reads_the_kept_row(tmp
         assert row["sample_s"] == min(row["sample_s_attempts"])
     runner.run_cells(cells, tmp_path, resume=True, recheck=True)  # nothing left to run, nothing run twice more
     assert len(store.read_rows(tmp_path)) == 4
+
+
+def test_a_cell_held_to_cores_runs_on_its_last_usable_cores_and_records_them(tmp_path):
+    """``cpus`` holds the cell's process (and so XLA's thread pool) to the last usable cores; unset, every core."""
+    usable = sorted(os.sched_getaffinity(0))
+    held, free = fake(cpus=1), fake()
+    rows = runner.run_cells([held, free], tmp_path, command="test", timeout_s=lambda c: 300.0)
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    assert rows[0]["cpu_affinity"] == str(usable[-1]) and rows[0]["cpus"] == 1
+    assert rows[1]["cpu_affinity"] == ",".join(map(str, usable)) and rows[1]["cpus"] is None
+    assert held.key() != free.key() and '"cpus"' not in free.key()  # an unset field keeps older keys
+    assert held.floor_group(2) != free.floor_group(2)  # a held cell never shares a floor with a free one

@@ -3,6 +3,7 @@ well-formed; CLI flags narrow or override; per-method settings; the duration est
 
 from __future__ import annotations
 
+import os
 
 import pytest
 
@@ -34,6 +35,8 @@ sizes = [200]
         (GOOD.replace("chains = [2]", 'precisions = ["float16"]'), "precisions[0] must be one of float32"),
         (GOOD.replace("chains = [2]", "num_samples = 1.5"), "num_samples must be a positive integer"),
         (GOOD.replace("chains = [2]", "timeout_s = -1"), "timeout_s must be a positive number"),
+        ("cpus = 0\n" + GOOD, 'cpus must be a positive integer or "all"'),
+        ('cpus = "two"\n' + GOOD, 'cpus must be a positive integer or "all"'),
         (GOOD + "[options.handrolled_hmc]\nbogus = 1\n", "options.handrolled_hmc: unknown option(s) bogus"),
         (GOOD + "[settings.handrolled_hmc]\nmax_m = 1\n", "unknown key 'settings.handrolled_hmc.max_m'"),
         (GOOD + "[settings.nope]\nmax_n = 1\n", "settings.nope: unknown method 'nope'"),
@@ -65,6 +68,22 @@ def test_cli_flags_narrow_and_override(tmp_path):
     assert {c.n for c in cells} == {100, 300} and {c.num_warmup for c in cells} == {3}
     assert {c.precision for c in cells} == {"float32", "float64"} and {c.xla_devices for c in cells} == {2}
     assert len({c.key() for c in cells}) == len(cells)
+
+
+def test_cpu_cells_are_held_to_one_core_unless_the_suite_or_cli_says_otherwise(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(GOOD)
+    suite = suites.load(str(path))
+    assert [c.cpus for c in suites.expand(suite)] == [suites.DEFAULT_CPUS] == [1]
+    assert [c.cpus for c in suites.expand(suite, devices=["gpu"])] == [None]  # a GPU cell's host keeps every core
+    assert [c.cpus for c in suites.expand(suite, cpus="all")] == [None]
+    path.write_text('cpus = "all"\n' + GOOD)
+    assert [c.cpus for c in suites.expand(suites.load(str(path)))] == [None]
+    path.write_text("cpus = 2\n" + GOOD)
+    if len(os.sched_getaffinity(0)) >= 2:
+        assert [c.cpus for c in suites.expand(suites.load(str(path)))] == [2]
+    with pytest.raises(UsageError, match="cpus must be between 1 and the"):
+        suites.expand(suite, cpus=len(os.sched_getaffinity(0)) + 1)
 
 
 def test_seeds_flag_gives_k_seeds_per_cell(capsys):

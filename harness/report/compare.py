@@ -120,6 +120,7 @@ def _config_words(rec: dict) -> dict:
         "num_samples": None,
         "data_seed": f"data seed {int(rec['data_seed'])}" if given("data_seed") else None,
         "xla_devices": f"{int(rec['xla_devices'])} xla devices" if given("xla_devices") else None,
+        "cpus": f"{int(rec['cpus'])} core{'s' if int(rec['cpus']) != 1 else ''}" if given("cpus") else None,
         "xla_flags": rec["xla_flags"] if isinstance(rec.get("xla_flags"), str) and rec["xla_flags"] else None,
         "target_ess": (f"to ESS {rec['target_ess']:g} (cap {int(rec['max_draws'])})"
                        if given("target_ess") else None),

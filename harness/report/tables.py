@@ -308,7 +308,7 @@ def _not_comparable(k: int) -> str:
 
 
 ENVIRONMENT = ["git_commit", "python", "jax", "jaxlib", "numpyro", "blackjax", "arviz", "optax", "numpy",
-               "backend", "device_kind", "device_count", "cpu", "cpu_count", "platform", "hostname", "xla_flags_env"]
+               "backend", "device_kind", "device_count", "cpu", "cpu_count", "cpu_affinity", "platform", "hostname", "xla_flags_env"]
 
 
 def environment(df: pd.DataFrame) -> Table:

@@ -17,6 +17,7 @@ Shipped suites live beside this module (``quick``, ``default``, ``scaling``,
     target_ess = 400                               # run to this ESS in chunks of num_samples
     max_draws = 16000                              #   (harness.methods.to_target), up to max_draws
     xla_devices = 4                                # forced host devices (CPU)
+    cpus = 1                                       # cores per CPU cell's process, or "all" (default 1)
 
     [[data]]                                       # one entry per model/dataset
     model = "sparse_logistic"
@@ -81,8 +82,13 @@ AXES = {
 }
 SCALARS = {"num_warmup": _NONNEG_INT, "num_samples": _POS_INT, "timeout_s": _POS_NUM, "target_ess": _POS_NUM,
            "max_draws": _POS_INT}
-TOP = {"description": _STR, **AXES, **SCALARS, "xla_devices": _POS_INT, "data": None, "options": None,
+_CPUS = (lambda v: v == "all" or (_int(v) and v >= 1), 'a positive integer or "all"')
+TOP = {"description": _STR, **AXES, **SCALARS, "xla_devices": _POS_INT, "cpus": _CPUS, "data": None, "options": None,
        "settings": None}
+
+#: Cores a CPU cell's process is held to unless the suite or ``--cpus`` says otherwise
+#: (:func:`harness.cell.pin` says why); a GPU cell's process keeps every core.
+DEFAULT_CPUS = 1
 DATA = {"model": _STR, "dataset": _STR, "sizes": ("list", _POS_INT), "methods": _LIST_STR,
         "chains": AXES["chains"], "precisions": AXES["precisions"], **SCALARS}
 SETTINGS = {"max_n": _POS_INT, "chains": AXES["chains"], **SCALARS}
@@ -212,7 +218,8 @@ def expand(suite: dict, **override) -> list[Cell]:
 
     Overrides: model, dataset, sizes (list), methods (list), chains (list),
     seeds (list), devices (list), precisions (list), num_warmup, num_samples,
-    target_ess, max_draws, options (per method), xla_devices, xla_flags.
+    target_ess, max_draws, options (per method), xla_devices, xla_flags, cpus (a positive
+    integer or "all").
     """
     from harness import targets
     from harness.targets import ANY_N
@@ -243,6 +250,7 @@ def expand(suite: dict, **override) -> list[Cell]:
     settings = suite.get("settings", {})
     xla_devices = override.get("xla_devices") or suite.get("xla_devices")
     xla_flags = override.get("xla_flags") or ""
+    cpus = override.get("cpus") or suite.get("cpus", DEFAULT_CPUS)
 
     def pick(key, method, entry, default):
         if override.get(key) is not None:
@@ -280,6 +288,7 @@ def expand(suite: dict, **override) -> list[Cell]:
                             device=device, num_chains=c, num_warmup=pick("num_warmup", method, d, 500),
                             num_samples=pick("num_samples", method, d, 500), seed=s, precision=precision,
                             xla_devices=xla_devices, xla_flags=xla_flags,
+                            cpus=None if cpus == "all" or device != "cpu" else cpus,
                             **_target_fields(method, pick("target_ess", method, d, None),
                                              pick("max_draws", method, d, None)))
                 cells.append(validate(cell))
