@@ -30,9 +30,9 @@ t = base / new) and d = log t. Each side's spread is measured, never assumed:
 
 The noise band is the sum of the two sides' half-spreads, max(log(hi/median),
 log(median/lo)): the medians must differ by more than both ranges allow; where a
-side is one row (one process), at least ``stats.PROCESS_NOISE`` (7 %): two processes
-of one commit differ by that much even where their replays agree within 1 %
-(measured: ``results/noise/aa``).
+side is one row (one process), at least ``stats.PROCESS_NOISE`` (17 %): two processes
+of one commit differ by up to that much even where their replays agree within 1 %
+(measured: ``results/default-aa``, ``results/noise/aa``).
 What no band here can see: this shared machine sometimes runs a cell's loop and
 floor alike 1.3-1.8x slower for tens of seconds (results/noise/README.md); a
 cell's replays then agree with each other and disagree with the other run. Where a
