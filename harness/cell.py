@@ -18,6 +18,7 @@ import os
 from dataclasses import asdict, dataclass, field
 
 from harness import UsageError
+from harness.environment import usable_cpus
 
 PRECISIONS = ("float32", "float64")
 RUN_TO_TARGET = ("target_ess", "max_draws")
@@ -88,11 +89,6 @@ class Cell:
                           sort_keys=True)
 
 
-def usable_cpus() -> list[int]:
-    """The cores this process may run on, ascending."""
-    return sorted(os.sched_getaffinity(0))
-
-
 def pin(cpus: int | None) -> None:
     """Run this process on its last ``cpus`` usable cores (None: leave it on all of them).
 
@@ -150,9 +146,8 @@ def validate(cell: Cell) -> Cell:
         raise UsageError(f"unknown precision {cell.precision!r}; valid: {', '.join(PRECISIONS)}")
     if cell.xla_devices is not None and cell.xla_devices < 1:
         raise UsageError(f"xla_devices must be a positive integer, got {cell.xla_devices}")
-    if cell.cpus is not None and not 1 <= cell.cpus <= len(usable_cpus()):
-        raise UsageError(f"cpus must be between 1 and the {len(usable_cpus())} core(s) this process may use, "
-                         f"got {cell.cpus}")
+    if cell.cpus is not None and not 1 <= cell.cpus <= (cores := len(usable_cpus())):
+        raise UsageError(f"cpus must be between 1 and the {cores} core(s) this process may use, got {cell.cpus}")
     if method.check is not None:  # combinations the method cannot run (e.g. adaptation without warmup)
         method.check(target, methods.RunConfig(cell.num_chains, cell.num_warmup, cell.num_samples, opts))
     return Cell(**{**cell.to_dict(), "n": n, "options": opts, **_run_to_target(cell, method)})

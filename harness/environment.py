@@ -52,6 +52,16 @@ def git_commit() -> str:
         return "unknown"
 
 
+def usable_cpus() -> list[int]:
+    """The cores this process may run on, ascending (``os.sched_getaffinity``)."""
+    return sorted(os.sched_getaffinity(0))
+
+
+def cpu_affinity() -> str:
+    """:func:`usable_cpus` as a row records it, e.g. ``"1"`` or ``"0,1"``."""
+    return ",".join(map(str, usable_cpus()))
+
+
 def capture(with_device: bool = True) -> dict:
     """Environment columns of a row. ``with_device`` initialises JAX to read its backend."""
     env = {
@@ -59,7 +69,7 @@ def capture(with_device: bool = True) -> dict:
         **{pkg: _version(pkg) for pkg in PACKAGES},
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
-        "cpu_affinity": ",".join(map(str, sorted(os.sched_getaffinity(0)))),
+        "cpu_affinity": cpu_affinity(),
         "platform": sys.platform,
         "git_commit": git_commit(),
         "hostname": socket.gethostname(),

@@ -39,6 +39,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from harness.environment import cpu_affinity
+
 PROBE_BYTES = {"cpu": 512 * 2**20, "gpu": 2 * 2**30}
 REPEATS = 10
 CACHE_ENV = "HARNESS_CACHE_DIR"
@@ -59,9 +61,8 @@ def _cache_path() -> Path:
 
 def _host_key() -> str:
     dev = jax.devices()[0]
-    cores = ",".join(map(str, sorted(os.sched_getaffinity(0))))  # a process held to one core streams less
     return "|".join((socket.gethostname(), dev.platform, dev.device_kind, jax.__version__,
-                     os.environ.get("XLA_FLAGS", ""), cores))
+                     os.environ.get("XLA_FLAGS", ""), cpu_affinity()))  # a process held to one core streams less
 
 
 def probe(nbytes: int | None = None, repeats: int = REPEATS) -> float:
