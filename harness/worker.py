@@ -95,13 +95,15 @@ def _host_ref(posterior, positions, seconds: float):
     """The host reference (:func:`harness.timing.replay_paired`): NumPyro's potential gradient of the
     model at fixed points (the initial positions of seed 0) at the floor's batch and dtype. Its program
     and inputs depend only on the cell's ``ref_group`` (posterior, size, batch, device, precision, XLA
-    setup), never on the method, so every cell of a group times the same thing."""
+    setup), never on the method, so every cell of a group times the same thing. One compiled copy
+    (``copies=1``): it tells a slow host from its group's fastest, within ``recheck.HOST_TOL``,
+    and is not a floor (a ratio's denominator)."""
     import jax
 
     from harness import timing
 
     fixed = posterior.initial_positions(jax.random.key(0), positions.shape[0]).astype(positions.dtype)
-    return timing.floor_loop(*posterior.density_and_data("model"), fixed, seconds=seconds)
+    return timing.floor_loop(*posterior.density_and_data("model"), fixed, seconds=seconds, copies=1)
 
 
 def _replay(loop, result, posterior, density: str, positions, work: float):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import jax
 import jax.numpy as jnp
@@ -29,10 +30,40 @@ def test_replay_count_rule(first_s, replays, first_counts):
     assert timing.replay_count(first_s) == (replays, first_counts)
 
 
-def test_replay_cost_counts_the_replays_a_floor_run_per_timing_and_the_host_reference():
-    assert timing.replay_cost_s(0.05) == pytest.approx(20 * 0.05 + 21 * 0.05 + 4 * 0.05)
-    assert timing.replay_cost_s(5.0) == pytest.approx(2 * 5.0 + 4 * 0.5 + 4 * 0.5)
-    assert timing.replay_cost_s(400.0) == pytest.approx(2 * 0.5 + 4 * 0.5)
+def test_replay_cost_counts_the_replays_a_floor_run_per_timing_the_host_reference_and_the_copy_trials():
+    trials = timing.FLOOR_COPIES * timing.FLOOR_TRIALS  # the floor's copies, each tried FLOOR_TRIALS times
+    assert timing.replay_cost_s(0.05) == pytest.approx(20 * 0.05 + 21 * 0.05 + 4 * 0.05 + trials * 0.02)
+    assert timing.replay_cost_s(0.01) == pytest.approx(100 * 0.01 + 101 * 0.01 + 4 * 0.01 + trials * 0.01)
+    assert timing.replay_cost_s(5.0) == pytest.approx(2 * 5.0 + 4 * 0.5 + 4 * 0.5 + trials * 0.02)
+    assert timing.replay_cost_s(400.0) == pytest.approx(2 * 0.5 + 4 * 0.5 + trials * 0.02)
+
+
+def test_floor_is_the_fastest_of_its_compiled_copies(monkeypatch):
+    """Copies of one program run at their own speeds: the floor keeps the fastest, sized by the first."""
+    speeds = [2e-4, 1e-4, 3e-4]  # seconds per iteration of the 1st, 2nd, 3rd compiled copy
+    made = []
+
+    def fake_compile(fn, *args, static_argnums=()):
+        s = speeds[len(made)]
+
+        def copy(z, n, data):
+            time.sleep(s * int(n))
+            return z
+
+        made.append(copy)
+        return copy, 0.0
+
+    monkeypatch.setattr(timing, "compile_timed", fake_compile)
+    z = jnp.zeros((2, 3))
+    call = timing.floor_loop(lambda data: None, {}, z, seconds=0.05)
+    assert len(made) == timing.FLOOR_COPIES == 3
+    assert call.compiled is made[1]
+    iters = int(call.args[1])
+    assert iters == pytest.approx(0.05 / 2e-4, rel=0.3)  # sized on the first copy
+    assert call.work == iters * 2
+    made.clear()
+    assert timing.floor_loop(lambda data: None, {}, z, seconds=0.05, copies=1).compiled is made[0]
+    assert len(made) == 1
 
 
 def _posterior():
