@@ -16,6 +16,9 @@
 #   ASV_RUN_ARGS    extra arguments for `asv run`, e.g. "--bench StepCost" or
 #                   "-a repeat=3" (default: none)
 #   ASV_MACHINE     machine name to record under (default: asv's, the hostname)
+#   ASV_CPU_AFFINITY  cores the benchmark processes are held to (asv's --cpu-affinity;
+#                   default: the last usable core, as a harness cell is held,
+#                   README "One core per CPU cell"; "none" leaves them free)
 #
 # View the site: `asv preview` (serves results/html/ on http://127.0.0.1:8080),
 # or open results/html/index.html through any static web server.
@@ -27,6 +30,8 @@ asv=${ASV:-asv}
 machine_args=()
 [[ -n "${ASV_MACHINE:-}" ]] && machine_args=(--machine "$ASV_MACHINE")
 read -r -a run_args <<< "${ASV_RUN_ARGS:-}"
+affinity=${ASV_CPU_AFFINITY:-$(python -c "import os; print(sorted(os.sched_getaffinity(0))[-1])")}
+[[ "$affinity" != none ]] && run_args+=(--cpu-affinity "$affinity")
 
 $asv machine --yes "${machine_args[@]}"
 

@@ -184,7 +184,7 @@ def test_shipped_suites_are_well_formed_and_estimated():
         assert {c.method for c in default if c.model == "sparse_logistic" and c.n == n} == every
     # ... and at 100k all but those the suite's header names as dropped there
     at_100k = {c.method for c in default if c.model == "sparse_logistic" and c.n == 100000}
-    assert every - at_100k == {"blackjax_nuts", "blackjax_chees", "numpyro_hmcecs"}
+    assert every - at_100k == {"blackjax_nuts", "numpyro_nuts", "blackjax_chees", "numpyro_hmcecs"}
     gp = {c.precision for c in default if c.model == "gp_pois_regr-gp_pois_regr"}
     assert gp == {"float64"} and {c.precision for c in default if c.model == "sparse_logistic"} == {"float32"}
     gpu = suites.expand(suites.load("gpu"))
