@@ -218,7 +218,8 @@ def replay_count(first_s: float) -> tuple[int, bool]:
       median 25 %), and a longer one (minutes, e.g. NUTS at N = 1e5) once, its own first
       run. A spread is read from three timings or more (loops up to 10 s); a longer loop's
       own length averages over the host's short disturbances, and compare falls back to
-      its stated threshold.
+      its stated threshold (never below ``stats.PROCESS_NOISE``: length does not average
+      over what differs between processes).
     """
     if not first_s > 0:
         return MIN_REPLAYS, False

@@ -39,7 +39,11 @@ cell's replays then agree with each other and disagree with the other run. Where
 side has no measured spread (one seed of a figure that is not replayed: compile,
 warmup or wall seconds; a loop over 10 s, timed once) a default threshold stands
 in: 10 % for run figures, 25 % for compile seconds (NumPyro's A/A runs measured
-5 % and 25 % on a quiet machine; this shared machine is noisier).
+5 % and 25 % on a quiet machine; this shared machine is noisier), and, such a side
+being one process, never below ``stats.PROCESS_NOISE`` either: a loop's length
+averages over the host's short disturbances, not over what differs between two
+processes (the A/A pair at 3ad7b23 called diamonds' 15 s NumPyro NUTS loop, timed
+once, slower at 1.11x under a 10 % band).
 
 Verdict: ``slower`` when d > noise, ``faster`` when d < -noise, else ``same``.
 A cell whose base has usable rows and new has none (failed, or every seed
@@ -240,8 +244,8 @@ def verdict(base: Side, new: Side, higher_is_better: bool, threshold: float) -> 
         noise = _half_spread(base) + _half_spread(new)
         if min(base.k, new.k) < 2:  # one process a side: never below what two processes differ by
             noise = max(noise, math.log1p(stats.PROCESS_NOISE))
-    else:
-        noise = math.log1p(threshold)
+    else:  # no measured spread: one row a side (one process), so never below PROCESS_NOISE either
+        noise = math.log1p(max(threshold, stats.PROCESS_NOISE))
     return ("slower" if d > noise else "faster" if d < -noise else "same"), d, noise
 
 
