@@ -30,7 +30,7 @@ asv=${ASV:-asv}
 machine_args=()
 [[ -n "${ASV_MACHINE:-}" ]] && machine_args=(--machine "$ASV_MACHINE")
 read -r -a run_args <<< "${ASV_RUN_ARGS:-}"
-affinity=${ASV_CPU_AFFINITY:-$(python -c "import os; print(sorted(os.sched_getaffinity(0))[-1])")}
+affinity=${ASV_CPU_AFFINITY:-$(python -c "from harness.environment import usable_cpus; print(usable_cpus()[-1])")}
 [[ "$affinity" != none ]] && run_args+=(--cpu-affinity "$affinity")
 
 $asv machine --yes "${machine_args[@]}"

@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     if not files:
         print(f"no matrix results for {sha[:8]} under results/asv/{args.machine}", file=sys.stderr)
         return 2
-    cols, table, params = [], {}, None
+    cols, table = [], {}
     for f in files:
         d = json.loads(f.read_text())
         req = d.get("requirements", {})
@@ -39,9 +39,8 @@ def main(argv=None) -> int:
             continue
         keys = d["result_columns"]
         rec = dict(zip(keys, res))
-        params = rec["params"]
         cols.append(name)
-        for combo, v in zip(itertools.product(*params), rec["result"]):
+        for combo, v in zip(itertools.product(*rec["params"]), rec["result"]):
             table.setdefault(combo, {})[name] = v
     cols.sort()
     print(f"{args.benchmark} at {sha[:8]}, us (asv median)\n")

@@ -10,7 +10,7 @@ machine, free processes printed 2.9 or 5.0 us at N = 569, for copies of the same
 and held ones 2.5 us every time: XLA splits a fused loop over one thread per usable core.
 
 Held copies still differ at large N, each keeping its speed (``--n 100000 --density target``,
-the seed's hand-written density: 261-301 us over 20 copies in 4 processes), which is why the
+the seed's hand-written density: 263-317 us over 20 copies in 4 processes), which is why the
 floor is the fastest of several copies (``harness.timing.floor_loop``). Each copy printed here
 is the floor of one copy (``copies=1``).
 """

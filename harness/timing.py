@@ -160,7 +160,7 @@ def floor_loop(log_density_of: Callable, data, positions, seconds: float = 0.05,
     gradient per point at the batch shape of ``positions`` (batch, dim).
 
     Why several copies: compiled copies of the same program run at different speeds, each
-    copy keeping its own (held to one core, the seed density's floor at N = 1e5: 261-301 us
+    copy keeping its own (held to one core, the seed density's floor at N = 1e5: 263-317 us
     per gradient over 20 copies in 4 processes, each copy within a few % of itself;
     ``python -m benchmarks.thread_split --n 100000 --density target``). One copy made the
     floor as random as that, and a method whose own copy happened to be fast beat "its
@@ -172,8 +172,9 @@ def floor_loop(log_density_of: Callable, data, positions, seconds: float = 0.05,
     """
     import jax.numpy as jnp
 
-    fn = _floor_loop_fn(log_density_of)
-    compiled = [compile_timed(fn, positions, jnp.int32(1), data)[0]]
+    # A new function object for each copy: jit's cache is per function, so each is compiled anew.
+    compiled = [compile_timed(_floor_loop_fn(log_density_of), positions, jnp.int32(1), data)[0]
+                for _ in range(copies)]
     n, t = 1, run_timed(compiled[0], positions, jnp.int32(1), data)[1]
     while t < 0.01 and n < 2**22:
         n *= 4
@@ -181,17 +182,14 @@ def floor_loop(log_density_of: Callable, data, positions, seconds: float = 0.05,
     per_iter = t / n
     iters = max(1, round(seconds / per_iter))
     work = iters * positions.shape[0]
+    best = [math.inf] * copies
     if copies > 1:
-        # A new function object each time: jit's cache is per function, so each is compiled anew.
-        compiled += [compile_timed(_floor_loop_fn(log_density_of), positions, jnp.int32(1), data)[0]
-                     for _ in range(copies - 1)]
         trial = jnp.int32(max(1, round(min(seconds, FLOOR_TRIAL_S) / per_iter)))
-        best = [math.inf] * copies
         for _ in range(FLOOR_TRIALS):
             for i, c in enumerate(compiled):
                 best[i] = min(best[i], run_timed(c, positions, trial, data)[1])
-        compiled = [compiled[best.index(min(best))]]
-    return TimedCall(compiled[0], (positions, jnp.int32(iters), data), work=work, phase="floor")
+    fastest = compiled[best.index(min(best))]
+    return TimedCall(fastest, (positions, jnp.int32(iters), data), work=work, phase="floor")
 
 
 #: Replay rule (see :func:`replay_count`).
