@@ -319,6 +319,8 @@ def add_reference(sub) -> None:
     p.add_argument("--dense-mass", action="store_true", help="adapt a dense mass matrix")
     p.add_argument("--min-ess", type=float, default=1000.0, help="least bulk and tail ESS per coordinate (default 1000)")
     p.add_argument("--max-rhat", type=float, default=1.01, help="R-hat must be below this (default 1.01)")
+    p.add_argument("--parallel", action="store_true",
+                   help="run the two samplers at once, each in its own process on its own core (needs two)")
     p.add_argument("--out", help="JSON path (default: the package's harness/references/<target>/...)")
     p.add_argument("--force", action="store_true", help="replace an existing reference file")
     p.set_defaults(func=cmd_reference)
@@ -344,11 +346,13 @@ def cmd_reference(args) -> int:
         doc = reference_runs.compute(
             target, dataset, n, num_chains=args.chains, num_warmup=args.warmup, num_samples=args.samples,
             seed=args.seed, target_accept_prob=args.target_accept, dense_mass=args.dense_mass,
-            min_ess=args.min_ess, max_rhat=args.max_rhat, command=command,
+            min_ess=args.min_ess, max_rhat=args.max_rhat, command=command, parallel=args.parallel,
         )
     except reference_runs.ReferenceFailed as e:
         print(f"harness: {e}", file=sys.stderr)
         return 1
+    except ValueError as e:  # --parallel on fewer than two cores
+        raise UsageError(str(e)) from None
     reference_runs.write(doc, path, overwrite=args.force)
     c = doc["checks"]
     print(f"harness: wrote {path} (min bulk ESS {c['min_ess_bulk']:.0f}, min tail ESS {c['min_ess_tail']:.0f}, "

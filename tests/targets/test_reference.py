@@ -121,3 +121,15 @@ def test_summarize_refuses_unconverged_draws():
     stuck = {"a": good["a"] + np.arange(4)[:, None, None]}  # chains that disagree
     failures = reference_runs.summarize(stuck, min_ess=1000, max_rhat=1.01)[2]
     assert any("R-hat" in f for f in failures) and any("ESS" in f for f in failures)
+
+
+def test_parallel_samplers_run_in_their_own_processes_and_match_the_serial_run():
+    # a registered target (the processes look it up by name); the same programs and seeds, so the
+    # same draws whether the two samplers run one after another here or at once in two processes
+    t = targets.get("ill_conditioned_gaussian")
+    kw = dict(num_chains=4, num_warmup=300, num_samples=500, min_ess=100, max_rhat=1.05, command="test")
+    serial = reference_runs.compute(t, "d10_c100", None, **kw)
+    parallel = reference_runs.compute(t, "d10_c100", None, parallel=True, **kw)
+    assert [r["method"] for r in parallel["samplers"]] == ["numpyro_nuts", "blackjax_nuts"]
+    np.testing.assert_allclose(parallel["sites"]["x"]["mean"], serial["sites"]["x"]["mean"], rtol=1e-4, atol=1e-5)
+    assert parallel["checks"] == pytest.approx(serial["checks"], rel=1e-4)
