@@ -320,10 +320,15 @@ def add_reference(sub) -> None:
     p.add_argument("--min-ess", type=float, default=1000.0, help="least bulk and tail ESS per coordinate (default 1000)")
     p.add_argument("--max-rhat", type=float, default=1.01, help="R-hat must be below this (default 1.01)")
     p.add_argument("--parallel", action="store_true",
-                   help="run the two samplers at once, each in its own process on its own core (needs two)")
+                   help="run the two samplers at once, each in its own process on its own core")
     p.add_argument("--out", help="JSON path (default: the package's harness/references/<target>/...)")
     p.add_argument("--force", action="store_true", help="replace an existing reference file")
     p.set_defaults(func=cmd_reference)
+
+
+def failed_path(path: Path) -> Path:
+    """Where a refused reference's diagnostics go: beside ``path``, ``<name>.failed.json``."""
+    return path.with_name(path.name.removesuffix(".json") + ".failed.json")
 
 
 def cmd_reference(args) -> int:
@@ -350,9 +355,10 @@ def cmd_reference(args) -> int:
         )
     except reference_runs.ReferenceFailed as e:
         print(f"harness: {e}", file=sys.stderr)
+        if e.doc is not None:  # each run's diagnostics, never where a reference is looked up
+            failed = reference_runs.write(e.doc, failed_path(path), overwrite=True)
+            print(f"harness: each run's diagnostics: {failed}", file=sys.stderr)
         return 1
-    except ValueError as e:  # --parallel on fewer than two cores
-        raise UsageError(str(e)) from None
     reference_runs.write(doc, path, overwrite=args.force)
     c = doc["checks"]
     print(f"harness: wrote {path} (min bulk ESS {c['min_ess_bulk']:.0f}, min tail ESS {c['min_ess_tail']:.0f}, "

@@ -27,7 +27,14 @@ from harness.targets.reference import REFERENCE_DATA_SEED
 
 
 class ReferenceFailed(RuntimeError):
-    """A computed reference failed its convergence checks and was not written."""
+    """A computed reference failed its convergence checks and was not written.
+
+    ``doc`` is the document as it would have been written, plus its ``failures``: each run's
+    diagnostics and the agreement, so that an hour of sampling says where it failed."""
+
+    def __init__(self, message: str, doc: dict | None = None):
+        super().__init__(message)
+        self.doc = doc
 
 
 def _versions() -> dict:
@@ -113,17 +120,16 @@ def _run_held(cpu, target_name: str, dataset: str, n, method_name: str, accept_o
 def _run_all(post, kwargs: list[dict], parallel: bool) -> list[tuple[dict, int, float]]:
     """Each sampler's :func:`_run` (``kwargs[i]`` for :data:`SAMPLERS` [i]): one after another in this
     process, or with ``parallel`` each in a fresh process of its own held to its own core (the first
-    two usable cores), so that the two long runs take the time of one."""
+    two usable cores; one shared where this process may use only one), so that the two long runs take
+    the time of one."""
     if not parallel:
         return [_run(post, m, a, **kw) for (m, a), kw in zip(SAMPLERS, kwargs)]
     from harness.environment import usable_cpus
 
     cpus = usable_cpus()
-    if len(cpus) < len(SAMPLERS):
-        raise ValueError(f"parallel references need {len(SAMPLERS)} usable cores; this process has {len(cpus)}")
     with ProcessPoolExecutor(len(SAMPLERS), mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(_run_held, cpu, post.target.name, post.dataset, post.n, m, a, **kw)
-                   for cpu, (m, a), kw in zip(cpus, SAMPLERS, kwargs)]
+        futures = [pool.submit(_run_held, cpus[i % len(cpus)], post.target.name, post.dataset, post.n, m, a, **kw)
+                   for i, ((m, a), kw) in enumerate(zip(SAMPLERS, kwargs))]
         return [f.result() for f in futures]
 
 
@@ -222,7 +228,8 @@ def compute(
     if failures:
         raise ReferenceFailed(
             f"reference for {target.name}/{dataset}/{post.n} not written: {'; '.join(failures)}; "
-            f"run longer (--samples, --chains) or raise --target-accept"
+            f"run longer (--samples, --chains) or raise --target-accept",
+            {**doc, "failures": failures},
         )
     return doc
 

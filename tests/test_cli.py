@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -113,7 +114,9 @@ def test_reference_refuses_an_unconverged_run_and_an_existing_file(tmp_path, cap
     from harness import reference_runs
 
     def failing(*args, **kwargs):
-        raise reference_runs.ReferenceFailed("reference for neals_funnel/d3/None not written: min bulk ESS 12 < 1000")
+        raise reference_runs.ReferenceFailed("reference for neals_funnel/d3/None not written: min bulk ESS 12 < 1000",
+                                             {"samplers": [{"method": "blackjax_nuts", "checks": {"max_rhat": 2.3}}],
+                                              "failures": ["blackjax_nuts: max R-hat 2.3327 >= 1.01"]})
 
     monkeypatch.setattr(reference_runs, "compute", failing)
     out = tmp_path / "ref.json"
@@ -121,6 +124,9 @@ def test_reference_refuses_an_unconverged_run_and_an_existing_file(tmp_path, cap
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
     assert "not written" in err and "ESS" in err and not out.exists()
+    # the refused runs' diagnostics are kept beside it, under a name no lookup reads
+    failed = json.loads((tmp_path / "ref.failed.json").read_text())
+    assert failed["samplers"][0]["checks"]["max_rhat"] == 2.3 and "ref.failed.json" in err
     out.write_text("{}")
     assert cli.main(argv) == 2
     assert "exists; pass --force" in capsys.readouterr().err and out.read_text() == "{}"

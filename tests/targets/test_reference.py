@@ -58,8 +58,11 @@ def test_two_samplers_that_agree_write_one_pooled_reference(monkeypatch):
 def test_a_reference_is_refused_when_the_samplers_disagree_or_diverge(monkeypatch, shift, divergences, says):
     # 12 standard errors of one run apart = 12 / sqrt(2) joint errors: far beyond 4
     monkeypatch.setattr(reference_runs, "_run", _iid_gaussian_runs(shift, divergences))
-    with pytest.raises(reference_runs.ReferenceFailed, match=says):
+    with pytest.raises(reference_runs.ReferenceFailed, match=says) as failed:
         reference_runs.compute(GAUSSIAN_2D, "analytic", None, num_chains=4, num_samples=2000)
+    doc = failed.value.doc  # what failed, run by run, for the caller to keep
+    assert [r["method"] for r in doc["samplers"]] == ["numpyro_nuts", "blackjax_nuts"]
+    assert doc["failures"] and "sites" in doc and doc["agreement"]["threshold"] == reference_runs.AGREE_Z
 
 
 def test_stored_references_are_found_by_target_dataset_and_size(tmp_path, monkeypatch):
