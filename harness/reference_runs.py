@@ -17,8 +17,8 @@ import os
 import platform
 import time
 from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from importlib import metadata
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np

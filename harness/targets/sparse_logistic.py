@@ -130,9 +130,9 @@ def _matvec(XT, w):
     Forward, ``w @ XT`` reads XT's rows in order, accumulating the N logits; the gradient with
     respect to w is ``XT @ g``, again XT's rows in order. Autodiff of ``w @ XT`` produces the same
     product but, vmapped over 4 chains, XLA's CPU backend contracts it as (chains, N) x (N, D)
-    against XT transposed: 4x slower at N = 1e6. So the backward pass is written out. Paired at
-    N = 1e6 on one core (floor per chain gradient): 8.2 ms at 1 chain (the plain density's
-    ``w @ X.T``: 43 ms), 5.8 ms at 4 chains (plain 6.2 ms), README "The memory roofline".
+    against XT transposed, several times slower at N = 1e6. So the backward pass is written out.
+    The paired floors of this density, the plain one and NumPyro's potential, at 1 and 4 chains:
+    ``harness run --suite roofline`` (committed rows and reading command: results/roofline).
     XT is data (never differentiated): its cotangent is None, a zero nothing computes.
     """
     return w @ XT
