@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from harness import UsageError, cli, suites
+from harness import UsageError, cli, methods, suites
 
 GOOD = """
 methods = ["handrolled_hmc"]
@@ -185,6 +185,11 @@ def test_shipped_suites_are_well_formed_and_estimated():
     # ... and at 100k all but those the suite's header names as dropped there
     at_100k = {c.method for c in default if c.model == "sparse_logistic" and c.n == 100000}
     assert every - at_100k == {"blackjax_nuts", "numpyro_nuts", "blackjax_chees", "numpyro_hmcecs"}
+    # every MCMC cell runs to ESS 400 under a cap of whole chunks; VI keeps its own rule (issue 13)
+    mcmc = [c for c in default if methods.get(c.method).family == "mcmc"]
+    assert {c.target_ess for c in mcmc} == {400.0}
+    assert all(c.max_draws >= c.num_samples and c.max_draws % c.num_samples == 0 for c in mcmc)
+    assert all(c.target_ess is None for c in default if methods.get(c.method).family == "vi")
     gp = {c.precision for c in default if c.model == "gp_pois_regr-gp_pois_regr"}
     assert gp == {"float64"} and {c.precision for c in default if c.model == "sparse_logistic"} == {"float32"}
     gpu = suites.expand(suites.load("gpu"))
