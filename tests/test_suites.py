@@ -70,6 +70,51 @@ def test_cli_flags_narrow_and_override(tmp_path):
     assert len({c.key() for c in cells}) == len(cells)
 
 
+ENTRIES = """
+methods = ["handrolled_hmc", "numpyro_nuts"]
+num_warmup = 500
+[[data]]
+model = "sparse_logistic"
+dataset = "synthetic"
+sizes = [100, 1000]
+methods = ["numpyro_nuts"]
+[[data]]
+model = "sparse_logistic"
+dataset = "synthetic"
+sizes = [100, 1000]
+num_warmup = 9
+methods = ["handrolled_hmc"]
+[[data]]
+model = "sparse_logistic"
+dataset = "synthetic"
+sizes = [3000]
+num_warmup = 30
+[[data]]
+model = "eight_schools-eight_schools_noncentered"
+"""
+
+
+def test_cli_method_and_size_run_the_suites_own_cells(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(ENTRIES)
+    suite = suites.load(str(path))
+    # --method X: one cell per size, with the settings of the entry that runs X there (not one per entry)
+    cells = suites.expand(suite, methods=["handrolled_hmc"])
+    assert [(c.n, c.num_warmup) for c in cells if c.model == "sparse_logistic"] == [(100, 9), (1000, 9), (3000, 30)]
+    assert len({(c.model, c.n) for c in cells}) == len(cells)
+    # --size N: the entry for that size gives the settings; fixed-data models (posteriordb) drop out
+    cells = suites.expand(suite, methods=["numpyro_nuts"], sizes=[3000])
+    assert [(c.model, c.n, c.num_warmup) for c in cells] == [("sparse_logistic", 3000, 30)]
+    cells = suites.expand(suite, sizes=[1000])
+    assert sorted((c.method, c.num_warmup) for c in cells) == [("handrolled_hmc", 9), ("numpyro_nuts", 500)]
+    # README's example on the shipped default suite
+    assert [(c.n, c.method) for c in suites.expand(suites.load("default"), methods=["numpyro_nuts"], sizes=[10000],
+                                                   seeds=[0, 1, 2])] == [(10000, "numpyro_nuts")] * 3
+    path.write_text('methods = ["handrolled_hmc"]\n[[data]]\nmodel = "eight_schools-eight_schools_noncentered"\n')
+    with pytest.raises(UsageError, match="no model of this suite has synthetic data"):
+        suites.expand(suites.load(str(path)), sizes=[100])
+
+
 def test_cpu_cells_are_held_to_one_core_unless_the_suite_or_cli_says_otherwise(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text(GOOD)

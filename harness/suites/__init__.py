@@ -229,6 +229,13 @@ def expand(suite: dict, **override) -> list[Cell]:
     if override.get("model"):
         target = targets.get(override["model"])
         data = [d for d in data if d["model"] == target.name] or [{"model": target.name}]
+    elif override.get("sizes") and not override.get("dataset"):
+        # a size names synthetic data: entries of models without any (fixed posteriordb data) drop out
+        data = [d for d in data if ANY_N in targets.get(d["model"]).datasets.values()]
+        if not data:
+            raise UsageError(f"--size: no model of this suite has synthetic data; its models: "
+                             f"{', '.join(sorted({d['model'] for d in suite.get('data', [])}))}")
+    own = [(d.get("sizes"), d.get("methods")) for d in data]  # each entry's own sizes and methods, before overrides
     if override.get("dataset") or override.get("sizes"):
         data = [dict(d, **{k: v for k, v in (("dataset", override.get("dataset")), ("sizes", override.get("sizes"))) if v})
                 for d in data]
@@ -260,8 +267,8 @@ def expand(suite: dict, **override) -> list[Cell]:
                 return scope[key]
         return default
 
-    cells = []
-    for d in data:
+    cells, rank = [], []
+    for d, (own_sizes, own_methods) in zip(data, own):
         target = targets.get(d["model"])
         dataset = d.get("dataset", target.default_dataset)
         if dataset not in target.datasets:
@@ -292,8 +299,31 @@ def expand(suite: dict, **override) -> list[Cell]:
                             **_target_fields(method, pick("target_ess", method, d, None),
                                              pick("max_draws", method, d, None)))
                 cells.append(validate(cell))
-    unique = {c.key(): c for c in reversed(cells)}  # overrides can map two entries onto one cell
-    return [c for c in cells if unique.get(c.key()) is c]
+                # how much this entry owns the cell: 2 its sizes and methods hold it, 1 its sizes only
+                sized = n in own_sizes if own_sizes else not override.get("sizes")  # no sizes: its fixed data's N
+                rank.append(sized * (1 + (method in (own_methods or [method]))))
+    return _dedupe(cells, rank)
+
+
+def _dedupe(cells: list[Cell], rank: list[int]) -> list[Cell]:
+    """One cell per (model, dataset, n, method, device, precision, chains, seed), in first-seen order.
+
+    CLI overrides of methods or sizes can map several data entries onto one such cell with different
+    settings (warmup, draws, caps): it keeps the one whose entry owns it in the suite (the entry's own
+    sizes and methods list it; else its sizes), else the first, so that ``--method X`` runs the suite's
+    own cells of X and a size no entry runs takes the settings of the entry for that size."""
+    def ident(c: Cell):
+        return c.model, c.dataset, c.n, c.method, c.device, c.precision, c.num_chains, c.seed
+
+    best: dict = {}
+    for i, c in enumerate(cells):
+        j = best.get(ident(c))
+        if j is None or rank[i] > rank[j]:
+            best[ident(c)] = i
+    order = {}
+    for i, c in enumerate(cells):
+        order.setdefault(ident(c), i)
+    return [cells[best[k]] for k in sorted(best, key=order.get)]
 
 
 def _target_fields(method: str, target_ess, max_draws) -> dict:
