@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli, runner, store
+from harness import cli, recheck, runner, store
 from harness.cell import Cell, validate
 from harness.progress import Progress
 
@@ -203,9 +203,12 @@ def test_resume_needs_out(capsys):
     assert "--resume needs --out" in capsys.readouterr().err
 
 
-def test_second_pass_runs_short_loops_again_and_the_store_reads_the_kept_row(tmp_path):
+def test_second_pass_runs_short_loops_again_and_the_store_reads_the_kept_row(tmp_path, monkeypatch):
     """recheck=True (harness run's default): the fake cells' loops are under SHORT_LOOP_S, so each runs
-    twice; both rows stay in the file, the reader sees one per cell: the faster attempt, annotated."""
+    twice; both rows stay in the file, the reader sees one per cell: the faster attempt, annotated.
+    SHORT_LOOP_S is raised here so that a busy machine (a loop slower than the shipped 0.05 s) cannot
+    change what the test exercises; the second pass reads it when it picks the cells."""
+    monkeypatch.setattr(recheck, "SHORT_LOOP_S", 60.0)
     cells = [fake(), fake(seed=1)]
     runner.run_cells(cells, tmp_path, recheck=True)
     raw = store.read_rows(tmp_path)
@@ -214,7 +217,7 @@ def test_second_pass_runs_short_loops_again_and_the_store_reads_the_kept_row(tmp
     df = store.load(tmp_path)
     assert list(df["cell_key"]) == [c.key() for c in cells]
     for _, row in df.iterrows():
-        assert row["attempts"] == 2 and row["recheck"].split("+")[0] == "short"  # maybe spread too: tiny loops jitter
+        assert row["attempts"] == 2 and "short" in row["recheck"].split("+")  # maybe host or spread too: a busy host
         assert row["sample_s"] == min(row["sample_s_attempts"])
     runner.run_cells(cells, tmp_path, resume=True, recheck=True)  # nothing left to run, nothing run twice more
     assert len(store.read_rows(tmp_path)) == 4
