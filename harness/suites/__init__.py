@@ -302,28 +302,27 @@ def expand(suite: dict, **override) -> list[Cell]:
                 # how much this entry owns the cell: 2 its sizes and methods hold it, 1 its sizes only
                 sized = n in own_sizes if own_sizes else not override.get("sizes")  # no sizes: its fixed data's N
                 rank.append(sized * (1 + (method in (own_methods or [method]))))
-    return _dedupe(cells, rank)
+    return _dedupe(cells, rank, by_setting=bool(override.get("methods") or override.get("sizes")))
 
 
-def _dedupe(cells: list[Cell], rank: list[int]) -> list[Cell]:
-    """One cell per (model, dataset, n, method, device, precision, chains, seed), in first-seen order.
+def _dedupe(cells: list[Cell], rank: list[int], by_setting: bool) -> list[Cell]:
+    """One cell per key, in first-seen order; with ``by_setting`` one per (model, dataset, n, method,
+    device, precision, chains, seed), whatever its warmup, draws and caps.
 
     CLI overrides of methods or sizes can map several data entries onto one such cell with different
-    settings (warmup, draws, caps): it keeps the one whose entry owns it in the suite (the entry's own
-    sizes and methods list it; else its sizes), else the first, so that ``--method X`` runs the suite's
-    own cells of X and a size no entry runs takes the settings of the entry for that size."""
+    settings: it keeps the one whose entry owns it in the suite (the entry's own sizes and methods list
+    it; else its sizes), else the first, so that ``--method X`` runs the suite's own cells of X and a
+    size no entry runs takes the settings of the entry for that size. Without those overrides a suite's
+    entries keep every cell they name (only identical keys collapse)."""
     def ident(c: Cell):
-        return c.model, c.dataset, c.n, c.method, c.device, c.precision, c.num_chains, c.seed
+        return (c.model, c.dataset, c.n, c.method, c.device, c.precision, c.num_chains, c.seed) if by_setting else c.key()
 
-    best: dict = {}
+    best: dict = {}  # ident -> index of the kept cell; a dict keeps first-seen order of its keys
     for i, c in enumerate(cells):
         j = best.get(ident(c))
         if j is None or rank[i] > rank[j]:
             best[ident(c)] = i
-    order = {}
-    for i, c in enumerate(cells):
-        order.setdefault(ident(c), i)
-    return [cells[best[k]] for k in sorted(best, key=order.get)]
+    return [cells[i] for i in best.values()]
 
 
 def _target_fields(method: str, target_ess, max_draws) -> dict:
