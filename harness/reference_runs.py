@@ -14,15 +14,14 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import platform
 import time
 from concurrent.futures import ProcessPoolExecutor
-from importlib import metadata
 from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 
+from harness import environment
 from harness.targets.reference import REFERENCE_DATA_SEED
 
 
@@ -35,16 +34,6 @@ class ReferenceFailed(RuntimeError):
     def __init__(self, message: str, doc: dict | None = None):
         super().__init__(message)
         self.doc = doc
-
-
-def _versions() -> dict:
-    out = {"python": platform.python_version()}
-    for pkg in ("harness", "jax", "jaxlib", "numpyro", "numpy", "arviz"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = None
-    return out
 
 
 def summarize(draws: dict, min_ess: float, max_rhat: float) -> tuple[dict, dict, list[str]]:
@@ -124,9 +113,7 @@ def _run_all(post, kwargs: list[dict], parallel: bool) -> list[tuple[dict, int, 
     the time of one."""
     if not parallel:
         return [_run(post, m, a, **kw) for (m, a), kw in zip(SAMPLERS, kwargs)]
-    from harness.environment import usable_cpus
-
-    cpus = usable_cpus()
+    cpus = environment.usable_cpus()
     with ProcessPoolExecutor(len(SAMPLERS), mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(_run_held, cpus[i % len(cpus)], post.target.name, post.dataset, post.n, m, a, **kw)
                    for i, ((m, a), kw) in enumerate(zip(SAMPLERS, kwargs))]
@@ -221,7 +208,8 @@ def compute(
         "seed": seed, "target_accept_prob": target_accept_prob, "checks": checks,
         "thresholds": {"min_ess": min_ess, "max_rhat": max_rhat, "agree_z": AGREE_Z},
         "samplers": runs, "agreement": agree,
-        "runtime_s": round(time.perf_counter() - t0, 1), "command": command, "versions": _versions(),
+        "runtime_s": round(time.perf_counter() - t0, 1), "command": command,
+        "environment": environment.capture(),  # versions, CPU, device, git commit, as a row carries them
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "sites": sites,
     }

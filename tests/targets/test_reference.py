@@ -6,7 +6,7 @@ import pytest
 from harness import targets
 from harness.cell import Cell, validate
 from harness.worker import run_cell
-from harness import reference_runs
+from harness import environment, reference_runs
 from harness.targets import reference
 from tests.conftest import GAUSS_COV, GAUSS_MEAN, GAUSSIAN_2D
 
@@ -21,8 +21,11 @@ def test_compute_recovers_a_known_posterior_and_round_trips(tmp_path):
     assert np.all(np.abs(ref.mean["x"] - GAUSS_MEAN) < 5 * se)
     np.testing.assert_allclose(ref.sd["x"], np.sqrt(np.diag(GAUSS_COV)), rtol=0.05)
     assert doc["checks"]["max_rhat"] < 1.01 and doc["checks"]["min_ess_bulk"] >= 1000
-    for key in ("command", "versions", "date", "num_chains", "seed"):
+    for key in ("command", "date", "num_chains", "seed"):
         assert key in doc
+    env = doc["environment"]  # what a row carries: versions, CPU, device, the commit that wrote it
+    assert env["git_commit"] == environment.git_commit() and env["numpyro"] and env["blackjax"]
+    assert env["backend"] == "cpu" and env["cpu"]
     assert [r["method"] for r in doc["samplers"]] == ["numpyro_nuts", "blackjax_nuts"]
     assert [r["seed"] for r in doc["samplers"]] == [0, 1] and doc["num_chains"] == 8
     assert doc["agreement"]["max_z_mean"] <= reference_runs.AGREE_Z and doc["checks"]["divergences"] == 0
