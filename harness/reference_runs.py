@@ -11,7 +11,6 @@ converged, or that only one sampler under test vouches for, is worse than none.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
 import time
@@ -201,6 +200,7 @@ def compute(
     checks["divergences"] = sum(r["checks"]["divergences"] for r in runs)
     for r in runs:
         del r["sites"]  # the pooled moments are the reference; each run keeps its diagnostics
+    env = environment.capture()  # versions, CPU, device, git commit, as a row carries them
     doc = {
         "target": target.name, "dataset": dataset, "n": post.n, "data_seed": REFERENCE_DATA_SEED,
         "method": " + ".join(m for m, _ in SAMPLERS) + ", pooled" + (" (numpyro: dense mass)" if dense_mass else ""),
@@ -209,8 +209,7 @@ def compute(
         "thresholds": {"min_ess": min_ess, "max_rhat": max_rhat, "agree_z": AGREE_Z},
         "samplers": runs, "agreement": agree,
         "runtime_s": round(time.perf_counter() - t0, 1), "command": command,
-        "environment": environment.capture(),  # versions, CPU, device, git commit, as a row carries them
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "environment": env, "date": env["timestamp"],
         "sites": sites,
     }
     if failures:

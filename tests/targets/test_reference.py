@@ -25,7 +25,7 @@ def test_compute_recovers_a_known_posterior_and_round_trips(tmp_path):
         assert key in doc
     env = doc["environment"]  # what a row carries: versions, CPU, device, the commit that wrote it
     assert env["git_commit"] == environment.git_commit() and env["numpyro"] and env["blackjax"]
-    assert env["backend"] == "cpu" and env["cpu"]
+    assert env["backend"] == "cpu" and env["cpu"] and doc["date"] == env["timestamp"]
     assert [r["method"] for r in doc["samplers"]] == ["numpyro_nuts", "blackjax_nuts"]
     assert [r["seed"] for r in doc["samplers"]] == [0, 1] and doc["num_chains"] == 8
     assert doc["agreement"]["max_z_mean"] <= reference_runs.AGREE_Z and doc["checks"]["divergences"] == 0
