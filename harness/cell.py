@@ -89,8 +89,10 @@ class Cell:
                           sort_keys=True)
 
 
-def pin(cpus: int | None) -> None:
-    """Run this process on its last ``cpus`` usable cores (None: leave it on all of them).
+def pin(cpus: int | None, cores: list[int] | None = None) -> None:
+    """Run this process on the last ``cpus`` of ``cores`` (default: the cores it may use; None
+    ``cpus``: leave it on all of them). ``cores`` is the slot a parallel run gave the cell
+    (:class:`harness.runner.LocalExecutor`), so co-running cells never share a core.
 
     Why one core by default (``suites.DEFAULT_CPUS``): XLA's CPU backend splits a fused loop
     over its thread pool (one thread per usable core) when its cost model says so, and on the
@@ -103,7 +105,7 @@ def pin(cpus: int | None) -> None:
     The last cores: a fixed choice, so that two runs on one host use the same core.
     """
     if cpus is not None:
-        os.sched_setaffinity(0, usable_cpus()[-cpus:])
+        os.sched_setaffinity(0, sorted(cores or usable_cpus())[-cpus:])
 
 
 def floor_density(method: str) -> str:

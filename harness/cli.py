@@ -132,6 +132,9 @@ def add_run(sub) -> None:
     p.add_argument("--timeout", type=positive_float, help="per-cell wall-clock limit, seconds (default: the suite's, else 1800)")
     p.add_argument("--save-draws", action="store_true", help="write each cell's draws as ArviZ netCDF under OUT/draws")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the cells on this Dask distributed scheduler")
+    p.add_argument("--jobs", type=cpus_arg, metavar="N|all",
+                   help="cells run at once here, each held to its own cores (default: the suite's, else all cores; "
+                        "large cells still run alone: harness.runner.co_runs)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--no-recheck", action="store_true",
                    help="no second pass: do not re-run the cells a shared host may have slowed, nor loops under "
@@ -153,7 +156,10 @@ def cmd_run(args) -> int:
 
     if args.resume and not args.out:
         raise UsageError("--resume needs --out DIR (the run directory to resume)")
+    if args.jobs is not None and args.scheduler:
+        raise UsageError("give --jobs or --scheduler, not both (a Dask cluster runs one cell per worker)")
     suite = suites.load(args.suite)
+    jobs = suites.jobs(suite, args.jobs)
     if args.model_file:
         from harness.targets import user
 
@@ -171,9 +177,11 @@ def cmd_run(args) -> int:
     if args.model_file:
         for dataset, n in dict.fromkeys((c.dataset, c.n) for c in cells):
             user.check(user.load(args.model), dataset, n)
+    if not args.scheduler:
+        runner.LocalExecutor(jobs).check(cells)
     default_timeout = args.timeout or runner.DEFAULT_TIMEOUT_S
     timeout = (lambda c: args.timeout) if args.timeout else (lambda c: suites.timeout_for(suite, c, default_timeout))
-    estimate = suites.estimate_s(suite, cells, default_timeout)
+    estimate = suites.estimate_s(suite, cells, default_timeout, jobs)
     if args.dry_run:
         for c in cells:
             print(c.label())
@@ -185,9 +193,10 @@ def cmd_run(args) -> int:
     todo = session.todo(cells)
     if not args.quiet:
         skipped = f", {len(cells) - len(todo)} already stored ok" if args.resume else ""
-        print(f"harness: {len(todo)} cell(s){skipped} -> {out} (estimated {suites.estimate_s(suite, todo, default_timeout) / 60:.1f} min)",
+        print(f"harness: {len(todo)} cell(s){skipped} -> {out} (estimated {suites.estimate_s(suite, todo, default_timeout, jobs) / 60:.1f} min, {jobs} at once)",
               file=sys.stderr)
-    progress = Progress(todo, lambda c: suites.estimate_cell_s(c, timeout(c)), quiet=args.quiet)
+    progress = Progress(todo, lambda c: suites.estimate_cell_s(c, timeout(c)), quiet=args.quiet,
+                        jobs=1 if args.scheduler else jobs)
     kwargs = dict(command=command, timeout_s=timeout, resume=args.resume, save_draws=args.save_draws,
                   progress=progress)
     try:
@@ -196,7 +205,7 @@ def cmd_run(args) -> int:
 
             run_cells_dask(todo, out, args.scheduler, **kwargs)
         else:
-            runner.run_cells(todo, out, recheck=not args.no_recheck, **kwargs)
+            runner.run_cells(todo, out, recheck=not args.no_recheck, jobs=jobs, **kwargs)
     finally:
         progress.close()
     if store.rows_path(out).exists():
@@ -235,7 +244,7 @@ def cmd_list(args) -> int:
             except UsageError as e:  # a shipped suite naming what this installation lacks
                 print(f"  {name:28s} NOT RUNNABLE HERE: {e}")
                 continue
-            minutes = suites.estimate_s(suite, cells, 1800.0) / 60
+            minutes = suites.estimate_s(suite, cells, 1800.0, suites.jobs(suite)) / 60
             print(f"  {name:28s} {len(cells):4d} cells, estimated {minutes:6.1f} min: {suite.get('description', '')}")
         print("  (estimates: a cost model, see harness/suites/_costs.toml; cells run one after another)")
     return 0

@@ -8,7 +8,8 @@ finished cell instead; ``quiet`` silences both.
 ETA: the estimated seconds of the cells still to run (the suite cost model,
 :func:`harness.suites.estimate_cell_s`) scaled by how long the finished cells
 really took against their own estimates (until one has finished, the raw
-estimate), less the time the current cell has already run.
+estimate), less the time the running cells have already run, over the ``jobs``
+cells that run at once.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class Progress:
     """Progress of ``cells``; call :meth:`start`, then :meth:`done` or :meth:`skip` per cell, then :meth:`close`."""
 
     def __init__(self, cells: list[Cell], estimate: Callable[[Cell], float] | None = None,
-                 stream: TextIO | None = None, quiet: bool = False, refresh_s: float = 1.0):
+                 stream: TextIO | None = None, quiet: bool = False, refresh_s: float = 1.0, jobs: int = 1):
         self.stream = stream if stream is not None else sys.stderr
         self.quiet = quiet
         self.live = not quiet and self.stream.isatty()
@@ -42,8 +43,9 @@ class Progress:
         self.done_count = 0
         self.spent_est = 0.0  # estimated seconds of the finished cells
         self.spent_real = 0.0  # and the seconds they really took
-        self.current: str = ""
-        self.t0 = self.cell_t0 = time.monotonic()
+        self.jobs = jobs
+        self.running: dict[str, tuple[str, float]] = {}  # cell key -> (label, start)
+        self.t0 = time.monotonic()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = None
@@ -55,8 +57,14 @@ class Progress:
         """Estimated seconds left: remaining estimates x (real / estimated so far), less the current cell's run."""
         left = sum(self.remaining.values())
         rate = self.spent_real / self.spent_est if self.spent_est > 0 else 1.0
-        running = time.monotonic() - self.cell_t0 if self.current else 0.0
-        return max(left * rate - running, 0.0)
+        now = time.monotonic()
+        running = sum(now - t0 for _, t0 in self.running.values())
+        return max(left * rate - running, 0.0) / self.jobs
+
+    @property
+    def current(self) -> str:
+        """The running cells' labels."""
+        return ", ".join(label for label, _ in self.running.values())
 
     def line(self) -> str:
         filled = BAR_WIDTH * self.done_count // max(self.total, 1)
@@ -75,23 +83,22 @@ class Progress:
 
     def start(self, cell: Cell) -> None:
         with self._lock:
-            self.current = cell.label()
-            self.cell_t0 = time.monotonic()
+            self.running[cell.key()] = (cell.label(), time.monotonic())
             if self.live:
                 self._draw()
 
     def _finish(self, key: str, ran: bool = True) -> None:
         est = self.remaining.pop(key, 0.0)
+        _, t0 = self.running.pop(key, ("", time.monotonic()))
         if ran:
             self.spent_est += est
-            self.spent_real += time.monotonic() - self.cell_t0
+            self.spent_real += time.monotonic() - t0
         self.done_count += 1
 
     def done(self, row: dict) -> None:
         with self._lock:
             self._finish(row.get("cell_key", ""))
             if self.live:
-                self.current = ""
                 self._draw()
             elif not self.quiet:
                 n = "" if row.get("n") is None else f":{row['n']}"

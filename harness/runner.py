@@ -33,13 +33,15 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from concurrent import futures
 from collections import deque
 from pathlib import Path
 from typing import Callable, Iterable
 
-from harness import environment, store
+from harness import UsageError, environment, store
 from harness.cell import Cell, base_row
 from harness.worker import peak_rss_mb
 
@@ -92,11 +94,17 @@ def _last_line(path: Path) -> str:
 
 
 def run_one(cell: Cell, timeout_s: float = DEFAULT_TIMEOUT_S, draws_path: str | None = None,
-            run_id: str | None = None) -> dict:
-    """Run ``cell`` in a fresh Python process and return its row (never raises for the cell's faults)."""
+            run_id: str | None = None, cores: list[int] | None = None,
+            cancel: threading.Event | None = None) -> dict:
+    """Run ``cell`` in a fresh Python process and return its row (never raises for the cell's faults).
+
+    ``cores``: the cores the cell's process is held to (its ``cpus`` last ones; default: the cores this
+    process may use); ``cancel``: when set, the child's process group is killed and the call raises
+    KeyboardInterrupt (a parallel run interrupted in its main thread)."""
     with tempfile.TemporaryDirectory(prefix="harness-cell-") as tmp:
         job_path, row_path, log_path = Path(tmp) / "job.json", Path(tmp) / "row.json", Path(tmp) / "log.txt"
-        job_path.write_text(json.dumps({"cell": cell.to_dict(), "draws_path": draws_path}))
+        job_path.write_text(json.dumps({"cell": cell.to_dict(), "draws_path": draws_path, "cores": cores,
+                                        "spawned_at": time.time()}))
         t0 = time.perf_counter()
         with open(log_path, "w") as log:
             proc = subprocess.Popen(
@@ -110,6 +118,8 @@ def run_one(cell: Cell, timeout_s: float = DEFAULT_TIMEOUT_S, draws_path: str | 
                 pid, wstatus, usage = os.wait4(proc.pid, os.WNOHANG)
                 if pid:
                     break
+                if cancel is not None and cancel.is_set():
+                    raise KeyboardInterrupt
                 if time.perf_counter() - t0 > timeout_s:
                     timed_out = True
                     with contextlib.suppress(ProcessLookupError):
@@ -136,6 +146,7 @@ def run_one(cell: Cell, timeout_s: float = DEFAULT_TIMEOUT_S, draws_path: str | 
         else:
             row = json.loads(row_path.read_text())
         row["peak_rss_mb"] = max(peak_rss_mb(usage), row.get("peak_rss_mb") or 0.0)
+        row["process_s"] = wall
         return row
 
 
@@ -208,16 +219,26 @@ class Session:
         ``claim(cell)``: a context manager yielding whether this run may run the cell (default
         :meth:`claimed`); ``keep(cell, row)``: the row to store (default: the row as it came, e.g. the
         second pass's :func:`harness.recheck.merge`). A GPU cell waits for a slot that takes one; when no
-        slot does, it is recorded ``skipped`` with the executor's reason. Stored rows go to ``self.rows``.
+        slot does, it is recorded ``skipped`` with the executor's reason. A cell the executor calls
+        ``exclusive`` (one that co-running would slow: :func:`co_runs`) starts only when no other cell is
+        in flight, and nothing starts beside it. Each row records the executor's ``jobs`` and
+        ``co_running``, the most other cells in flight while it ran. Stored rows go to ``self.rows``.
         """
         claim = claim or self.claimed
         pending = deque(cells)
-        in_flight: list[list] = []  # [handle, cell, slot, claim stack]
+        in_flight: list[list] = []  # [handle, cell, slot, claim stack, most other cells in flight]
+        jobs = getattr(executor, "jobs", None)
+        exclusive = getattr(executor, "exclusive", lambda cell: False)
 
-        def record(cell: Cell, row: dict) -> None:
-            row = self.finish(cell, keep(cell, row) if keep else row)
+        def record(cell: Cell, row: dict, co_running: int = 0) -> None:
+            row = keep(cell, row) if keep else row
+            row.update(jobs=jobs, co_running=co_running)
+            row = self.finish(cell, row)
             if progress:
                 progress.done(row)
+
+        def may_start(cell: Cell) -> bool:
+            return not in_flight or not (exclusive(cell) or any(exclusive(f[1]) for f in in_flight))
 
         with contextlib.ExitStack() as claims:
             while pending or in_flight:
@@ -229,7 +250,7 @@ class Session:
                 for slot, takes_gpu in slots.items():
                     if slot in busy:
                         continue
-                    cell = next((c for c in pending if c.device != "gpu" or takes_gpu), None)
+                    cell = next((c for c in pending if (c.device != "gpu" or takes_gpu) and may_start(c)), None)
                     if cell is None:
                         continue
                     pending.remove(cell)
@@ -246,7 +267,9 @@ class Session:
                         stack.close()
                         record(cell, row)
                         continue
-                    in_flight.append([executor.submit(slot, cell, kwargs), cell, slot, stack])
+                    in_flight.append([executor.submit(slot, cell, kwargs), cell, slot, stack, 0])
+                    for f in in_flight:
+                        f[4] = max(f[4], len(in_flight) - 1)
                     busy.add(slot)
                 if slots and not any(slots.values()):  # GPU cells no slot here can take
                     for cell in [c for c in pending if c.device == "gpu"]:
@@ -255,31 +278,87 @@ class Session:
                             progress.start(cell)
                         record(cell, failure_row(cell, "skipped", executor.no_gpu))
                 for i, row in executor.finished([(f[0], f[1], f[2]) for f in in_flight]):
-                    _, cell, _, stack = in_flight[i]
+                    _, cell, _, stack, co_running = in_flight[i]
                     stack.close()
-                    record(cell, row)
+                    record(cell, row, co_running)
                     in_flight[i] = None
                 in_flight = [f for f in in_flight if f is not None]
 
 
+#: Cells at least this large (data rows N) run alone under ``--jobs``: co-running two of them
+#: slows each one's gradients, since both stream their data through one memory system (see
+#: ``docs/methodology.md``, "Parallel cells"; the probe: ``python -m benchmarks.co_run``).
+CO_RUN_MAX_N = 20_000
+
+
+def co_runs(cell: Cell) -> bool:
+    """Whether ``cell`` may run beside other cells: a CPU cell held to its cores (``cpus`` set) whose
+    data is small enough (:data:`CO_RUN_MAX_N`) that its gradients do not fight for memory bandwidth."""
+    return cell.device == "cpu" and cell.cpus is not None and (cell.n is None or cell.n < CO_RUN_MAX_N)
+
+
 class LocalExecutor:
-    """Cells run here, one at a time, each in a fresh process (:func:`run_one`): one slot, which takes
-    GPU cells too (a cell finds out itself whether its device exists)."""
+    """Cells run here, each in a fresh process (:func:`run_one`), ``jobs`` at a time.
+
+    With one job (the default) a cell runs to its end in :meth:`submit`: one slot, which takes GPU cells
+    too (a cell finds out itself whether its device exists). With ``jobs`` > 1 the usable cores are split
+    into ``jobs`` disjoint slots (the last cores first, as :func:`harness.cell.pin` holds a lone cell), each
+    cell runs in a thread that waits for its process, held to its slot's cores, and only the first slot
+    takes GPU cells (one device). A cell that must not share the machine (not :func:`co_runs`) runs alone.
+    """
 
     no_gpu = ""
 
-    def slots(self) -> dict:
-        return {"here": True}
+    def __init__(self, jobs: int = 1, cores: list[int] | None = None):
+        cores = sorted(cores or environment.usable_cpus())
+        if not 1 <= jobs <= len(cores):
+            raise UsageError(f"--jobs must be between 1 and the {len(cores)} core(s) this process may use, got {jobs}")
+        self.jobs = jobs
+        per = len(cores) // jobs
+        self.cores = {f"cores{i}": cores[len(cores) - (i + 1) * per: len(cores) - i * per] for i in range(jobs)}
+        self.cancel = threading.Event()
+        self.pool = futures.ThreadPoolExecutor(jobs, thread_name_prefix="harness-cell") if jobs > 1 else None
 
-    def wait_for_slots(self) -> None:  # the one slot is always there
+    def check(self, cells: Iterable[Cell]) -> None:
+        """Refuse (UsageError) a parallel run whose cells want more cores than a slot has."""
+        if self.jobs == 1:
+            return
+        per = len(next(iter(self.cores.values())))
+        for cell in cells:
+            if cell.device == "cpu" and (cell.cpus is None or cell.cpus > per):
+                want = "every core (--cpus all)" if cell.cpus is None else f"{cell.cpus} cores"
+                raise UsageError(f"--jobs {self.jobs} gives each cell {per} core(s), but {cell.label()} wants {want}; "
+                                 f"use fewer jobs or --cpus {per}")
+
+    def exclusive(self, cell: Cell) -> bool:
+        return self.jobs > 1 and not co_runs(cell)
+
+    def slots(self) -> dict:
+        return {slot: i == 0 for i, slot in enumerate(self.cores)}
+
+    def wait_for_slots(self) -> None:  # the slots are always there
         return None
 
-    def submit(self, slot, cell: Cell, kwargs: dict) -> dict:
-        return run_one(cell, **kwargs)  # runs to the end: the handle is the row
+    def submit(self, slot, cell: Cell, kwargs: dict):
+        if self.pool is None:
+            return run_one(cell, **kwargs)  # runs to the end: the handle is the row
+        kwargs = {**kwargs, "cancel": self.cancel}
+        if cell.device == "cpu":
+            kwargs["cores"] = self.cores[slot]
+        return self.pool.submit(run_one, cell, **kwargs)
 
     def finished(self, flights) -> list[tuple[int, dict]]:
-        return [(i, handle) for i, (handle, _, _) in enumerate(flights)]
+        if self.pool is None:
+            return [(i, handle) for i, (handle, _, _) in enumerate(flights)]
+        if flights:
+            futures.wait([f[0] for f in flights], timeout=POLL_S * 4, return_when=futures.FIRST_COMPLETED)
+        return [(i, handle.result()) for i, (handle, _, _) in enumerate(flights) if handle.done()]
 
+    def close(self) -> None:
+        """Stop every cell still running (their processes are killed) and the threads."""
+        self.cancel.set()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_cells(
@@ -292,32 +371,44 @@ def run_cells(
     save_draws: bool = False,
     progress=None,
     recheck: bool = False,
+    jobs: int = 1,
 ) -> list[dict]:
-    """Run the cells here, one after another, appending each row to ``out_dir`` as soon as it ends.
+    """Run the cells here, ``jobs`` at a time (:class:`LocalExecutor`), appending each row to ``out_dir``
+    as soon as it ends.
 
     Returns the rows of this call; with ``resume`` the cells already stored ok
     are skipped (and cells another live run holds are left to it).
     ``progress`` (a :class:`harness.progress.Progress`) hears of each cell's
     start, row or skip. With ``recheck`` (what ``harness run`` does), a second
-    pass runs again the cells a shared host may have slowed (:mod:`harness.recheck`)
+    pass runs again those of these cells a shared host may have slowed (:mod:`harness.recheck`)
     and appends the row it keeps.
     """
+    cells = list(cells)
+    executor = LocalExecutor(jobs)
+    executor.check(cells)
     session = Session(out_dir, command, timeout_s, resume, save_draws, on_row)
-    session.run(session.todo(cells), LocalExecutor(), progress)
-    if recheck:
-        second_pass(session, LocalExecutor(), progress)
+    try:
+        session.run(session.todo(cells), executor, progress)
+        if recheck:
+            second_pass(session, executor, progress, cells)
+    finally:
+        executor.close()
     return session.rows
 
 
-def second_pass(session: Session, executor, progress=None) -> None:
-    """Run again, in fresh processes and after every other cell, the cells :func:`harness.recheck.suspects`
-    names among the run directory's rows (a resumed run's earlier rows included), each once: a cell
-    already run twice is not run again, and a concurrent resumed run's claim is respected. Append the
-    row :func:`harness.recheck.merge` keeps."""
+def second_pass(session: Session, executor, progress=None, cells: Iterable[Cell] | None = None) -> None:
+    """Run again, in fresh processes and after every other cell, those of ``cells`` (default: every cell
+    stored in the run directory) that :func:`harness.recheck.suspects` names among the run directory's
+    rows (a resumed run's earlier rows included; cells of earlier invocations that this one did not name
+    are left alone), each once: a cell already run twice is not run again, and a concurrent resumed
+    run's claim is respected. Append the row :func:`harness.recheck.merge` keeps."""
     from harness import recheck
 
     rows = store.latest(store.read_rows(session.out_dir))
     again = recheck.suspects(rows)
+    if cells is not None:
+        named = {c.key() for c in cells}
+        again = {k: why for k, why in again.items() if k in named}
     first = {r["cell_key"]: r for r in rows if r.get("cell_key") in again and not r.get("attempts")}
     cells = [Cell(**json.loads(key)) for key in first]
     if progress and cells:

@@ -14,6 +14,8 @@ in the order the store shows them:
 - ``accuracy``: against the posterior's reference;
 - ``floor``: the gradient floor, the host reference and the memory roofline;
 - ``recheck``: the run's second pass (:mod:`harness.recheck`);
+- ``protocol``: where the cell's wall time went (:class:`harness.worker.Phases`) and how many cells
+  ran beside it (:class:`harness.runner.LocalExecutor`);
 - ``resources``, ``environment`` (:func:`harness.environment.capture`), ``provenance``.
 
 Everything else derives from here: the store's column order (``COLUMNS``), the report's
@@ -28,7 +30,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 GROUPS = ("config", "outcome", "timing", "work", "diagnostics", "derived", "accuracy", "floor", "recheck",
-          "resources", "environment", "provenance")
+          "protocol", "resources", "environment", "provenance")
 
 
 class Tracked(NamedTuple):
@@ -122,6 +124,17 @@ COLUMN_LIST: tuple[Column, ...] = tuple(
          ("recheck_error", "the failed second attempt"))
     + _c("recheck", list, ("sample_s_attempts", "sample_s of each attempt"),
          ("ref_us_per_grad_attempts", "host reference of each attempt"))
+    + _c("protocol", float,
+         ("process_s", "the cell's process from spawn to exit, as the runner saw it"),
+         ("startup_s", "interpreter start, imports and JAX's start, before the cell's work"),
+         ("data_s", "the posterior's data and the method's lookup"),
+         ("method_s", "the method's run: compile, init, warmup, sampling and its checks"),
+         ("summary_s", "ESS, R-hat and accuracy of the draws"),
+         ("replay_s", "the replay protocol: floor copies and trials, replays, host reference"),
+         ("roofline_s", "the memory roofline"), ("draws_s", "saving the draws"),
+         ("environment_s", "capturing the environment"), ("failed_s", "the phase that raised (not ok)"))
+    + _c("protocol", int, ("jobs", "cells the run ran at once (--jobs)"),
+         ("co_running", "most other cells in flight on this host while this one ran"))
     + _c("resources", float, ("peak_rss_mb", "peak resident memory, MiB"), ("peak_device_mb", "peak device memory"))
     + _c("resources", str, ("draws_path", "saved draws, relative to the run directory"))
     + _c("environment", str, ("python", "Python version"), ("jax", "version"), ("jaxlib", "version"),

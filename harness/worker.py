@@ -180,8 +180,27 @@ def skipped_row(cell: Cell, why: str) -> dict:
     return row
 
 
-def run_cell(cell: Cell, draws_path: str | None = None) -> dict:
-    """Run one cell here and return its row (never raises; failures become the row's status)."""
+class Phases:
+    """Wall seconds of a cell's phases (the ``protocol`` columns of :mod:`harness.schema`): each
+    :meth:`lap` closes the phase that began at the previous one, so the phases tile the cell's time."""
+
+    def __init__(self):
+        self.t = time.perf_counter()
+        self.began = time.time()  # wall clock, comparable with the runner's spawn time
+        self.seconds: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self.t
+        self.t = now
+
+
+def run_cell(cell: Cell, draws_path: str | None = None, spawned_at: float | None = None) -> dict:
+    """Run one cell here and return its row (never raises; failures become the row's status).
+
+    ``spawned_at``: the wall-clock time (``time.time()``) at which the runner started this process,
+    so ``startup_s`` counts the interpreter's start and the imports too."""
+    phases = Phases()
     import jax
 
     if cell.precision == "float64":
@@ -195,19 +214,23 @@ def run_cell(cell: Cell, draws_path: str | None = None) -> dict:
 
     row = base_row(cell)
     t0 = time.perf_counter()
+    phases.lap("startup_s")
     try:
         method = methods.get(cell.method)
         posterior = _posterior(cell)
         target = None if cell.target_ess is None else ToTarget(cell.target_ess, cell.max_draws)
         config = methods.RunConfig(cell.num_chains, cell.num_warmup, cell.num_samples, cell.options, target)
+        phases.lap("data_s")
         with timing.recording_runs() as runs:
             result = method.run(posterior, config, jax.random.key(cell.seed))
+        phases.lap("method_s")
         loop = timing.sampling_call(runs)
         del runs  # only the sampling loop's arguments stay alive
         row["peak_device_mb"] = _device_peak_mb(jax)
         z = posterior.layout.unconstrain(result.draws)  # (chain, draw, dim); chains as run (ChEES: its ensemble)
         finite = bool(np.all(np.isfinite(z)))
         summary = _summary(z, result.point_estimate)
+        phases.lap("summary_s")
         if method.family == "vi":  # guide draws are iid: converged means the optimiser met its stopping rule
             summary["converged"] = finite and bool(result.opt_converged)
         # a subsampling method's gradient touches m of N points: per-gradient figures use full-data equivalents
@@ -218,6 +241,7 @@ def run_cell(cell: Cell, draws_path: str | None = None) -> dict:
         batch = int(result.grad_batch or cell.num_chains)
         positions = _floor_positions(posterior, z, batch, cell.seed)
         timed = _replay(loop, result, posterior, method.density, positions, work)
+        phases.lap("replay_s")
         sample_s = timed.seconds
         row.update(
             status="ok",
@@ -247,6 +271,7 @@ def run_cell(cell: Cell, draws_path: str | None = None) -> dict:
         # deterministic sites (Stan's transformed parameters), which a VI guide's draws lack
         scored = posterior.layout.every_site(result.draws, z) if ref else result.draws
         row.update(metrics.accuracy(scored, ref and ref.mean, ref and ref.sd), reference=ref and ref.source)
+        phases.lap("summary_s")
         row["no_grad_reason"] = method.uncounted_work or None
         row.update(derived.figures(row))
         if not finite:
@@ -266,18 +291,25 @@ def run_cell(cell: Cell, draws_path: str | None = None) -> dict:
                    overhead_ratio_min=min(timed.ratios), overhead_ratio_max=max(timed.ratios),
                    ref_us_per_grad=timed.ref * 1e6, ref_group=cell.ref_group(batch))
         row.update(_roofline(posterior, method.density, positions, timed.floor * 1e6))
+        phases.lap("roofline_s")
         if draws_path:
             from harness import draws
 
             stats = {k: v for k, v in result.extra.items() if not _is_scalar(v)}
             draws.save(draws_path, result.draws, stats, attrs={"cell_key": cell.key(), "status": row["status"]})
             row["draws_path"] = draws_path
+            phases.lap("draws_s")
     except Exception as e:  # the matrix goes on: the failure becomes the row
+        phases.lap("failed_s")
         row.update(status=_classify(e), error=f"{type(e).__name__}: {e}".splitlines()[0][:500])
         traceback.print_exc(file=sys.stderr)
     row["wall_s"] = time.perf_counter() - t0
     row["peak_rss_mb"] = peak_rss_mb(resource.getrusage(resource.RUSAGE_SELF))
     row.update(environment.capture(with_device=True))
+    phases.lap("environment_s")
+    if spawned_at is not None:  # the interpreter's start and the imports before this function ran
+        phases.seconds["startup_s"] += max(0.0, phases.began - spawned_at)
+    row.update(phases.seconds)
     return row
 
 
@@ -309,13 +341,13 @@ def main(argv=None) -> int:
     with open(argv[0]) as f:
         job = json.load(f)
     cell = Cell(**job["cell"])
-    pin(cell.cpus)  # before JAX starts: XLA sizes its thread pool to the cores it may use
+    pin(cell.cpus, job.get("cores"))  # before JAX starts: XLA sizes its thread pool to the cores it may use
     why = device_unavailable(cell.device)  # before plugins, which may import the method registry
     if why:
         row = skipped_row(cell, why)
     else:
         load_plugins()
-        row = run_cell(cell, job.get("draws_path"))
+        row = run_cell(cell, job.get("draws_path"), job.get("spawned_at"))
     from harness.store import _clean
 
     with open(argv[1], "w") as f:

@@ -18,6 +18,7 @@ Shipped suites live beside this module (``quick``, ``default``, ``scaling``,
     max_draws = 16000                              #   (harness.methods.to_target), up to max_draws
     xla_devices = 4                                # forced host devices (CPU)
     cpus = 1                                       # cores per CPU cell's process, or "all" (default 1)
+    jobs = "all"                                   # cells at once (harness.runner.LocalExecutor; default "all")
 
     [[data]]                                       # one entry per model/dataset
     model = "sparse_logistic"
@@ -83,8 +84,8 @@ AXES = {
 SCALARS = {"num_warmup": _NONNEG_INT, "num_samples": _POS_INT, "timeout_s": _POS_NUM, "target_ess": _POS_NUM,
            "max_draws": _POS_INT}
 _CPUS = (lambda v: v == "all" or (_int(v) and v >= 1), 'a positive integer or "all"')
-TOP = {"description": _STR, **AXES, **SCALARS, "xla_devices": _POS_INT, "cpus": _CPUS, "data": None, "options": None,
-       "settings": None}
+TOP = {"description": _STR, **AXES, **SCALARS, "xla_devices": _POS_INT, "cpus": _CPUS, "jobs": _CPUS, "data": None,
+       "options": None, "settings": None}
 
 #: Cores a CPU cell's process is held to unless the suite or ``--cpus`` says otherwise
 #: (:func:`harness.cell.pin` says why); a GPU cell's process keeps every core.
@@ -418,7 +419,35 @@ def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | No
     return min(total, timeout_s) if timeout_s else total
 
 
-def estimate_s(suite: dict, cells: list[Cell], default_timeout_s: float) -> float:
-    """Estimated wall seconds of running ``cells`` of ``suite`` one after another."""
+def estimate_s(suite: dict, cells: list[Cell], default_timeout_s: float, jobs: int = 1) -> float:
+    """Estimated wall seconds of running ``cells`` of ``suite``, ``jobs`` at a time as the runner schedules
+    them (:class:`harness.runner.LocalExecutor`): in order, each to the first free slot, a cell that does
+    not :func:`harness.runner.co_runs` alone."""
+    from harness.runner import co_runs
+
     model = costs()
-    return sum(estimate_cell_s(c, timeout_for(suite, c, default_timeout_s), model) for c in cells)
+    slots, alone = [0.0] * jobs, 0.0
+    for c in cells:
+        seconds = estimate_cell_s(c, timeout_for(suite, c, default_timeout_s), model)
+        if jobs > 1 and not co_runs(c):
+            alone += seconds
+        else:
+            slots[slots.index(min(slots))] += seconds
+    return alone + max(slots)
+
+
+#: Cells at once when neither the suite nor ``--jobs`` says: every core this process may use.
+DEFAULT_JOBS = "all"
+
+
+def jobs(suite: dict, override: int | str | None = None) -> int:
+    """Cells to run at once: ``override`` (``--jobs``), else the suite's ``jobs``, else :data:`DEFAULT_JOBS`;
+    ``"all"`` is every core this process may use. Refuses (UsageError) more jobs than cores."""
+    from harness.environment import usable_cpus
+
+    value = override if override is not None else suite.get("jobs", DEFAULT_JOBS)
+    cores = len(usable_cpus())
+    value = cores if value == "all" else value
+    if not 1 <= value <= cores:
+        raise UsageError(f"--jobs must be between 1 and the {cores} core(s) this process may use, got {value}")
+    return value

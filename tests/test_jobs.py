@@ -1,0 +1,135 @@
+"""Parallel cells (``harness run --jobs N``): disjoint cores per slot, large cells alone, the second
+pass and resume under jobs, phases in every row, and the refusals of bad input.
+
+Cells are the fake ones of tests/fake_cells.py (loaded in every cell process through HARNESS_PLUGINS).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from harness import UsageError, cli, recheck, runner, schema, store, suites
+from harness.cell import Cell, validate
+from harness.environment import usable_cpus
+
+ROOT = Path(__file__).resolve().parent.parent
+TWO_CORES = pytest.mark.skipif(len(usable_cpus()) < 2, reason="needs two usable cores")
+
+
+@pytest.fixture(autouse=True)
+def plugin_env(monkeypatch):
+    monkeypatch.setenv("HARNESS_PLUGINS", "tests.fake_cells")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+
+
+def fake(sleep_s=0.0, **kw) -> Cell:
+    kw = {"num_chains": 2, "num_warmup": 0, "num_samples": 50, "cpus": 1, **kw}
+    return validate(Cell("test_tiny", "analytic", None, "test_fake", {"sleep_s": sleep_s}, **kw))
+
+
+def test_slots_split_the_cores_disjointly_last_cores_first():
+    ex = runner.LocalExecutor(2, cores=[0, 1, 2, 3])
+    assert ex.cores == {"cores0": [2, 3], "cores1": [0, 1]}
+    assert ex.slots() == {"cores0": True, "cores1": False}  # one device: only the first slot takes GPU cells
+    ex.close()
+    assert runner.LocalExecutor(1, cores=[0, 1, 2]).cores == {"cores0": [0, 1, 2]}
+
+
+def test_refusals_name_what_is_valid():
+    with pytest.raises(UsageError, match="between 1 and the 2 core"):
+        runner.LocalExecutor(3, cores=[0, 1])
+    with pytest.raises(UsageError, match="between 1 and the 2 core"):
+        runner.LocalExecutor(0, cores=[0, 1])
+    ex = runner.LocalExecutor(2, cores=[0, 1])
+    with pytest.raises(UsageError, match="gives each cell 1 core"):
+        ex.check([fake(cpus=None)])
+    ex.check([fake()])  # one core each: fine
+    ex.close()
+
+
+def test_large_cells_run_alone():
+    big = Cell("sparse_logistic", "synthetic", runner.CO_RUN_MAX_N, "handrolled_hmc", cpus=1)
+    small = Cell("sparse_logistic", "synthetic", runner.CO_RUN_MAX_N - 1, "handrolled_hmc", cpus=1)
+    assert not runner.co_runs(big) and runner.co_runs(small)
+    assert not runner.co_runs(Cell("sparse_logistic", "synthetic", 200, "handrolled_hmc", cpus=None))
+    assert not runner.co_runs(Cell("sparse_logistic", "synthetic", 200, "handrolled_hmc", device="gpu", cpus=1))
+
+
+def test_estimate_runs_alone_cells_after_the_shared_makespan(monkeypatch):
+    costs = {"a": 10.0, "b": 10.0, "c": 4.0}
+    monkeypatch.setattr(suites, "estimate_cell_s", lambda c, timeout, model=None: costs[c.method])
+    monkeypatch.setattr(suites, "costs", lambda: {})
+    cells = [Cell("m", "d", 10, "a", cpus=1), Cell("m", "d", 10, "b", cpus=1),
+             Cell("m", "d", runner.CO_RUN_MAX_N, "c", cpus=1)]
+    assert suites.estimate_s({}, cells, 60.0, jobs=1) == 24.0
+    assert suites.estimate_s({}, cells, 60.0, jobs=2) == 14.0  # a and b side by side, then c alone
+
+
+@TWO_CORES
+def test_two_jobs_run_side_by_side_on_their_own_cores(tmp_path):
+    cells = [fake(2.0, seed=0), fake(2.0, seed=1)]
+    rows = runner.run_cells(cells, tmp_path, jobs=2)
+    assert sorted(r["cell_key"] for r in rows) == sorted(c.key() for c in cells)
+    assert all(r["status"] == "ok" for r in rows), [r.get("error") for r in rows]
+    assert {r["cpu_affinity"] for r in rows} == {str(c) for c in usable_cpus()[-2:]}  # one core each, disjoint
+    assert [(r["jobs"], r["co_running"]) for r in rows] == [(2, 1), (2, 1)]
+    stored = store.read_rows(tmp_path)
+    assert len(stored) == 2 and all(r["co_running"] == 1 for r in stored)
+
+
+@TWO_CORES
+def test_an_exclusive_cell_runs_with_nothing_beside_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "co_runs", lambda cell: cell.seed != 1)  # seed 1 must run alone
+    cells = [fake(1.0, seed=0), fake(1.0, seed=1), fake(1.0, seed=2)]
+    rows = {r["seed"]: r for r in runner.run_cells(cells, tmp_path, jobs=2)}
+    assert rows[1]["co_running"] == 0
+    assert rows[0]["co_running"] == rows[2]["co_running"] == 1
+
+
+def test_phases_tile_the_cell(tmp_path):
+    row = runner.run_cells([fake()], tmp_path)[0]
+    assert row["status"] == "ok" and row["jobs"] == 1 and row["co_running"] == 0
+    phases = ["startup_s", "data_s", "method_s", "summary_s", "replay_s", "roofline_s", "environment_s"]
+    assert all(row[p] >= 0 for p in phases)
+    assert set(phases) <= set(schema.names("protocol"))
+    inside = sum(row[p] for p in phases)
+    # the phases tile the worker's time; the process's wall adds only the exit and the runner's polling
+    assert row["wall_s"] <= inside <= row["process_s"] + 0.01
+    assert row["method_s"] > 0 and row["startup_s"] > 0.1  # a fresh interpreter importing JAX is never free
+
+
+def test_second_pass_reruns_only_this_invocations_cells(tmp_path, monkeypatch):
+    monkeypatch.setattr(recheck, "SHORT_LOOP_S", 60.0)  # every fake loop is "short": a suspect
+    runner.run_cells([fake(seed=0)], tmp_path, recheck=False)  # an earlier invocation, never rechecked
+    runner.run_cells([fake(seed=1)], tmp_path, recheck=True)
+    by_seed = {}
+    for r in store.read_rows(tmp_path):
+        by_seed.setdefault(r["seed"], []).append(r)
+    assert len(by_seed[0]) == 1 and not by_seed[0][0].get("attempts")
+    assert len(by_seed[1]) == 2 and by_seed[1][-1]["attempts"] == 2
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--jobs", "0"], "expected a positive integer"),
+    (["--jobs", "99"], "--jobs must be between 1 and"),
+    (["--jobs", "2", "--scheduler", "tcp://127.0.0.1:8786"], "give --jobs or --scheduler, not both"),
+    (["--jobs", "2", "--cpus", "all"], "wants every core"),
+])
+def test_cli_refuses_bad_jobs_in_one_line(argv, message, tmp_path, capsys):
+    if argv[:2] == ["--jobs", "2"] and len(usable_cpus()) < 2:
+        pytest.skip("needs two usable cores")
+    code = cli.main(["run", "--model", "test_tiny", "--method", "test_fake", "--out", str(tmp_path / "r"), *argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "r").exists()  # refused before any work
+
+
+def test_suite_key_jobs_is_validated_and_all_means_every_core():
+    assert suites.jobs({}, None) == len(usable_cpus())
+    assert suites.jobs({"jobs": 1}, None) == 1
+    assert suites.jobs({"jobs": "all"}, 1) == 1  # --jobs overrides the suite
+    with pytest.raises(UsageError, match="jobs must be a positive integer"):
+        suites.check({"methods": ["handrolled_hmc"], "data": [{"model": "sparse_logistic"}], "jobs": 0}, "t", False)
