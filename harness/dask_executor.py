@@ -11,6 +11,10 @@ recorded ``skipped``. Rows come back to the client, which appends them to its
 own store as each cell ends, exactly as a local run does (resume and claims
 included). A task lost with its worker becomes an ``error`` row.
 
+Each worker holds its cells to cores of its own, as ``harness run --jobs`` does on one machine: the
+workers of one host split that host's usable cores (the last ones first), so a cluster of one worker
+per core gives every cell a core to itself (:meth:`DaskExecutor.cores_of`).
+
 Saved draws (``--save-draws``) are written by the worker at the run
 directory's path: on several machines that path must be a shared file system.
 """
@@ -29,6 +33,15 @@ POLL_S = 0.2  # how often the client looks for finished cells, free and departed
 NO_GPU_WORKER = f"no Dask worker declares a {GPU_RESOURCE} resource (start one with --resources {GPU_RESOURCE}=1)"
 
 
+def _host_cores() -> tuple[str, list[int]]:
+    """Run on a worker: its host's name and the cores its process may use."""
+    import socket
+
+    from harness.environment import usable_cpus
+
+    return socket.gethostname(), usable_cpus()
+
+
 def _workers(client) -> dict[str, bool]:
     """Worker address -> whether it declares a GPU."""
     info = client.scheduler_info(n_workers=-1)["workers"]
@@ -43,9 +56,28 @@ class DaskExecutor:
 
     def __init__(self, client, scheduler: str, connect_timeout_s: float):
         self.client, self.scheduler, self.connect_timeout_s = client, scheduler, connect_timeout_s
+        self.cores: dict[str, list[int]] = {}  # worker -> the cores its cells are held to
 
     def slots(self) -> dict[str, bool]:
-        return _workers(self.client)
+        workers = _workers(self.client)
+        if set(workers) - set(self.cores):
+            self.cores = self.cores_of(workers)
+        return workers
+
+    def cores_of(self, workers) -> dict[str, list[int]]:
+        """Worker -> its share of its host's usable cores: the workers of a host, in address order, take
+        ``cores // workers`` each from the last core down (a host with more workers than cores: none)."""
+        hosts: dict[str, list[str]] = {}
+        found = self.client.run(_host_cores, workers=list(workers))
+        for addr in sorted(found):
+            hosts.setdefault(found[addr][0], []).append(addr)
+        out = {}
+        for addrs in hosts.values():
+            for k, addr in enumerate(addrs):
+                cores = sorted(found[addr][1])
+                per = len(cores) // len(addrs)
+                out[addr] = cores[len(cores) - (k + 1) * per: len(cores) - k * per] if per else []
+        return out
 
     def wait_for_slots(self) -> None:
         try:
@@ -54,6 +86,8 @@ class DaskExecutor:
             raise UsageError(f"Dask scheduler {self.scheduler!r} has no workers") from None
 
     def submit(self, worker: str, cell: Cell, kwargs: dict):
+        if cell.device == "cpu" and self.cores.get(worker):
+            kwargs = {**kwargs, "cores": self.cores[worker]}
         return self.client.submit(run_one, cell, **kwargs, pure=False, workers=[worker], allow_other_workers=False)
 
     def finished(self, flights) -> list[tuple[int, dict]]:

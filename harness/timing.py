@@ -175,6 +175,7 @@ def floor_loop(log_density_of: Callable, data, positions, seconds: float = 0.05,
     # A new function object for each copy: jit's cache is per function, so each is compiled anew.
     compiled = [compile_timed(_floor_loop_fn(log_density_of), positions, jnp.int32(1), data)[0]
                 for _ in range(copies)]
+    run_timed(compiled[0], positions, jnp.int32(1), data)  # first touch, untimed: it can take 10x a run
     n, t = 1, run_timed(compiled[0], positions, jnp.int32(1), data)[1]
     while t < 0.01 and n < 2**22:
         n *= 4
@@ -194,38 +195,49 @@ def floor_loop(log_density_of: Callable, data, positions, seconds: float = 0.05,
 
 #: Replay rule (see :func:`replay_count`).
 REPLAY_BUDGET_S = 1.0
+REPLAY_SHARE = 0.1
 MIN_REPLAYS = 5
 MAX_REPLAYS = 100
-LONG_LOOP_S = 2.0
-LONG_REPLAY_CAP_S = 10.0
 FLOOR_CALL_S = (0.01, 0.5)  # a floor run lasts as long as one loop run, within these bounds
 
 
-def replay_count(first_s: float) -> tuple[int, bool]:
-    """How many times to re-run a sampling loop whose first run took ``first_s`` seconds.
+def replay_budget_s(work_s: float | None = None) -> float:
+    """Seconds of replays a cell may spend: ``REPLAY_SHARE`` (10 %) of the cell's own work
+    (compile + init + warmup + the sampling loop's first run), at least ``REPLAY_BUDGET_S`` (1 s);
+    ``REPLAY_BUDGET_S`` alone where the work is not given (the asv probe, pytest-benchmark).
 
-    Returns (replays, whether the first run counts as one of the timings):
+    Why a share of the work: the replays and their paired floor runs were most of what a cell
+    spent beyond its own work (``replay_s`` of the rows; wall over work had median 2.24 in
+    results/default-target-2), and more timings of one process do not narrow what ``compare``
+    judges: two processes differ by more than one process's replays do (``stats.PROCESS_NOISE``,
+    see docs/methodology.md "Noise"). So a cell times its loop as often as a tenth of its own cost
+    allows, and several seeds (several processes) are what narrows a verdict."""
+    return REPLAY_BUDGET_S if work_s is None else max(REPLAY_BUDGET_S, REPLAY_SHARE * work_s)
 
-    - a loop under ``LONG_LOOP_S`` (2 s): ``ceil(1 s / first_s)`` replays, at least 5,
-      at most 100 (about 1 s of loop time, 0.5-10 s in all); its first run is left out
-      (it pays the first touch of buffers and caches);
-    - a longer loop: its first run counts (first-touch is negligible there), plus
-      ``floor(10 s / first_s)`` replays, at least 2 and at most 4, up to 10 s: a 2-2.5 s
-      loop is timed 5 times, up to 3.3 s 4 times, up to 10 s 3 times (a median of three,
-      which one disturbed timing cannot move: with two, a timing slowed 50 % moved the
-      median 25 %), and a longer one (minutes, e.g. NUTS at N = 1e5) once, its own first
-      run. A spread is read from three timings or more (loops up to 10 s); a longer loop's
-      own length averages over the host's short disturbances, and compare falls back to
-      its stated threshold (never below ``stats.PROCESS_NOISE``: length does not average
-      over what differs between processes).
+
+def replay_count(first_s: float, work_s: float | None = None) -> tuple[int, bool]:
+    """How many times to re-run a sampling loop whose first run took ``first_s`` seconds, in a
+    cell whose work took ``work_s`` (:func:`replay_budget_s`).
+
+    Returns (replays, whether the first run counts as one of the timings). With ``k`` =
+    budget // ``first_s`` replays affordable:
+
+    - ``k >= MIN_REPLAYS`` (5): ``k`` replays, at most 100; the first run is left out (it pays
+      the first touch of buffers and caches, which matters only for short loops);
+    - ``2 <= k < 5``: the first run counts, plus ``k`` replays (a median of three or more, which
+      one disturbed timing cannot move: with two, a timing slowed 50 % moved the median 25 %);
+    - ``k < 2``: the first run alone (its own length averages over the host's short disturbances;
+      ``compare`` then falls back to its stated threshold, never below ``stats.PROCESS_NOISE``).
     """
+    budget = replay_budget_s(work_s)
     if not first_s > 0:
         return MIN_REPLAYS, False
-    if first_s < LONG_LOOP_S:
-        return min(MAX_REPLAYS, max(MIN_REPLAYS, math.ceil(REPLAY_BUDGET_S / first_s))), False
-    if first_s > LONG_REPLAY_CAP_S:
-        return 0, True
-    return min(MIN_REPLAYS - 1, max(2, int(LONG_REPLAY_CAP_S // first_s))), True
+    k = math.floor(budget / first_s + 1e-9)  # budget // first_s, without 1.0 // 0.05 == 19.0
+    if k >= MIN_REPLAYS:
+        return min(MAX_REPLAYS, k), False
+    if k >= 2:
+        return k, True
+    return 0, True
 
 
 def floor_call_seconds(first_s: float) -> float:
@@ -234,15 +246,17 @@ def floor_call_seconds(first_s: float) -> float:
     return min(max(first_s, lo), hi)
 
 
-def replay_cost_s(first_s: float) -> float:
-    """Seconds the replay protocol adds to a cell whose sampling loop took ``first_s``: the
-    replays and one floor run per timing (plus the untimed first floor run), and the host
-    reference's four runs, and the trials that pick the floor's fastest copy
-    (:func:`floor_loop`); the cost model's figure (``harness list suites``), the floor's and
-    the reference's compiles and sizing aside."""
-    replays, first_counts = replay_count(first_s)
+def replay_cost_s(first_s: float, work_s: float | None = None) -> float:
+    """Seconds the replay protocol adds to a cell whose sampling loop took ``first_s`` and whose
+    work took ``work_s``: the replays and one floor run per timing (plus the untimed first floor
+    run), the host reference's runs (one untimed, then after the first, middle and last pair),
+    and the trials that pick the floor's fastest copy (:func:`floor_loop`); the cost model's
+    figure (``harness list suites``), the floor's and the reference's compiles and sizing aside."""
+    replays, first_counts = replay_count(first_s, work_s)
+    pairs = replays + first_counts
+    refs = 1 + len({0, pairs // 2, pairs - 1})
     trials = FLOOR_COPIES * FLOOR_TRIALS * min(floor_call_seconds(first_s), FLOOR_TRIAL_S)
-    return replays * first_s + (replays + first_counts + 1 + 4) * floor_call_seconds(first_s) + trials
+    return replays * first_s + (pairs + 1 + refs) * floor_call_seconds(first_s) + trials
 
 
 class Replay(NamedTuple):
@@ -285,13 +299,15 @@ class Replay(NamedTuple):
         return statistics.median(self.ref_s) if self.ref_s else math.nan
 
 
-def replay_paired(loop: TimedCall, floor: TimedCall, ref: TimedCall | None = None) -> Replay:
+def replay_paired(loop: TimedCall, floor: TimedCall, ref: TimedCall | None = None,
+                  work_s: float | None = None) -> Replay:
     """Re-run ``loop`` (same executable, same arguments: the same work) interleaved with ``floor``.
 
     The one procedure behind every overhead ratio (the cell's row, the asv probe, the
     pytest-benchmark budget). ``loop.seconds`` is its first run (the one that produced
     the draws); :func:`replay_count` says how many replays follow and whether the first
-    run counts. The floor runs once untimed, then right after each timed loop run
+    run counts, from the cell's ``work_s`` (None: the fixed default budget). The floor runs
+    once untimed, then right after each timed loop run
     (loop, floor, loop, floor, ...): adjacent runs see the same machine load, so the
     median of the per-pair ratios cancels slow drifts and ignores a few disturbed pairs.
     ``loop.work`` is the loop's work in the floor's unit (gradient evaluations per
@@ -303,7 +319,7 @@ def replay_paired(loop: TimedCall, floor: TimedCall, ref: TimedCall | None = Non
     the machine as the replays saw it; a run whose reference is slower than its group's
     says the host, not the method, was slow (:mod:`harness.recheck`).
     """
-    replays, first_counts = replay_count(loop.seconds)
+    replays, first_counts = replay_count(loop.seconds, work_s)
     floor()
     if ref is not None:
         ref()

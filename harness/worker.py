@@ -107,7 +107,8 @@ def _host_ref(posterior, positions, seconds: float):
 
 
 def _replay(loop, result, posterior, density: str, positions, work: float):
-    """The sampling loop replayed against the floor (:func:`harness.timing.replay_paired`).
+    """The sampling loop replayed against the floor (:func:`harness.timing.replay_paired`), as often as
+    a share of the cell's own work allows (:func:`harness.timing.replay_budget_s`).
 
     ``loop`` is the method's recorded sampling phase; a method that timed none through
     ``run_timed(..., phase="sample")`` (a plugin) keeps its one measured ``sample_s``,
@@ -119,7 +120,8 @@ def _replay(loop, result, posterior, density: str, positions, work: float):
     seconds = timing.floor_call_seconds(first_s)
     floor = timing.floor_loop(*posterior.density_and_data(density), positions, seconds=seconds)
     if loop is not None:
-        return timing.replay_paired(loop._replace(work=work), floor, _host_ref(posterior, positions, seconds))
+        work_s = result.compile_s + (result.init_s or 0.0) + result.warmup_s + first_s
+        return timing.replay_paired(loop._replace(work=work), floor, _host_ref(posterior, positions, seconds), work_s)
     floor()
     f = floor() / floor.work
     return timing.Replay((first_s,), (f,), (first_s / work / f if work > 0 else float("nan"),))

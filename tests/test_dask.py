@@ -10,6 +10,7 @@ import pytest
 
 from harness import UsageError, runner, store
 from harness.cell import Cell, validate
+from harness.environment import usable_cpus
 
 import distributed  # in the dev extra: the Dask path is tested, never skipped
 
@@ -26,7 +27,7 @@ def plugin_env(monkeypatch):
 
 def fake(seed, device="cpu") -> Cell:
     return validate(Cell("test_tiny", "analytic", None, "test_fake", {"sleep_s": 1.0}, device=device,
-                         num_chains=2, num_warmup=0, num_samples=20, seed=seed))
+                         num_chains=2, num_warmup=0, num_samples=20, seed=seed, cpus=1))
 
 
 def test_cells_on_a_local_cluster_come_back_to_the_store(tmp_path):
@@ -50,6 +51,10 @@ def test_cells_on_a_local_cluster_come_back_to_the_store(tmp_path):
     spans = [(r["x_t_start"], r["x_t_end"]) for r in ok]
     overlap = max(sum(s <= t < e for s, e in spans) for t, _ in spans)
     assert overlap <= 2
+    # each worker holds its cells to a core of its own, as --jobs 2 does here
+    if len(usable_cpus()) >= 2:
+        assert {r["cpu_affinity"] for r in ok} == {str(c) for c in usable_cpus()[-2:]}
+    assert all(r["co_running"] <= 1 for r in ok)
 
 
 def test_unreachable_scheduler_is_a_usage_error(tmp_path):

@@ -13,29 +13,39 @@ import pytest
 from harness import targets, timing
 
 
-@pytest.mark.parametrize("first_s, replays, first_counts", [
-    (0.001, 100, False),   # tiny loop: capped at 100 replays
-    (0.05, 20, False),     # about 1 s of loop time
-    (0.5, 5, False),       # at least 5
-    (1.99, 5, False),
-    (2.0, 4, True),        # long: the first run counts, up to 4 more within 10 s
-    (3.0, 3, True),
-    (5.0, 2, True),
-    (7.0, 2, True),        # a median of three up to 10 s
-    (10.0, 2, True),
-    (10.1, 0, True),       # its own run only
-    (400.0, 0, True),
+@pytest.mark.parametrize("first_s, work_s, replays, first_counts", [
+    (0.001, None, 100, False),  # tiny loop: capped at 100 replays
+    (0.05, None, 20, False),    # the default budget: 1 s of loop time
+    (0.2, None, 5, False),      # five affordable: the first run left out
+    (0.3, None, 3, True),       # fewer than five: the first run counts, a median of four
+    (0.5, None, 2, True),       # a median of three
+    (0.51, None, 0, True),      # fewer than two affordable: its own run only
+    (0.05, 5.0, 20, False),     # a small cell: at least the 1 s budget
+    (0.5, 100.0, 20, False),    # a cell of 100 s of work may spend 10 s
+    (2.5, 100.0, 4, True),
+    (3.0, 30.0, 0, True),       # NUTS at N = 569: a 3 s loop in a 30 s cell is timed once
+    (400.0, 3000.0, 0, True),
 ])
-def test_replay_count_rule(first_s, replays, first_counts):
-    assert timing.replay_count(first_s) == (replays, first_counts)
+def test_replay_count_rule(first_s, work_s, replays, first_counts):
+    assert timing.replay_count(first_s, work_s) == (replays, first_counts)
+
+
+def test_replays_cost_a_tenth_of_the_work_or_a_second():
+    for first_s in (0.001, 0.05, 0.3, 2.0, 40.0):
+        for work_s in (1.0, 5.0, 60.0, 600.0):
+            replays, _ = timing.replay_count(first_s, work_s)
+            assert replays * first_s <= max(1.0, 0.1 * work_s) + 1e-9
 
 
 def test_replay_cost_counts_the_replays_a_floor_run_per_timing_the_host_reference_and_the_copy_trials():
     trials = timing.FLOOR_COPIES * timing.FLOOR_TRIALS  # the floor's copies, each tried FLOOR_TRIALS times
+    # 20 replays: 20 floor runs paired + 1 untimed; the reference 1 untimed + at pairs 0, 10, 19
     assert timing.replay_cost_s(0.05) == pytest.approx(20 * 0.05 + 21 * 0.05 + 4 * 0.05 + trials * 0.02)
     assert timing.replay_cost_s(0.01) == pytest.approx(100 * 0.01 + 101 * 0.01 + 4 * 0.01 + trials * 0.01)
-    assert timing.replay_cost_s(5.0) == pytest.approx(2 * 5.0 + 4 * 0.5 + 4 * 0.5 + trials * 0.02)
-    assert timing.replay_cost_s(400.0) == pytest.approx(2 * 0.5 + 4 * 0.5 + trials * 0.02)
+    # the first run counts plus 2 replays (10 s of a 100 s cell): 3 pairs, floor runs capped at 0.5 s
+    assert timing.replay_cost_s(5.0, 100.0) == pytest.approx(2 * 5.0 + 4 * 0.5 + 4 * 0.5 + trials * 0.02)
+    # one timing: one paired floor run + 1 untimed; the reference 1 untimed + 1
+    assert timing.replay_cost_s(400.0, 3000.0) == pytest.approx(2 * 0.5 + 2 * 0.5 + trials * 0.02)
 
 
 def test_floor_is_the_fastest_of_its_compiled_copies(monkeypatch):

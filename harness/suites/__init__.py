@@ -375,8 +375,8 @@ def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | No
 
     startup + compile + floor measurement
         + chains * (warmup + samples) * (grads_per_iter * floor(n) * overhead + iter_us)
-        + the replay protocol's cost for a sampling loop of chains * samples iterations
-          (:func:`harness.timing.replay_cost_s`)
+        + the replay protocol's cost for a sampling loop of chains * samples iterations in a
+          cell of that work (:func:`harness.timing.replay_cost_s`)
     (a run to a target is priced at its cap, ``max_draws`` per chain: the worst case),
     all twice when that loop is shorter than :data:`harness.recheck.SHORT_LOOP_S` (the
     run's second pass runs it again; the host-disturbed cells it reruns are not foreseen)
@@ -413,7 +413,8 @@ def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | No
         warmup = 0
     else:
         sample_s = chains * draws * per_iter_us * 1e-6
-    total = fixed + chains * warmup * per_iter_us * 1e-6 + sample_s + timing.replay_cost_s(sample_s)
+    work_s = m["compile_s"] + chains * warmup * per_iter_us * 1e-6 + sample_s
+    total = fixed + chains * warmup * per_iter_us * 1e-6 + sample_s + timing.replay_cost_s(sample_s, work_s)
     if sample_s < recheck.SHORT_LOOP_S:  # the second pass runs a short loop's cell again
         total *= 2
     return min(total, timeout_s) if timeout_s else total
