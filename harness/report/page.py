@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.report import DEFAULT_BASELINE, crossovers, figures, frame, published, tables
+from harness.report import crossovers, figures, frame, published, tables
+from harness.report.baseline import DEFAULT_BASELINE
 from harness.report.render import Bullets, Code, Fold, Heading, Image, Table, Text, to_html, to_markdown
 
 
