@@ -13,40 +13,15 @@ os.environ["XLA_FLAGS"] = " ".join([*BASE_XLA_FLAGS, os.environ.get("XLA_FLAGS",
 # The roofline's bandwidth cache (harness.roofline) of the tests' cells: one per test session, not the user's.
 os.environ["HARNESS_CACHE_DIR"] = tempfile.mkdtemp(prefix="harness-test-cache-")
 
-import numpy as np  # noqa: E402
-import numpyro  # noqa: E402
-import numpyro.distributions as dist  # noqa: E402
 import pytest  # noqa: E402
-from numpyro.distributions import constraints  # noqa: E402
 
-from harness.targets import Layout, Param, Posterior, Target  # noqa: E402
-
-GAUSS_MEAN = np.array([1.0, -2.0], dtype=np.float32)
-GAUSS_COV = np.array([[1.0, 0.8], [0.8, 2.0]], dtype=np.float32)
-
-
-def _gaussian_model(mean, cov):
-    numpyro.sample("x", dist.MultivariateNormal(mean, covariance_matrix=cov))
-
-
-def _gaussian_data(dataset, n, seed=0):
-    return {"mean": GAUSS_MEAN, "cov": GAUSS_COV}
-
-
-GAUSSIAN_2D = Target(
-    name="test_gaussian_2d",
-    description="2-D correlated Gaussian with known mean and covariance (tests only)",
-    source="tests/conftest.py",
-    model=_gaussian_model,
-    datasets={"analytic": None},
-    make_data=_gaussian_data,
-    layout=lambda data: Layout((Param("x", (2,), constraints.real),)),
-)
+from harness.targets import Posterior  # noqa: E402
+from tests.toys import GAUSSIAN_2D  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def gaussian_2d() -> Posterior:
-    """Posterior of the 2-D correlated Gaussian; truth in GAUSS_MEAN, GAUSS_COV."""
+    """Posterior of the toy 2-D correlated Gaussian (tests/toys.py); truth in GAUSS_MEAN, GAUSS_COV."""
     return Posterior(GAUSSIAN_2D, "analytic", None)
 
 

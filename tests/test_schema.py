@@ -13,8 +13,47 @@ from harness.report import compare, frame
 
 def test_the_cell_is_the_config_group():
     assert [f.name for f in dataclasses.fields(Cell)] == schema.CONFIG
-    assert schema.REPEAT_KEY == [c for c in schema.CONFIG if c != "seed"]
-    assert set(schema.SETUP) == set(schema.CONFIG) - {"method", "options", "seed"}
+
+
+def _value(col: str, which: int):
+    """A value of configuration column ``col``'s declared type, one of two distinct ones."""
+    kind = schema.BY_NAME[col].type
+    return {int: [1, 2], float: [1.0, 2.0], dict: ['{"a": 1}', '{"a": 2}']}.get(kind, ["a", "b"])[which]
+
+
+def _config_row(**change) -> dict:
+    row = {c: _value(c, 0) for c in schema.CONFIG}
+    row.update(status="ok", sample_s=1.0, **change)
+    return row
+
+
+def test_rows_differing_in_the_seed_alone_are_repeats_of_one_cell_and_any_other_config_column_splits():
+    """The report pools seeds over rows equal on every other configuration column."""
+    one = frame.aggregate(frame.normalise(pd.DataFrame([_config_row(seed=0), _config_row(seed=1)])))
+    assert len(one) == 1 and one["seeds"].iloc[0] == 2
+    for col in schema.CONFIG:
+        if col == "seed":
+            continue
+        two = frame.aggregate(frame.normalise(pd.DataFrame([_config_row(), _config_row(**{col: _value(col, 1)})])))
+        assert len(two) == 2, f"rows differing in {col} were pooled as seeds of one cell"
+
+
+def test_two_methods_are_compared_only_on_the_same_setup():
+    """The speedup table pairs a method with the baseline when every setup column agrees; the methods'
+    own options may differ, anything else (target, N, device, chains, budget, ...) may not."""
+    from harness.report import tables
+
+    base = dict(family="mcmc", converged=True, inaccurate=False, reference="ref", max_rhat=1.0, min_ess_bulk=500.0,
+                compile_s=1.0, init_s=0.0, warmup_s=1.0, grad_evals=1000)
+
+    def pairs(**other):
+        rows = [_config_row(method="base", **base), _config_row(**{**base, "method": "other", **other})]
+        return len(tables.vs_baseline(frame.aggregate(frame.normalise(pd.DataFrame(rows))), "base").rows)
+
+    assert pairs() == 1 and pairs(options=_value("options", 1)) == 1 and pairs(seed=_value("seed", 1)) == 1
+    for col in schema.CONFIG:
+        if col not in ("method", "options", "seed"):
+            assert pairs(**{col: _value(col, 1)}) == 0, f"cells differing in {col} were compared"
 
 
 def test_environment_columns_are_declared_and_captured():
@@ -22,8 +61,22 @@ def test_environment_columns_are_declared_and_captured():
     assert set(env) == set(schema.names("environment"))
 
 
+def test_the_store_puts_every_declared_column_first_in_schema_order(tmp_path):
+    store.append(tmp_path, {"zz_extra": 1, "seed": 0, "model": "m", "status": "ok"})
+    df = store.load(tmp_path)
+    assert list(df.columns) == schema.COLUMNS + ["zz_extra"]
+
+
+def test_the_reader_coerces_every_numeric_column():
+    """A row whose numbers arrive as text (an older writer, a hand edit) is read as numbers, for every
+    int and float column of the schema."""
+    numeric = [c.name for c in schema.COLUMN_LIST if c.type in (int, float)]
+    df = frame.normalise(pd.DataFrame([{**{c: "2" for c in numeric}, "status": "ok"}]))
+    assert [c for c in numeric if not pd.api.types.is_numeric_dtype(df[c])] == []
+    assert all(float(df[c].iloc[0]) == 2.0 for c in numeric if c not in derived.figures({}))
+
+
 def test_readers_take_their_columns_from_the_schema():
-    assert store.COLUMNS == schema.COLUMNS and frame.CONFIG == schema.REPEAT_KEY and frame.NUMERIC == schema.NUMERIC
     assert set(derived.figures({})) == set(schema.names("derived"))
     assert all(isinstance(c.type, type) for c in schema.COLUMN_LIST)
 

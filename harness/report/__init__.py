@@ -13,14 +13,15 @@ readable, and the folder can be moved as a whole.
 
 Modules: frame (read rows, flags, seed aggregation), stats (ratios, fits,
 crossovers), tables, figures, crossovers, traces (ArviZ), render (Markdown /
-HTML), compare (``harness compare``). Importing the package imports none of
-them (matplotlib is loaded by :func:`build`), so ``harness.report.frame`` stays
+HTML), compare (``harness compare``), styles (each method's colour and marker),
+baseline (the default baseline). Importing the package imports none of them but
+baseline (matplotlib is loaded by :func:`build`), so ``harness.report.frame`` stays
 light enough for the CLI's plain table.
 """
 
 from __future__ import annotations
 
-DEFAULT_BASELINE = "numpyro_nuts"
+from harness.report.baseline import DEFAULT_BASELINE
 
 
 def build(run_dir, out_dir=None, baseline: str = DEFAULT_BASELINE, traces: tuple = ("flagged",)):

@@ -18,6 +18,7 @@ two measured sizes around the sign change (:func:`harness.report.stats.crossover
 from __future__ import annotations
 
 from harness.report import stats
+from harness.report.baseline import DEFAULT_BASELINE
 from harness.report.figures import scaling_groups
 from harness.report.tables import size_label
 
@@ -44,7 +45,7 @@ def _curve(cells, method, device, col):
     return c["n"].to_numpy(float), c[f"{col}_med"].to_numpy(float)
 
 
-def statements(cells, baseline: str = "numpyro_nuts") -> list[str]:
+def statements(cells, baseline: str = DEFAULT_BASELINE) -> list[str]:
     """Every crossover statement the cells allow, grouped by target.
 
     A pair is stated only when both curves have at least one usable cell.

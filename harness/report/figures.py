@@ -3,16 +3,15 @@
 Each function returns a ``Figure`` (the caller saves and closes it), so tests
 can read the plotted data back from the artists. A curve is one (method,
 device[, chains]) over N: the median over seeds, with the min-max over seeds
-as vertical bars. A method has one colour and marker in every figure of a
-report (:func:`method_styles`); the device and chain count vary the line
-style (:func:`variant_linestyles`). Cells with a flag (not converged,
-inaccurate, a seed failed) are drawn hollow and left out of the log-log fit:
-their figure is not a speed anyone may quote, so it must not bend a slope.
+as vertical bars. A method has one colour and marker in every figure of every
+report, looked up by its name (:mod:`harness.report.styles`); the device and
+chain count vary the line style (:func:`variant_linestyles`). Cells with a flag
+(not converged, inaccurate, a seed failed) are drawn hollow and left out of the
+log-log fit: their figure is not a speed anyone may quote, so it must not bend a
+slope. Legends sit outside the axes, right of them, so they hide no point.
 """
 
 from __future__ import annotations
-
-from typing import NamedTuple
 
 import matplotlib
 
@@ -23,30 +22,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from harness.report import stats  # noqa: E402
+from harness.report.styles import Style, style  # noqa: E402
 
-COLOURS = plt.get_cmap("tab10").colors
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<")  # nine: coprime with the ten colours
 LINESTYLES = ("-", "--", ":", "-.")
-FLAGGED = "hollow: flagged (not converged, inaccurate or a seed failed), not in the fit"
-FIT = "wide pale line: log-log fit through the filled points"
-
-
-class Style(NamedTuple):
-    """How one method is drawn in every figure of a report."""
-
-    colour: tuple
-    marker: str
-
-
-def method_styles(cells: pd.DataFrame) -> dict[str, Style]:
-    """method -> Style for every method in the report's cells, by its place among the sorted names.
-
-    Every figure of a report is drawn from the same cells, so a method keeps
-    one look across them. Colour and marker advance together; as 10 and 9 are
-    coprime, no two methods share a pair before 90 methods.
-    """
-    methods = sorted(set(cells["method"].dropna()))
-    return {m: Style(COLOURS[i % len(COLOURS)], MARKERS[i % len(MARKERS)]) for i, m in enumerate(methods)}
+FLAGGED_POINT = "hollow: flagged (not converged, inaccurate\nor a seed failed)"
+FLAGGED = f"{FLAGGED_POINT}, not in the fit"
+FIT = "wide pale line: log-log fit\nthrough the filled points"
+GPU = "black ring: run on a GPU"
 
 
 def variant_linestyles(cells: pd.DataFrame) -> dict[tuple, str]:
@@ -102,14 +84,14 @@ def ranked_fit(c: pd.DataFrame, col: str) -> stats.Fit:
     return stats.loglog_fit(ranked["n"], ranked[f"{col}_med"])
 
 
-def _draw_fit(ax, c: pd.DataFrame, col: str, label: str, style: Style) -> tuple[str, bool]:
+def _draw_fit(ax, c: pd.DataFrame, col: str, label: str, st: Style) -> tuple[str, bool]:
     """Draw the ranked fit of curve ``c`` across its ranked sizes (none under two): (legend label with the slope, drawn)."""
     f = ranked_fit(c, col)
     if not np.isfinite(f.slope):
         return f"{label}: no fit (under 2 unflagged sizes)", False
     n = c.loc[c["usable"].to_numpy(bool), "n"].to_numpy(float)
     x = np.array([n.min(), n.max()])
-    ax.plot(x, 10 ** (f.intercept + f.slope * np.log10(x)), color=style.colour, linewidth=6, alpha=0.2,
+    ax.plot(x, 10 ** (f.intercept + f.slope * np.log10(x)), color=st.colour, linewidth=6, alpha=0.2,
             solid_capstyle="round", label=f"_fit {label}")
     return f"{label}: slope {f.slope:+.2f}", True
 
@@ -119,21 +101,23 @@ def _draw_curves(ax, cells: pd.DataFrame, cs: dict, col: str) -> bool:
 
     Returns whether any fit line was drawn (the legend then keys it).
     """
-    styles, linestyles = method_styles(cells), variant_linestyles(cells)
+    linestyles = variant_linestyles(cells)
     fitted = False
     for label, c in cs.items():
         x, y = c["n"].to_numpy(float), c[f"{col}_med"].to_numpy(float)
-        style = styles[c["method"].iloc[0]]
+        st = style(c["method"].iloc[0])
         bad = ~c["usable"].to_numpy(bool)
-        label, drawn = _draw_fit(ax, c, col, label, style)
+        label, drawn = _draw_fit(ax, c, col, label, st)
         fitted |= drawn
-        ax.plot(x, y, color=style.colour, marker=style.marker, markevery=np.flatnonzero(~bad).tolist(),
+        # all flagged: no filled marker to draw, so the legend's key is hollow too
+        ax.plot(x, y, color=st.colour, marker=st.marker, markevery=np.flatnonzero(~bad).tolist(),
+                markerfacecolor="none" if bad.all() else st.colour,
                 linestyle=linestyles[(c["device"].iloc[0], c["num_chains"].iloc[0])], label=label)
         lo, hi = c[f"{col}_min"].to_numpy(float), c[f"{col}_max"].to_numpy(float)
-        ax.vlines(x, lo, hi, color=style.colour, alpha=0.5)
+        ax.vlines(x, lo, hi, color=st.colour, alpha=0.5)
         if bad.any():
-            ax.scatter(x[bad], y[bad], marker=style.marker, s=50, facecolors="none", edgecolors=[style.colour],
-                       zorder=5, label=f"_flagged {label}")
+            ax.plot(x[bad], y[bad], linestyle="", color=st.colour, marker=st.marker, markerfacecolor="none",
+                    zorder=5, label=f"_flagged {label}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("N (data size)")
@@ -142,18 +126,24 @@ def _draw_curves(ax, cells: pd.DataFrame, cs: dict, col: str) -> bool:
 
 
 def _new(title: str):
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=100)
+    """A figure with room on the right for the legend (:func:`_outside`)."""
+    fig, ax = plt.subplots(figsize=(10.5, 4.8), dpi=100, layout="constrained")
     ax.set_title(title, fontsize=10)
     return fig, ax
 
 
-def _legend(ax, flagged: bool, fitted: bool):
+def _outside(ax) -> None:
+    """The legend right of the axes, top-aligned: it hides no point however many curves there are."""
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+
+
+def _legend(ax, flagged: bool, fitted: bool, flagged_key: str = FLAGGED):
     """The legend, with keys for the hollow (flagged) points and the fit line where the figure has them."""
     if flagged:
-        ax.scatter([], [], marker="o", s=50, facecolors="none", edgecolors="grey", label=FLAGGED)
+        ax.plot([], [], linestyle="", color="grey", marker="o", markerfacecolor="none", label=flagged_key)
     if fitted:
         ax.plot([], [], color="grey", linewidth=6, alpha=0.2, label=FIT)
-    ax.legend(fontsize=7, loc="best")
+    _outside(ax)
 
 
 def _any_flagged(cs: dict) -> bool:
@@ -233,55 +223,64 @@ def accuracy_groups(cells: pd.DataFrame) -> list[tuple]:
 def accuracy_vs_time(cells: pd.DataFrame, model: str, dataset: str, n):
     """Max |z| of posterior means against time to result (compile + init + warmup + sampling), MCMC and VI together.
 
-    Each method in its report-wide colour and marker; GPU points carry a black edge.
+    Each method in its colour and marker (:mod:`harness.report.styles`), hollow where the cell is
+    flagged; GPU points inside a black ring.
     """
     g = cells[(cells["model"] == model) & (cells["dataset"] == dataset) & (cells["seeds_ok"] > 0)]
     g = g[(g["n"] == n) | (pd.isna(n) & g["n"].isna())]
     g = g[np.isfinite(g["acc_z_mean"]) & np.isfinite(g["time_to_result_s_med"])]
     title = f"{model}/{dataset}" + ("" if pd.isna(n) else f", N = {int(n):,}")
     fig, ax = _new(f"{title}: accuracy against time to result")
-    styles = method_styles(cells)
     for (method, device, family), c in g.groupby(["method", "device", "family"], sort=True):
-        style = styles[method]
-        ax.scatter(c["time_to_result_s_med"], c["acc_z_mean"], marker=style.marker, s=50, color=[style.colour],
-                   edgecolors="black" if device == "gpu" else "none", label=f"{method} ({device}, {family.upper()})")
+        st = style(method)
+        x, y = c["time_to_result_s_med"].to_numpy(float), c["acc_z_mean"].to_numpy(float)
+        bad = ~c["usable"].to_numpy(bool)
+        label = f"{method} ({device}, {family.upper()})"
+        if device == "gpu":
+            ax.plot(x, y, linestyle="", color="black", marker=st.marker, markersize=12, markerfacecolor="none",
+                    label=f"_gpu {label}")
+        if (~bad).any():
+            ax.plot(x[~bad], y[~bad], linestyle="", marker=st.marker, color=st.colour, label=label)
+        if bad.any():
+            ax.plot(x[bad], y[bad], linestyle="", color=st.colour, marker=st.marker, markerfacecolor="none",
+                    label=f"_flagged {label}" if (~bad).any() else label)
+    if (g["device"] == "gpu").any():
+        ax.plot([], [], linestyle="", color="black", marker="o", markersize=12, markerfacecolor="none", label=GPU)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("time to result, s (compile + init + warmup + sampling; median over seeds)")
     ax.set_ylabel("max |z| of posterior means (worst seed)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    _legend(ax, bool((~g["usable"].to_numpy(bool)).any()), False, FLAGGED_POINT)
     return fig
 
 
-def replay_spread(df: pd.DataFrame, cells: pd.DataFrame):
+def replay_spread(df: pd.DataFrame):
     """Each ok row's sampling-time spread over its replays, in % of its median: the noise of the run.
 
     One horizontal bar per row with three timings or more (``sample_s_min`` to ``sample_s_max``
-    over ``sample_s``, minus 1), sorted by width, coloured by method (:func:`method_styles`);
+    over ``sample_s``, minus 1), sorted by width, coloured by method (:mod:`harness.report.styles`);
     a row whose cell was run twice by the second pass (``attempts``) is marked with an x.
     """
     ok = df[(df["status"] == "ok") & (df["sample_replays"] >= 3) & (df["sample_s"] > 0)].copy()
     ok["lo"] = 100 * (ok["sample_s_min"] / ok["sample_s"] - 1)
     ok["hi"] = 100 * (ok["sample_s_max"] / ok["sample_s"] - 1)
     ok = ok.assign(width=ok["hi"] - ok["lo"]).sort_values("width", kind="stable")
-    styles = method_styles(cells)
-    fig, ax = plt.subplots(figsize=(7.5, max(3.0, 0.12 * len(ok) + 1.2)), dpi=100)
+    fig, ax = plt.subplots(figsize=(10.5, max(3.0, 0.12 * len(ok) + 1.2)), dpi=100, layout="constrained")
     ax.set_title(f"Sampling-time spread over the replays, {len(ok)} rows (median = 0 %)", fontsize=10)
     for y, (_, r) in enumerate(ok.iterrows()):
-        st = styles.get(r["method"], Style("grey", "o"))
+        st = style(r["method"])
         ax.hlines(y, r["lo"], r["hi"], color=st.colour, linewidth=2.5)
         if r["attempts"] > 1:
             ax.plot([r["hi"]], [y], marker="x", color="black", markersize=4)
     for m in dict.fromkeys(ok["method"]):
-        ax.plot([], [], color=styles[m].colour, linewidth=2.5, label=m)
+        ax.plot([], [], color=style(m).colour, linewidth=2.5, label=m)
     if (ok["attempts"] > 1).any():
         ax.plot([], [], marker="x", linestyle="", color="black", label="run twice (second pass): faster kept")
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel("replay min and max, % from the median")
     ax.set_yticks([])
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    _outside(ax)
     return fig
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.report import DEFAULT_BASELINE, crossovers, figures, frame, published, tables
+from harness.report import crossovers, figures, frame, published, tables
+from harness.report.baseline import DEFAULT_BASELINE
 from harness.report.render import Bullets, Code, Fold, Heading, Image, Table, Text, to_html, to_markdown
 
 
@@ -37,12 +38,12 @@ def _scaling_figures(cells: pd.DataFrame, out: Path) -> list:
     return blocks
 
 
-def _noise_figure(df: pd.DataFrame, cells: pd.DataFrame, out: Path) -> list:
+def _noise_figure(df: pd.DataFrame, out: Path) -> list:
     if not ((df["status"] == "ok") & (df["sample_replays"] >= 3)).any():
         return [Text("No row was timed three times or more: no spread to draw.")]
     path = out / "figures" / "replay_spread.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    figures.save(figures.replay_spread(df, cells), path)
+    figures.save(figures.replay_spread(df), path)
     return [Image(f"figures/{path.name}", "each row's sampling seconds over its replays: min and max around the median")]
 
 
@@ -151,7 +152,7 @@ def build(run_dir, out_dir=None, baseline: str = DEFAULT_BASELINE, traces: tuple
         Fold("Speedups", speed),
         Fold("Scaling with N", _scaling_figures(cells, out), in_markdown=True),
         Fold("Accuracy against time (MCMC and VI)", _accuracy_figures(cells, out), in_markdown=True),
-        Fold("Noise: the replay spread", _noise_figure(df, cells, out)),
+        Fold("Noise: the replay spread", _noise_figure(df, out)),
         *([Fold("Published figures: NumPyro's covtype benchmark", covtype, in_markdown=True)]
           if (covtype := published.covtype(df)) else []),
         Fold("Failed, timed-out and skipped rows", _failures(df)),

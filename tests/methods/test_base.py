@@ -7,7 +7,7 @@ import pytest
 from harness import UsageError, methods
 from harness.cell import Cell, validate
 from harness.methods.base import Option
-from tests.conftest import GAUSSIAN_2D
+from tests.toys import GAUSSIAN_2D
 from tests.methods.test_numpyro_mcmc import GAUSS_MEAN_PLATE
 
 

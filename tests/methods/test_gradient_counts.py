@@ -12,13 +12,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import numpyro
-import numpyro.distributions as dist
 import pytest
-from numpyro.distributions import constraints
 
 from harness import methods, timing
-from harness.targets import Layout, Param, Posterior, Target
+from harness.targets import Posterior
+from tests import toys
 
 EVALS = [0]
 
@@ -27,21 +25,12 @@ def _tick(x):
     EVALS[0] += int(np.size(x))  # one per point, whether vmap calls back per point or once per batch
 
 
-def _model(mean, cov):
-    x = numpyro.sample("x", dist.MultivariateNormal(mean, covariance_matrix=cov))
-    jax.debug.callback(_tick, x[0])
+def _counting_model(mean, cov):
+    jax.debug.callback(_tick, toys.gaussian_model(mean, cov)[0])
 
 
-COUNTING = Target(
-    name="test_counting_gaussian",
-    description="2-D correlated Gaussian whose every evaluation is counted on the host (tests only)",
-    source="tests/methods/test_gradient_counts.py",
-    model=_model,
-    datasets={"analytic": None},
-    make_data=lambda dataset, n, seed=0: {"mean": np.array([1.0, -2.0], np.float32),
-                                          "cov": np.array([[1.0, 0.8], [0.8, 2.0]], np.float32)},
-    layout=lambda data: Layout((Param("x", (2,), constraints.real),)),
-)
+COUNTING = toys.gaussian_target("test_counting_gaussian", "the toy 2-D Gaussian, its every evaluation counted on "
+                                "the host (tests only)", "tests/methods/test_gradient_counts.py", _counting_model)
 
 METHODS = {
     "numpyro_nuts": {}, "numpyro_hmc": {}, "numpyro_barkermh": {},
@@ -84,8 +73,8 @@ def test_vmapped_nuts_pays_for_the_longest_tree_of_its_chains(name):
 
 
 def test_the_counter_counts_one_per_point_under_vmap():
-    density = jax.jit(jax.vmap(jax.value_and_grad(
-        lambda z: (jax.debug.callback(_tick, z[0]), -0.5 * jnp.sum(z**2))[1])))
+    log_density = toys.gaussian_log_density(toys.gaussian_data("analytic", None))
+    density = jax.jit(jax.vmap(jax.value_and_grad(lambda z: (jax.debug.callback(_tick, z[0]), log_density(z))[1])))
     EVALS[0] = 0
     jax.block_until_ready(density(jnp.ones((3, 2))))
     jax.effects_barrier()

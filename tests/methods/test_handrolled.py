@@ -9,7 +9,7 @@ import pytest
 from harness import UsageError, methods, metrics
 from harness.methods import handrolled
 from harness.targets import Posterior
-from tests.conftest import GAUSS_COV, GAUSS_MEAN, GAUSSIAN_2D
+from tests.toys import GAUSS_COV, GAUSS_MEAN, GAUSSIAN_2D
 
 
 def _check_gaussian(x, mcse_tol=4.0, cov_rtol=0.1):

@@ -16,7 +16,7 @@ from numpyro.distributions import constraints
 
 from harness import UsageError, methods, metrics
 from harness.targets import ANY_N, Layout, Param, Posterior, Target
-from tests.conftest import GAUSS_COV, GAUSS_MEAN
+from tests.toys import GAUSS_COV, GAUSS_MEAN
 
 PRIOR_SD, NOISE_SD = 10.0, 1.0
 
@@ -145,7 +145,7 @@ def test_parallel_on_two_host_devices_matches_vectorized():
         import jax, numpy as np
         from harness import methods
         from harness.targets import Posterior
-        from tests.conftest import GAUSSIAN_2D
+        from tests.toys import GAUSSIAN_2D
         post, m = Posterior(GAUSSIAN_2D, "analytic", None), methods.get("numpyro_hmc")
         run = lambda cm: m.run(post, methods.RunConfig(2, 50, 100, m.resolve_options(
             {"chain_method": cm, "num_steps": 5})), jax.random.key(1))

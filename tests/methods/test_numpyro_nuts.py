@@ -2,7 +2,7 @@ import jax
 import numpy as np
 
 from harness import methods, metrics
-from tests.conftest import GAUSS_COV, GAUSS_MEAN
+from tests.toys import GAUSS_COV, GAUSS_MEAN
 
 
 def test_numpyro_nuts_recovers_correlated_gaussian(gaussian_2d):

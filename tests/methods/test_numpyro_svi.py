@@ -14,7 +14,7 @@ from numpyro.distributions import constraints
 from harness import UsageError, cell, methods, targets, worker
 from harness.methods.numpyro_svi import Fit, converged, shift
 from harness.targets import Layout, Param, Posterior, Target
-from tests.conftest import GAUSS_COV, GAUSS_MEAN, GAUSSIAN_2D
+from tests.toys import GAUSS_COV, GAUSS_MEAN, GAUSSIAN_2D
 
 FAST = {"learning_rate": 0.02, "num_particles": 4, "window": 250, "max_steps": 5000, "tol": 0.1}
 NUM_DRAWS = 2000  # 2 chains x 1000 independent draws: mean error sd <= sqrt(2 / 2000) = 0.03

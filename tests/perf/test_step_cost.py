@@ -17,6 +17,7 @@ compared, so load that comes and goes on a shared machine hits both sides of mos
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tests.perf.conftest import NUM_CHAINS, NUM_SAMPLES, _LOOPS, _sampling_loop, floor_for
@@ -44,8 +45,13 @@ def test_sampling_step_cost(benchmark, sampling_loop):
         overhead_ratio=paired.ratio, floor_seconds_per_grad=paired.floor,
     )
     benchmark.pedantic(loop.call, rounds=5, iterations=1, warmup_rounds=1)
-    # the work per call is the method's own count, checked against the density's own evaluations
-    # in tests/methods/test_gradient_counts.py
+    # what is re-timed is the run's sampling (not its warmup): the call's first timing is the row's
+    # sample_s; the work per call is the method's own count, checked against the density's own
+    # evaluations in tests/methods/test_gradient_counts.py
+    assert loop.call.seconds == pytest.approx(loop.result.sample_s, rel=1e-9)
+    assert loop.call.work >= NUM_CHAINS * NUM_SAMPLES  # every draw of every chain takes a gradient or more
+    # a report divides the benchmark's time by the work and the floor: both must be real figures
+    assert paired.ratio > 0 and np.isfinite(paired.ratio) and paired.floor > 0
 
 
 @pytest.mark.parametrize("method", sorted(BUDGETS))

@@ -93,3 +93,18 @@ def test_traces_on_request(run_small, tmp_path):
         page = _html.unescape(report.build(tmp_path / "run", tmp_path / "out", traces=traces).read_text())
         assert "N=8 handrolled_hmc (cpu) seed 0, 1, 2" in page
         assert ("N=8 numpyro_nuts (cpu) seed 0, 1, 2" in page) is listed
+
+
+def test_no_report_module_imports_a_name_from_the_package():
+    """The package's ``build`` imports the page lazily (to keep matplotlib out of the light reader), so
+    a module importing a name back from ``harness.report`` would make a cycle: they import submodules only."""
+    import ast
+    from pathlib import Path
+
+    package = Path(report.__file__).parent
+    submodules = {p.stem for p in package.glob("*.py")} - {"__init__"}
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "harness.report":
+                names = {a.name for a in node.names}
+                assert names <= submodules, f"{path.name} imports {sorted(names - submodules)} from harness.report"

@@ -1,10 +1,10 @@
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 import pytest
-from matplotlib.markers import MarkerStyle
+from matplotlib.colors import same_color, to_rgba
 
 from harness.report import figures
+from harness.report.styles import style
 
 from tests.report.conftest import raw_rows
 
@@ -23,10 +23,14 @@ def _medians(col, method, device):
     return m.index.to_numpy(float), m.to_numpy(float)
 
 
+KEYS = {figures.FIT, figures.FLAGGED, figures.FLAGGED_POINT, figures.GPU}
+
+
 def _lines(fig):
-    """The curves' and floors' lines by label (fit lines, labelled "_fit ...", and the fit's legend key left out)."""
+    """The curves' and floors' lines by label (fit lines, hollow points and GPU rings, labelled "_...",
+    and the legend's keys left out)."""
     return {line.get_label(): line for line in fig.axes[0].get_lines()
-            if not line.get_label().startswith("_") and line.get_label() != figures.FIT}
+            if not line.get_label().startswith("_") and line.get_label() not in KEYS}
 
 
 def _fits(fig):
@@ -35,9 +39,25 @@ def _fits(fig):
             if line.get_label().startswith("_fit ")}
 
 
-def _marker_vertices(marker):
-    m = MarkerStyle(marker)
-    return m.get_path().transformed(m.get_transform()).vertices
+def _points(fig) -> tuple[set, set]:
+    """(filled, hollow): the (x, y) of every marker drawn for a cell, read from the artists
+    (legend keys, fit lines and GPU rings left out)."""
+    filled, hollow = set(), set()
+    for line in fig.axes[0].get_lines():
+        label = line.get_label()
+        if line.get_marker() in ("None", "", None) or label.startswith(("_fit", "_gpu")) or label in KEYS:
+            continue
+        x, y = line.get_xdata(), line.get_ydata()
+        every = line.get_markevery()
+        kind = hollow if line.get_markerfacecolor() == "none" else filled
+        kind.update((float(x[i]), round(float(y[i]), 9)) for i in (range(len(x)) if every is None else every))
+    return filled, hollow
+
+
+def _cell_points(g, xcol, ycol) -> tuple[set, set]:
+    """(usable, flagged) cells of ``g`` as (x, y) pairs, rounded like :func:`_points`."""
+    pts = lambda c: {(float(x), round(float(y), 9)) for x, y in zip(c[xcol], c[ycol])}  # noqa: E731
+    return pts(g[g["usable"]]), pts(g[~g["usable"]])
 
 
 def _slope(line):
@@ -62,11 +82,10 @@ def test_ess_vs_n_plots_each_mcmc_method_and_device_median_with_slope(cells):
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     # the non-converged method's points are hollow, in its colour, and the legend says what hollow means
-    hollow = next(c for c in ax.collections if c.get_label().startswith("_flagged handrolled_hmc"))
-    np.testing.assert_allclose(hollow.get_offsets()[:, 1], _medians("ess_per_s", "handrolled_hmc", "cpu")[1])
-    assert len(hollow.get_facecolors()) == 0 or hollow.get_facecolors()[:, 3].max() == 0
-    colour = figures.method_styles(cells)["handrolled_hmc"].colour
-    np.testing.assert_allclose(hollow.get_edgecolors()[0][:3], colour)
+    hollow = next(line for line in ax.get_lines() if line.get_label().startswith("_flagged handrolled_hmc"))
+    np.testing.assert_allclose(hollow.get_ydata(), _medians("ess_per_s", "handrolled_hmc", "cpu")[1])
+    assert hollow.get_markerfacecolor() == "none"
+    assert same_color(hollow.get_markeredgecolor(), style("handrolled_hmc").colour)
     assert figures.FLAGGED in [t.get_text() for t in ax.get_legend().get_texts()]
 
 
@@ -97,13 +116,19 @@ def test_compile_and_per_gradient_figures_with_the_floor(cells):
 
 def test_accuracy_vs_time_puts_mcmc_and_vi_on_one_axes(cells):
     fig = figures.accuracy_vs_time(cells, "sparse_logistic", "synthetic", 10000)
-    points = {c.get_label(): c.get_offsets() for c in fig.axes[0].collections}
+    points = {k: np.column_stack([v.get_xdata(), v.get_ydata()]) for k, v in _lines(fig).items()}
     assert "svi_autonormal (cpu, VI)" in points and "numpyro_nuts (cpu, MCMC)" in points
     raw = raw_rows()
     r = raw[(raw["method"] == "svi_autonormal") & (raw["n"] == 10000)]
     ttr = (r["compile_s"] + r["init_s"] + r["warmup_s"] + r["sample_s"]).median()
     np.testing.assert_allclose(points["svi_autonormal (cpu, VI)"], [[ttr, r["z_mean_max"].max()]])
     assert len(points) == 7  # every method on that size with an accuracy figure, on both devices
+    # the GPU point sits inside a black ring, and the legend keys it
+    ring = next(line for line in fig.axes[0].get_lines() if line.get_label() == "_gpu numpyro_nuts (gpu, MCMC)")
+    np.testing.assert_allclose(np.column_stack([ring.get_xdata(), ring.get_ydata()]),
+                               points["numpyro_nuts (gpu, MCMC)"])
+    assert same_color(ring.get_markeredgecolor(), "black") and ring.get_markerfacecolor() == "none"
+    assert figures.GPU in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
 
 
 def test_groups(cells):
@@ -128,29 +153,86 @@ def test_fits_go_through_the_unflagged_points_only(cells):
 
 
 def test_a_method_has_one_colour_and_marker_in_every_figure(cells):
-    styles = figures.method_styles(cells)
-    assert sorted(styles) == sorted(set(cells["method"]))
     figs = [figures.ess_vs_n(cells, "sparse_logistic", "synthetic"),
             figures.compile_vs_n(cells, "sparse_logistic", "synthetic"),
-            figures.per_grad_vs_n(cells, "sparse_logistic", "synthetic")]
-    seen = {}
+            figures.per_grad_vs_n(cells, "sparse_logistic", "synthetic"),
+            figures.accuracy_vs_time(cells, "sparse_logistic", "synthetic", 10000)]
+    seen = set()
     for fig in figs:
         for label, line in _lines(fig).items():
-            if not label.startswith("gradient floor"):
-                seen.setdefault(label.split(" (")[0], set()).add((line.get_color(), line.get_marker()))
-    assert {"numpyro_nuts", "blackjax_nuts", "svi_autonormal"} <= set(seen)  # svi: compile and per-gradient only
-    for method, looks in seen.items():
-        assert looks == {(styles[method].colour, styles[method].marker)}, method
-    acc = figures.accuracy_vs_time(cells, "sparse_logistic", "synthetic", 10000)
-    for points in acc.axes[0].collections:
-        method = points.get_label().split(" (")[0]
-        np.testing.assert_allclose(points.get_facecolors()[0][:3], styles[method].colour)
-        np.testing.assert_allclose(points.get_paths()[0].vertices, _marker_vertices(styles[method].marker))
+            if not label.startswith(("gradient floor", "memory roofline")):
+                method = label.split(" (")[0]
+                seen.add(method)
+                assert same_color(line.get_color(), style(method).colour), label
+                assert line.get_marker() == style(method).marker, label
+    assert {"numpyro_nuts", "blackjax_nuts", "svi_autonormal", "handrolled_hmc"} <= seen
 
 
-def test_method_styles_are_distinct_and_independent_of_row_order(cells):
-    styles = figures.method_styles(cells)
-    assert len(set(styles.values())) == len(styles)
-    assert figures.method_styles(cells.iloc[::-1]) == styles
-    many = pd.DataFrame({"method": [f"m{i:03d}" for i in range(90)]})
-    assert len(set(figures.method_styles(many).values())) == 90
+def _colour_of(fig, method: str):
+    return next(line.get_color() for label, line in _lines(fig).items() if label.startswith(f"{method} (cpu)"))
+
+
+def test_a_method_keeps_its_colour_in_reports_of_other_method_sets(cells):
+    """NumPyro NUTS and HMCECS drawn from all the fixture's methods, then from a report without BlackJAX
+    and the hand-rolled HMC (which sort before them): the same colour and marker both times."""
+    few = cells[~cells["method"].isin(["blackjax_nuts", "handrolled_hmc"])]
+    for fn in (figures.ess_vs_n, figures.compile_vs_n):
+        every, fewer = fn(cells, "sparse_logistic", "synthetic"), fn(few, "sparse_logistic", "synthetic")
+        for method in ("numpyro_nuts", "numpyro_hmcecs"):
+            assert same_color(_colour_of(every, method), _colour_of(fewer, method)), method
+    assert not same_color(style("numpyro_nuts").colour, style("numpyro_hmcecs").colour)
+
+
+@pytest.mark.parametrize("draw", [figures.ess_vs_n, figures.compile_vs_n, figures.per_grad_vs_n])
+def test_flagged_cells_are_hollow_and_ranked_cells_filled(cells, draw):
+    fig = draw(cells, "sparse_logistic", "synthetic")
+    col = {figures.ess_vs_n: "ess_per_s", figures.compile_vs_n: "compile_s", figures.per_grad_vs_n: "us_per_grad"}[draw]
+    g = cells[(cells["model"] == "sparse_logistic") & (cells["seeds_ok"] > 0)]
+    if draw is figures.ess_vs_n:
+        g = g[g["family"] == "mcmc"]
+    g = g[np.isfinite(g[f"{col}_med"]) & (g[f"{col}_med"] > 0)]
+    usable, flagged = _cell_points(g, "n", f"{col}_med")
+    filled, hollow = _points(fig)
+    assert flagged and usable  # the fixture has both: handrolled_hmc never converges, blackjax_nuts lost a seed
+    assert (filled, hollow) == (usable, flagged)
+    # a curve flagged at every size shows a hollow key in the legend
+    key = next(line for label, line in _lines(fig).items() if label.startswith("handrolled_hmc"))
+    assert key.get_markerfacecolor() == "none"
+
+
+def test_accuracy_figure_draws_flagged_cells_hollow(cells):
+    fig = figures.accuracy_vs_time(cells, "sparse_logistic", "synthetic", 10000)
+    g = cells[(cells["model"] == "sparse_logistic") & (cells["n"] == 10000) & np.isfinite(cells["acc_z_mean"])]
+    usable, flagged = _cell_points(g, "time_to_result_s_med", "acc_z_mean")
+    assert (flagged, usable) != (set(), set())
+    assert _points(fig) == (usable, flagged)
+    assert figures.FLAGGED_POINT in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+
+
+def _replayed(rows):
+    """The fixture rows as if each had been timed three times, each row's spread wider than the last's
+    (so the figure, sorted by width, keeps the rows' order), two cells run twice."""
+    wider = 0.01 * np.arange(1, len(rows) + 1)
+    return rows.assign(sample_replays=3, sample_s_min=(1 - wider) * rows["sample_s"],
+                       sample_s_max=(1 + wider) * rows["sample_s"], attempts=[2, 2] + [1] * (len(rows) - 2))
+
+
+def test_replay_spread_colours_each_row_by_its_method(rows):
+    fig = figures.replay_spread(_replayed(rows))
+    bars = fig.axes[0].collections
+    ok = rows[rows["status"] == "ok"]
+    assert [tuple(b.get_colors()[0]) for b in bars] == [to_rgba(style(m).colour) for m in ok["method"]]
+    keys = {line.get_label(): line.get_color() for line in fig.axes[0].get_lines()
+            if line.get_label() in set(ok["method"])}
+    assert set(keys) == set(ok["method"]) and all(same_color(c, style(m).colour) for m, c in keys.items())
+
+
+def test_legends_sit_outside_the_axes(cells, rows):
+    for fig in (figures.ess_vs_n(cells, "sparse_logistic", "synthetic"),
+                figures.accuracy_vs_time(cells, "sparse_logistic", "synthetic", 10000),
+                figures.replay_spread(_replayed(rows))):
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        legend, axes = ax.get_legend().get_window_extent(), ax.get_window_extent()
+        assert legend.x0 >= axes.x1  # wholly right of the axes
+        assert legend.x1 <= fig.bbox.x1  # and inside the figure

@@ -68,18 +68,24 @@ def test_speedup_tables_list_only_pairs_of_ranked_cells(cells):
 def test_summary_names_the_first_the_runner_up_and_whether_the_gap_is_noise(cells):
     t = tables.summary(cells)
     row = {(r[0], r[1]): dict(zip(t.columns, r)) for r in t.rows}
-    assert len(row) == cells.groupby(["model", "dataset", "n"], dropna=False).ngroups
+    assert list(row) == [("eight_schools_noncentered/posteriordb", "8"), ("sparse_logistic/synthetic", "1,000"),
+                         ("sparse_logistic/synthetic", "10,000"), ("sparse_logistic/synthetic", "100,000")]
+    # N = 1,000, worked out from the fixture's rows (tests/fixtures/run_small/rows.jsonl): time to result is
+    # compile + init + warmup + sampling, the median seed of three is seed 1. Ranked cells:
+    #   svi_autonormal cpu  3.00 + 0.05 + 0.01728 + 0.0288 = 3.09608 s
+    #   blackjax_nuts  cpu  6.00 + 0.05 + 0.14616 + 0.2436 = 6.43976 s  -> 6.43976 / 3.09608 = 2.08x
+    #   numpyro_nuts cpu 11.5 s, numpyro_nuts gpu 14.1 s, numpyro_hmcecs 15.1 s
+    # Not there: handrolled_hmc (NOT CONVERGED, INACCURATE) and svi_autodelta (POINT ESTIMATE), of 7 cells.
+    # Noise: svi's band reaches 3.93 s (compile +-25 %), blackjax's starts at 4.79 s: no overlap.
     one = row[("sparse_logistic/synthetic", "1,000")]
-    g = cells[(cells["model"] == "sparse_logistic") & (cells["n"] == 1000) & cells["usable"]]
-    g = g.sort_values("time_to_result_s_med")
-    assert one["first to a trustworthy posterior"] == f"{g.iloc[0]['method']} ({g.iloc[0]['device']})"
-    assert one["runner-up"] == f"{g.iloc[1]['method']} ({g.iloc[1]['device']})"
-    ratio = g.iloc[1]["time_to_result_s_med"] / g.iloc[0]["time_to_result_s_med"]
-    assert one["runner-up's time / first's"].startswith(f"{tables.fmt(ratio)}x")
-    noise = g.iloc[1]["time_to_result_lo"] <= g.iloc[0]["time_to_result_hi"]
-    assert one["runner-up's time / first's"].endswith("(within noise)") == bool(noise)
-    missed = cells[(cells["model"] == "sparse_logistic") & (cells["n"] == 1000) & ~cells["usable"]]
-    assert one["not there"].startswith(f"{len(missed)} of ")
+    assert one == {"target": "sparse_logistic/synthetic", "N": "1,000",
+                   "first to a trustworthy posterior": "svi_autonormal (cpu)", "time to result s": "3.1",
+                   "ESS/s": "n/a (VI)", "runner-up": "blackjax_nuts (cpu)", "runner-up's time / first's": "2.08x",
+                   "not there": "2 of 7 (mostly NOT CONVERGED)"}
+    # eight schools: numpyro_nuts is the only ranked cell (the hand-rolled HMC does not converge): no runner-up
+    eight = row[("eight_schools_noncentered/posteriordb", "8")]
+    assert (eight["first to a trustworthy posterior"], eight["runner-up"], eight["runner-up's time / first's"],
+            eight["not there"]) == ("numpyro_nuts (cpu)", "-", "-", "1 of 2 (mostly NOT CONVERGED)")
 
 
 def test_summary_within_noise_follows_the_bands():

@@ -8,7 +8,7 @@ from harness.cell import Cell, validate
 from harness.worker import run_cell
 from harness import environment, reference_runs
 from harness.targets import reference
-from tests.conftest import GAUSS_COV, GAUSS_MEAN, GAUSSIAN_2D
+from tests.toys import GAUSS_COV, GAUSS_MEAN, GAUSSIAN_2D
 
 
 def test_compute_recovers_a_known_posterior_and_round_trips(tmp_path):
