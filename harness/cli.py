@@ -141,9 +141,14 @@ def add_run(sub) -> None:
 
 
 def _seeds(args) -> list[int] | None:
-    if not args.seeds:
-        return args.seed
-    return [s + i for s in (args.seed or [0]) for i in range(args.seeds)]
+    """The seeds asked for: each --seed, or K from each with --seeds K; a seed named twice (or two
+    ranges that overlap) is refused, since a repeat would pool one draw as two."""
+    seeds = args.seed if not args.seeds else [s + i for s in (args.seed or [0]) for i in range(args.seeds)]
+    if seeds and len(set(seeds)) < len(seeds):
+        twice = sorted({s for s in seeds if seeds.count(s) > 1})
+        raise UsageError(f"seed(s) {', '.join(map(str, twice))} given twice (--seed/--seeds give "
+                         f"{', '.join(map(str, seeds))}); give each seed once")
+    return seeds
 
 
 def cmd_run(args) -> int:
