@@ -80,7 +80,8 @@ COLUMN_LIST: tuple[Column, ...] = tuple(
          ("sample_s", "sampling-loop seconds: the median replay"), ("sample_s_min", "fastest timed run of the loop"),
          ("sample_s_max", "slowest timed run of the loop"))
     + _c("timing", int, ("sample_replays", "timed runs of the sampling loop"))
-    + _c("timing", float, ("sample_s_first", "the run that produced the draws"), ("wall_s", "the cell's wall seconds"))
+    + _c("timing", float, ("sample_s_first", "the run that produced the draws"), ("wall_s", "the cell's wall seconds"),
+         ("diagnostic_s", "seconds of a run to a target's convergence checks (None: a fixed budget)"))
     + _c("work", int, ("grad_evals_warmup", "gradient evaluations in warmup, all chains"),
          ("grad_evals", "gradient evaluations while sampling, all chains (NUTS: the sum of num_steps)"))
     + _c("work", float, ("grad_evals_full_equiv", "sampling gradients in full-data equivalents (subsampling)"))
@@ -98,7 +99,7 @@ COLUMN_LIST: tuple[Column, ...] = tuple(
        Column("ess_per_grad", "derived", float, "min bulk ESS / sampling gradients"),
        Column("us_per_grad", "derived", float, "sampling microseconds per gradient evaluation (per chain)"),
        Column("ttfd_s", "derived", float, "time to the first usable draw: compile + init + warmup"),
-       Column("time_to_result_s", "derived", float, "ttfd_s + sample_s")]
+       Column("time_to_result_s", "derived", float, "ttfd_s + sample_s + diagnostic_s")]
     + _c("accuracy", float, ("z_mean_max", "max |posterior mean - reference mean| / reference sd"),
          ("z_sd_max", "max |posterior sd - reference sd| / reference sd"),
          ("bias2_mean", "mean squared standardised bias"), ("bias2_max", "max squared standardised bias"))

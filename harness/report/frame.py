@@ -27,7 +27,8 @@ come first, older writers' names after them):
 Derived columns: those of :func:`harness.derived.figures` (``ess_per_s``, ``ess_per_grad``,
 ``us_per_grad``, ``ttfd_s``, ``time_to_result_s``): a row's stored value (the worker wrote it with
 the same function), else computed from its measured columns (rows written before the figure
-existed), and
+existed); rows written before a rule changed follow it: never an ESS figure for VI, and a row with
+``x_diagnostic_s`` but no ``diagnostic_s`` has its time to result computed again, checks counted; and
 ``flag`` (:func:`flag`: empty when the run is usable, else why not:
 ERROR / TIMEOUT / NAN / SKIPPED, POINT ESTIMATE, NO REFERENCE, NOT CONVERGED, INACCURATE).
 """
@@ -111,9 +112,17 @@ def normalise(df: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:
     df["converged"] = _converged(df)
     df["reached_target"] = _bool(df["reached_target"]) if "reached_target" in df else pd.NA
 
+    vi = df["family"].eq("vi")
+    # written before checks were counted: a stored time to result without them (x_diagnostic_s, no diagnostic_s)
+    uncounted = df["diagnostic_s"].isna() & (pd.to_numeric(df["x_diagnostic_s"], errors="coerce").notna()
+                                             if "x_diagnostic_s" in df else False)
     for col, values in derived.figures(df).items():  # what a row stored (the same function wrote it) stays
         stored = pd.to_numeric(df[col], errors="coerce") if col in df else pd.Series(np.nan, index=df.index)
+        if col == "time_to_result_s":
+            stored = stored.mask(uncounted)
         df[col] = stored.where(stored.notna(), values)
+        if col in derived.ESS_BASED:
+            df[col] = df[col].mask(vi)  # never an ESS figure for VI, whatever an older row stored
     df["ttr_lo_s"], df["ttr_hi_s"] = _time_to_result_band(df)
     df["ess_lo"], df["ess_hi"] = _ess_per_s_band(df)
     point = df["no_ess_reason"].notna() & df["no_ess_reason"].astype(str).ne("") if "no_ess_reason" in df else False
@@ -146,10 +155,12 @@ def _method_facts(df: pd.DataFrame, col: str, attr: str) -> pd.Series:
 def _time_to_result_band(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Low and high ends of a row's time to result: sampling's measured replay spread
     (``sample_s_min`` / ``sample_s_max``), compile +-25 % and init + warmup +-10 %
-    (timed once per process: :data:`harness.report.stats.COMPILE_NOISE`, ``UNREPLAYED_NOISE``);
+    (timed once per process: :data:`harness.report.stats.COMPILE_NOISE`, ``UNREPLAYED_NOISE``), and
+    the convergence checks' seconds +-10 % likewise (``time_to_result_s`` less the rest);
     a loop without a measured spread takes +-10 % too."""
     u, c = stats.UNREPLAYED_NOISE, stats.COMPILE_NOISE
-    rest = df["init_s"].fillna(0.0) + df["warmup_s"]
+    checks = (df["time_to_result_s"] - df["ttfd_s"] - df["sample_s"]).clip(lower=0).fillna(0.0)
+    rest = df["init_s"].fillna(0.0) + df["warmup_s"] + checks
     s_lo = df["sample_s_min"].where(df["sample_s_min"] < df["sample_s"], df["sample_s"] * (1 - u))
     s_hi = df["sample_s_max"].where(df["sample_s_max"] > df["sample_s"], df["sample_s"] * (1 + u))
     return (df["compile_s"] * (1 - c) + rest * (1 - u) + s_lo, df["compile_s"] * (1 + c) + rest * (1 + u) + s_hi)
@@ -186,10 +197,14 @@ def _inaccurate(df: pd.DataFrame) -> pd.Series:
 
 
 def _has_reference(df: pd.DataFrame) -> pd.Series:
-    """Whether the row was scored against a reference: a ``reference`` source, a verdict or a max |z|."""
-    ref = df["reference"].map(lambda v: isinstance(v, str) and v != "") if "reference" in df else False
-    verdict = _bool(df["inaccurate"]).notna() if "inaccurate" in df else False
-    return pd.Series(ref | verdict | df["acc_z_mean"].notna() | df["acc_z_sd"].notna(), index=df.index, dtype=bool)
+    """Whether the row was scored against a reference: a verdict or a max |z|. A ``reference`` source
+    alone is not enough: a reference that shares no coordinate with the draws scores nothing
+    (:func:`harness.metrics.accuracy`: NaN figures, verdict None), and such a row is NO REFERENCE."""
+    verdict = pd.Series(False, index=df.index)
+    for col in ("inaccurate", "accurate", "accuracy_ok"):
+        if col in df:
+            verdict |= _bool(df[col]).notna().to_numpy(bool)
+    return pd.Series(verdict | df["acc_z_mean"].notna() | df["acc_z_sd"].notna(), index=df.index, dtype=bool)
 
 
 def _converged(df: pd.DataFrame) -> pd.Series:

@@ -268,14 +268,15 @@ def vs_baseline(cells: pd.DataFrame, baseline: str) -> Table:
 
 
 def gpu_vs_cpu(cells: pd.DataFrame) -> Table:
-    """GPU over CPU for the same method and configuration."""
+    """GPU over CPU for the same method and configuration (ESS/s: MCMC only, a VI guide has no ESS figure)."""
     key = _match_key(cells, drop=("device",)) + ["method", "options"]
     k = _keyed(cells, key)
     rows = []
     gpu, cpu = k[k["device"] == "gpu"], k[k["device"] == "cpu"]
     for _, g in gpu.iterrows():
         for _, c in cpu[cpu["_k"] == g["_k"]].iterrows():
-            rows.append([target_label(g), size_label(g["n"]), g["method"], _ratio(g, c, "ess_per_s").text(),
+            ess = "n/a (VI)" if g["family"] == "vi" else _ratio(g, c, "ess_per_s").text()
+            rows.append([target_label(g), size_label(g["n"]), g["method"], ess,
                          _ratio(g, c, "us_per_grad").text(), _ratio(g, c, "compile_s").text(), _flags(g, c)])
     return Table(["target", "N", "method", "ESS/s GPU/CPU", "s per grad GPU/CPU", "compile GPU/CPU", "flag"], rows,
                  "GPU over CPU, same cell (ESS/s > 1 and s per grad < 1: GPU faster)")
