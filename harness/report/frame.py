@@ -30,12 +30,14 @@ the same function), else computed from its measured columns (rows written before
 existed); rows written before a rule changed follow it: never an ESS figure for VI, and a row with
 ``x_diagnostic_s`` but no ``diagnostic_s`` has its time to result computed again, checks counted; and
 ``flag`` (:func:`flag`: empty when the run is usable, else why not:
-ERROR / TIMEOUT / NAN / SKIPPED, POINT ESTIMATE, NO REFERENCE, NOT CONVERGED, INACCURATE).
+ERROR / TIMEOUT / NAN / SKIPPED, POINT ESTIMATE, NO REFERENCE, NOT CONVERGED, INACCURATE,
+TARGET NOT REACHED, DIVERGENT n).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -223,8 +225,10 @@ def flag(r) -> str:
     nothing to rank it by); NO REFERENCE, MCMC and VI alike (no reference, no
     accuracy check: such a row is never ranked among the rows checked against a
     reference); then NOT CONVERGED (``converged`` False, or an MCMC row without
-    a finite R-hat), INACCURATE, and TARGET NOT REACHED (a run to a target that
-    stopped at its cap, :mod:`harness.methods.to_target`).
+    a finite R-hat), INACCURATE, TARGET NOT REACHED (a run to a target that
+    stopped at its cap, :mod:`harness.methods.to_target`), and DIVERGENT n (n > 0
+    divergent transitions while sampling, after warmup: the draws may be biased where
+    the sampler could not follow the posterior, so the cell is never called trustworthy).
     """
     if r["status"] != "ok":
         return str(r["status"]).upper()
@@ -242,6 +246,9 @@ def flag(r) -> str:
     reached = r.get("reached_target")
     if reached is not None and reached is not pd.NA and not bool(reached):
         reasons.append("TARGET NOT REACHED")
+    div = r.get("divergences")
+    if div is not None and np.isfinite(div) and div > 0:
+        reasons.append(f"DIVERGENT {int(div)}")
     return ", ".join(reasons)
 
 
@@ -270,7 +277,7 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     and divergences; ``floor_batch`` (the batch its gradient floor was measured
     at); ``time_to_result_lo`` / ``_hi`` and ``ess_per_s_lo`` / ``_hi`` (the bands of
     :func:`_time_to_result_band` and :func:`_ess_per_s_band` over every seed); ``chains_run`` (the chains the method ran, which an ensemble method sets
-    itself); ``seeds`` (rows), ``seeds_ok``; the worst flag of any seed.
+    itself); ``seeds`` (rows), ``seeds_ok``; the worst flag of any seed (DIVERGENT with the worst seed's count).
     Rows with a failure status count toward ``seeds`` only.
     """
     keys = config_columns(df)
@@ -299,6 +306,8 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
         rec["acc_z_mean"] = float(ok["acc_z_mean"].max()) if ok["acc_z_mean"].notna().any() else np.nan
         rec["acc_z_sd"] = float(ok["acc_z_sd"].max()) if ok["acc_z_sd"].notna().any() else np.nan
         flags = [f for f in g["flag"] if f]
+        if np.isfinite(rec["divergences"]):  # one count per cell, the worst seed's: 'DIVERGENT 52 (2/3 seeds)'
+            flags = [re.sub(r"DIVERGENT \d+", f"DIVERGENT {int(rec['divergences'])}", f) for f in flags]
         rec["flag"] = _worst(flags, len(g))
         rec["usable"] = rec["flag"] == ""
         out.append(rec)

@@ -141,8 +141,8 @@ def build(run_dir, out_dir=None, baseline: str = DEFAULT_BASELINE, traces: tuple
         *_crossovers(cells, baseline),
         Heading("How to read", 2),
         Text("Figures are medians over seeds with [min-max]. A cell is ranked only when every seed is ok, "
-             "converged (R-hat < 1.01, bulk ESS >= 400; VI: the optimiser met its rule) and accurate against a "
-             "reference; the others are listed under their target with the flag and the number that failed. "
+             "converged (R-hat < 1.01, bulk ESS >= 400; VI: the optimiser met its rule), accurate against a "
+             "reference and free of divergent transitions after warmup (else DIVERGENT n); the others are listed under their target with the flag and the number that failed. "
              "Time to result = compile + init + warmup + sampling seconds; ESS is the minimum bulk ESS over all "
              "coordinates and ESS/s divides it by sampling seconds (MCMC only: a guide's draws are independent). "
              "MCMC cells ranked by ESS/s, VI cells among themselves by time to result; NO REFERENCE cells by speed "

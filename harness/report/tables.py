@@ -136,9 +136,10 @@ def headline(cells: pd.DataFrame) -> list:
 
 
 def _reasons(flag: str) -> list[str]:
-    """The reasons in a cell's flag, without their seed counts ('NOT CONVERGED (2/3 seeds)' -> 'NOT CONVERGED')."""
-    parts = [p.strip() for chunk in flag.split(";") for p in chunk.split(",")]
-    return [p.split(" (")[0] for p in parts if p]
+    """The reasons in a cell's flag, without their seed counts or numbers ('NOT CONVERGED (2/3 seeds)' ->
+    'NOT CONVERGED', 'DIVERGENT 52' -> 'DIVERGENT'), each once."""
+    parts = [p.strip().split(" (")[0] for chunk in flag.split(";") for p in chunk.split(",")]
+    return list(dict.fromkeys("DIVERGENT" if p.startswith("DIVERGENT ") else p for p in parts if p))
 
 
 def failed_figure(r) -> str:
@@ -155,6 +156,8 @@ def failed_figure(r) -> str:
         return f"max |z| {fmt(max(r['acc_z_mean'], r['acc_z_sd']) if np.isfinite(r['acc_z_sd']) else r['acc_z_mean'], 2)}"
     if reason == "NO REFERENCE":
         return "accuracy unchecked"
+    if reason == "DIVERGENT":
+        return f"{fmt(r['divergences'])} divergent transitions after warmup (worst seed)"
     return ""
 
 
