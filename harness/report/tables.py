@@ -251,23 +251,37 @@ def vs_baseline(cells: pd.DataFrame, baseline: str) -> Table:
     ESS/s and ESS per gradient as method / baseline (MCMC only: a VI guide's iid
     draws have no comparable ESS), and time to result as baseline / method, so
     every column reads > 1 = better than the baseline. Only pairs where both cells
-    are ranked (usable) are listed; the caption counts the others.
+    are ranked (usable) are listed; the caption counts the others. Cells whose runs to a
+    target had different caps (``max_draws``) are paired too, on time to result only (their
+    ESS figures come from runs of different lengths); the caption counts them.
     """
-    key = _match_key(cells, drop=())
+    key = _match_key(cells, drop=("max_draws",))
     k = _keyed(cells, key)
-    rows, skipped = [], 0
+    rows, skipped, capped = [], 0, 0
     for _, base in k[k["method"] == baseline].iterrows():
         for _, other in k[(k["_k"] == base["_k"]) & (k["method"] != baseline)].iterrows():
             if not (base["usable"] and other["usable"]):
                 skipped += 1
                 continue
-            ess = [_ratio(other, base, c).text() if other["family"] == "mcmc" else "n/a (VI)"
-                   for c in ("ess_per_s", "ess_per_grad")]
+            caps = _caps_differ(base, other)
+            capped += caps
+            ess = [("n/a (caps differ)" if caps else _ratio(other, base, c).text()) if other["family"] == "mcmc"
+                   else "n/a (VI)" for c in ("ess_per_s", "ess_per_grad")]
             rows.append([target_label(base), size_label(base["n"]), base["device"], method_label(other), *ess,
                          _ratio(base, other, "time_to_result_s").text(), _chains_note(other, base)])
     return Table(["target", "N", "device", "method", "ESS/s ratio", "ESS/grad ratio", "time-to-result speedup", "note"],
                  rows, f"Each method against {baseline} (>1: better than {baseline}); "
-                       "ratio of medians [min-max over seeds]" + _not_comparable(skipped))
+                       "ratio of medians [min-max over seeds]" + _not_comparable(skipped) + _caps_note(capped))
+
+
+def _caps_differ(a, b) -> bool:
+    """Whether two cells ran to a target under different caps on draws (``max_draws``)."""
+    return str(a.get("max_draws")) != str(b.get("max_draws"))
+
+
+def _caps_note(k: int) -> str:
+    return (f"; {k} pair{'s' if k != 1 else ''} with different draw caps compared on time to result only"
+            if k else "")
 
 
 def gpu_vs_cpu(cells: pd.DataFrame) -> Table:
@@ -287,22 +301,27 @@ def gpu_vs_cpu(cells: pd.DataFrame) -> Table:
 
 def handrolled_vs_libraries(cells: pd.DataFrame) -> Table:
     """Each hand-rolled MCMC method over each library MCMC method in the same cell, where both are ranked."""
-    key = _match_key(cells, drop=())
+    key = _match_key(cells, drop=("max_draws",))
     k = _keyed(cells, key)
     mcmc = k[k["family"].eq("mcmc")]
     hand = mcmc[mcmc["library"].eq("handrolled")]
     libs = mcmc[~mcmc["library"].isin(["handrolled", ""])]
-    rows, skipped = [], 0
+    rows, skipped, capped = [], 0, 0
     for _, h in hand.iterrows():
         for _, lib in libs[libs["_k"] == h["_k"]].iterrows():
             if not (h["usable"] and lib["usable"]):
                 skipped += 1
                 continue
+            caps = _caps_differ(h, lib)
+            capped += caps
             rows.append([target_label(h), size_label(h["n"]), h["device"], h["method"], method_label(lib),
-                         _ratio(h, lib, "ess_per_s").text(), _ratio(h, lib, "us_per_grad").text(), _chains_note(h, lib)])
-    return Table(["target", "N", "device", "hand-rolled", "library", "ESS/s hand/lib", "s per grad hand/lib", "note"],
-                 rows, "Hand-rolled over library (ESS/s > 1: hand-rolled faster; s per grad < 1: cheaper gradient step)"
-                 + _not_comparable(skipped))
+                         "n/a (caps differ)" if caps else _ratio(h, lib, "ess_per_s").text(),
+                         _ratio(h, lib, "us_per_grad").text(), _ratio(lib, h, "time_to_result_s").text(),
+                         _chains_note(h, lib)])
+    return Table(["target", "N", "device", "hand-rolled", "library", "ESS/s hand/lib", "s per grad hand/lib",
+                  "time-to-result speedup", "note"],
+                 rows, "Hand-rolled over library (ESS/s > 1: hand-rolled faster; s per grad < 1: cheaper gradient step; "
+                 "time-to-result speedup lib/hand > 1: hand-rolled first)" + _not_comparable(skipped) + _caps_note(capped))
 
 
 def _not_comparable(k: int) -> str:

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from harness import metrics
-from harness.report import frame
+from harness.report import frame, tables
 
 from tests.report.conftest import raw_rows
 
@@ -42,3 +42,16 @@ def test_a_reference_sharing_no_coordinate_with_the_draws_is_no_reference():
     assert not df["has_reference"].item() and "NO REFERENCE" in df["flag"].item()
     checked = frame.normalise(_cell().iloc[:1].assign(reference="posteriordb"))
     assert checked["has_reference"].item() and checked["flag"].item() == ""
+
+
+def test_pairs_with_different_draw_caps_are_compared_on_time_to_result_and_counted():
+    raw = raw_rows()
+    raw = raw[(raw["model"] == "sparse_logistic") & (raw["n"] == 1000) & (raw["device"] == "cpu")
+              & raw["method"].isin(["numpyro_nuts", "blackjax_nuts"])].assign(target_ess=400.0, max_draws=1000)
+    same = tables.vs_baseline(frame.aggregate(frame.normalise(raw)), "numpyro_nuts")
+    assert len(same.rows) == 1 and same.rows[0][4] != "n/a (caps differ)" and "draw caps" not in same.caption
+    raw.loc[raw["method"] == "blackjax_nuts", "max_draws"] = 2000
+    differ = tables.vs_baseline(frame.aggregate(frame.normalise(raw)), "numpyro_nuts")
+    assert len(differ.rows) == 1 and differ.rows[0][4] == differ.rows[0][5] == "n/a (caps differ)"
+    assert differ.rows[0][6] == same.rows[0][6]  # the time to result is compared all the same
+    assert "1 pair with different draw caps compared on time to result only" in differ.caption
