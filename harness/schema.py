@@ -134,6 +134,9 @@ COLUMN_LIST: tuple[Column, ...] = tuple(
     + _c("environment", str, ("cpu_affinity", "cores the cell's process ran on (os.sched_getaffinity)"))
     + _c("environment", str, ("platform", "OS"), ("git_commit", "commit (+dirty)"), ("hostname", "host"),
          ("xla_flags_env", "XLA_FLAGS of the process"), ("timestamp", "UTC, ISO 8601"))
+    + _c("environment", int, ("memory_gib", "total memory, GiB"))
+    + _c("environment", str, ("accelerator", "the host's GPU model(s), or none"),
+         ("machine", "machine fingerprint (harness.environment.machine_name): figures from two never share a ratio"))
     + _c("provenance", str, ("command", "the command that wrote the row"), ("cell_key", "canonical configuration JSON"))
 )
 

@@ -129,11 +129,71 @@ def normalise(df: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:
     df["ess_lo"], df["ess_hi"] = _ess_per_s_band(df)
     point = df["no_ess_reason"].notna() & df["no_ess_reason"].astype(str).ne("") if "no_ess_reason" in df else False
     df["point_estimate"] = point | (df["family"].eq("vi") & ~np.isfinite(df["min_ess_bulk"]))
+    df["machine"] = machines(df)
     df["flag"] = [flag(r) for r in df.to_dict("records")]
     df["usable"] = df["flag"].eq("")
     if run_dir is not None:
         df["draws_file"] = [_draws_file(r, run_dir) for r in df.to_dict("records")]
     return df
+
+
+HOST = ["cpu", "cpu_count", "hostname", "jax", "jaxlib"]
+
+
+def machines(df: pd.DataFrame) -> list[str]:
+    """Each row's machine fingerprint (:func:`harness.environment.machine_of`). A row written before the
+    ``accelerator`` column names no accelerator: it takes the GPU device kinds that the rows of this run
+    on the same host (CPU, cores, hostname, JAX) ran on, so that a GPU host's CPU and GPU cells share one
+    machine, as they do in newer rows."""
+    from harness import environment
+
+    rows = df.to_dict("records")
+    host = [tuple(str(r.get(c)) for c in HOST) for r in rows]
+    gpus: dict = {}
+    for h, r in zip(host, rows):
+        kind = r.get("device_kind")
+        if isinstance(kind, str) and kind and kind.lower() != "cpu":
+            gpus.setdefault(h, []).append(kind)
+    out = []
+    for h, r in zip(host, rows):
+        if not isinstance(r.get("accelerator"), str) and h in gpus:
+            r = {**r, "accelerator": ", ".join(sorted(set(gpus[h])))}
+        out.append(environment.machine_of(r))
+    return out
+
+
+def provenance(df: pd.DataFrame) -> dict:
+    """What a report or comparison names at its top: the machines, commits and the measured dates of ``df``'s rows."""
+    def distinct(col):
+        return [str(v) for v in dict.fromkeys(df[col].dropna()) if str(v)] if col in df else []
+
+    stamps = sorted(distinct("timestamp"))
+    return {"machines": sorted(set(machines(df))) if "machine" not in df else sorted(set(df["machine"].dropna())),
+            "commits": distinct("git_commit"), "dates": (stamps[0], stamps[-1]) if stamps else None}
+
+
+def provenance_line(p: dict) -> str:
+    """One line: 'machine(s): ...; commit(s): ...; measured FROM to TO'."""
+    m, c = p["machines"], p["commits"]
+    dates = f"measured {p['dates'][0]} to {p['dates'][1]}" if p["dates"] else "measured: no timestamp"
+    return (f"machine{'s' if len(m) != 1 else ''}: {'; '.join(m) or 'not recorded'}. "
+            f"commit{'s' if len(c) != 1 else ''}: {', '.join(c) or 'not recorded'}. {dates}.")
+
+
+def select_machine(df: pd.DataFrame, name: str | None) -> pd.DataFrame:
+    """The rows of one machine: ``name`` (the whole fingerprint, its #hash or any part naming one machine);
+    without it, every row if they share one machine, else UsageError naming them (figures from two machines
+    never share a table, ratio or fit)."""
+    found = sorted(set(df["machine"]))
+    if name is None:
+        if len(found) > 1:
+            raise UsageError(f"rows from {len(found)} machines: {' / '.join(found)}; give --machine NAME "
+                             "(its #hash or any part naming one) to report one at a time")
+        return df
+    hit = [m for m in found if name == m or name.lstrip("#") in m]
+    if len(hit) != 1:
+        raise UsageError(f"--machine {name!r} names {len(hit)} of the rows' machines; valid: {' / '.join(found)}")
+    return df[df["machine"] == hit[0]]
 
 
 def _method_facts(df: pd.DataFrame, col: str, attr: str) -> pd.Series:

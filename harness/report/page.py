@@ -111,15 +111,19 @@ def _failures(df: pd.DataFrame) -> list:
     return blocks + [Table(["target", "N", "method", "device", "seed", "status", "error"], rows)]
 
 
-def build(run_dir, out_dir=None, baseline: str = DEFAULT_BASELINE, traces: tuple = ("flagged",)) -> Path:
+def build(run_dir, out_dir=None, baseline: str = DEFAULT_BASELINE, traces: tuple = ("flagged",),
+          machine: str | None = None) -> Path:
     """Write the report of ``run_dir`` under ``out_dir`` (default RUN_DIR/report); returns the HTML path.
 
     ``traces``: which ok rows get ArviZ trace/rank plots when their draws were
-    saved: 'flagged' (always), 'all', or method names.
+    saved: 'flagged' (always), 'all', or method names. ``machine``: report the rows of this
+    machine only (:func:`harness.report.frame.select_machine`); rows from two machines without it
+    are refused (UsageError), since no table, ratio or fit may mix them. The page names its
+    machine, commits and measured dates at the top.
     """
     run_dir = Path(run_dir)
     out = Path(out_dir) if out_dir else run_dir / "report"
-    df = frame.load(run_dir)
+    df = frame.select_machine(frame.load(run_dir), machine).reset_index(drop=True)
     df["_row"] = range(len(df))
     cells = frame.aggregate(df)
     out.mkdir(parents=True, exist_ok=True)
@@ -133,6 +137,7 @@ def build(run_dir, out_dir=None, baseline: str = DEFAULT_BASELINE, traces: tuple
     env = tables.environment(df)
     blocks = [
         Heading(f"Benchmark report: {run_dir.name}", 1),
+        Text(frame.provenance_line(frame.provenance(df))),
         Text(f"{len(df)} rows, {len(cells)} cells (configurations; seeds pooled); status: "
              + ", ".join(f"{k} {v}" for k, v in status.items()) + "."),
         Heading("Summary: first to a trustworthy posterior", 2),
@@ -162,7 +167,8 @@ def build(run_dir, out_dir=None, baseline: str = DEFAULT_BASELINE, traces: tuple
         Code("\n".join(commands) if commands else "(no command recorded in the rows)"),
         Text("This report was produced by:"),
         Code(f"harness report {shlex.quote(str(run_dir))} --out {shlex.quote(str(out))} --baseline {baseline}"
-             + "".join(f" --traces {t}" for t in traces if t != "flagged")),
+             + "".join(f" --traces {t}" for t in traces if t != "flagged")
+             + (f" --machine {shlex.quote(machine)}" if machine else "")),
     ]
     (out / "report.md").write_text(to_markdown(blocks))
     html_path = out / "report.html"

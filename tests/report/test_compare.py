@@ -132,7 +132,8 @@ def test_the_review_shows_changed_cells_then_counts_the_rest(tmp_path, capsys):
     gh = capsys.readouterr().out
     assert gh.startswith("### harness compare: ess_per_s") and "<details><summary>every cell" in gh
     assert gh.count("| same |") == same and "</details>" in gh
-    assert compare.review(t[t["verdict"] == "same"]).startswith("No cell changed beyond noise.")
+    quiet = compare.review(t[t["verdict"] == "same"]).splitlines()
+    assert quiet[0].startswith("BASE (") and quiet[1].startswith("NEW (") and quiet[3] == "No cell changed beyond noise."
 
 
 def _bench(path, medians):
