@@ -351,7 +351,7 @@ def _rankings(path) -> dict:
         label = [f"{r['method']}@{r['device']}" for _, r in order.iterrows()]
         marks = tables._vs_next(order)
         ranked = [(label[i], r["rank"].rpartition(" ")[0]) for i, r in order.iterrows() if r["rank"] != "-"]
-        noise = {frozenset(label[i:i + 2]) for i, m in enumerate(marks) if m == "within noise"}
+        noise = {frozenset(label[i:i + 2]) for i, m in enumerate(marks) if m.startswith("within noise")}
         out[key] = (ranked, noise)
     return out
 

@@ -54,6 +54,9 @@ ACCURACY_SD = ("z_sd_max", "max_abs_z_sd", "max_abs_sd_z", "max_z_sd")
 BIAS2 = ("bias2_mean", "bias2", "bias_sq", "bias_squared")
 
 NUMERIC = schema.NUMERIC
+#: Figures the report divides one cell's by another's: :func:`aggregate` keeps each seed's value
+#: (``<col>_seeds``) for the interval of the ratio (:func:`harness.report.stats.ratio_interval`).
+RATIOS = ("ess_per_s", "ess_per_grad", "time_to_result_s", "us_per_grad", "compile_s")
 #: Figures pooled over seeds by :func:`aggregate`: every derived figure (:mod:`harness.derived`) and these.
 POOLED = schema.names("derived") + ["compile_s", "sample_s", "wall_s", "min_ess_bulk", "floor_us_per_grad",
                                     "roofline_us_per_grad", "overhead_ratio", "acc_z_mean", "peak_rss_mb"]
@@ -333,7 +336,7 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     """One row per configuration (seeds pooled).
 
     Per figure (``POOLED``): median over the seeds' usable-or-flagged ok rows, with min and
-    max (``<col>_med``, ``<col>_min``, ``<col>_max``); worst-case R-hat, max |z|
+    max (``<col>_med``, ``<col>_min``, ``<col>_max``) and, for ``RATIOS``, every seed's value (``<col>_seeds``); worst-case R-hat, max |z|
     and divergences; ``floor_batch`` (the batch its gradient floor was measured
     at); ``time_to_result_lo`` / ``_hi`` and ``ess_per_s_lo`` / ``_hi`` (the bands of
     :func:`_time_to_result_band` and :func:`_ess_per_s_band` over every seed); ``chains_run`` (the chains the method ran, which an ensemble method sets
@@ -350,6 +353,8 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
                    seeds=len(g), seeds_ok=len(ok))
         for col in POOLED:
             v = ok[col].dropna() if col in ok else pd.Series(dtype=float)
+            if col in RATIOS:
+                rec[f"{col}_seeds"] = tuple(float(x) for x in v)
             rec[f"{col}_med"] = float(v.median()) if len(v) else np.nan
             rec[f"{col}_min"] = float(v.min()) if len(v) else np.nan
             rec[f"{col}_max"] = float(v.max()) if len(v) else np.nan

@@ -176,8 +176,9 @@ def summary(cells: pd.DataFrame) -> Table:
 
     Candidates are the usable cells (every seed ok, converged, accurate against a reference;
     MCMC and VI alike). 'First' has the least median time to result (compile + init +
-    warmup + sampling); the runner-up's ratio is 'within noise' when the two cells' bands
-    (:func:`harness.report.frame._time_to_result_band`, over every seed) overlap. The last
+    warmup + sampling + checks); the runner-up's time over the first's is shown with its interval
+    (:func:`harness.report.stats.ratio_interval`: bootstrap over seeds, process noise folded in
+    for a one-seed side) and 'within noise' when the interval holds 1. The last
     column counts the cells that did not get there, with their commonest reason.
     """
     rows = []
@@ -195,9 +196,7 @@ def summary(cells: pd.DataFrame) -> Table:
         if len(ok) > 1:
             second = ok.iloc[1]
             runner = f"{method_label(second)} ({second['device']})"
-            ratio = second["time_to_result_s_med"] / first["time_to_result_s_med"]
-            overlap = second["time_to_result_lo"] <= first["time_to_result_hi"]
-            by = f"{fmt(ratio)}x" + (" (within noise)" if overlap else "")
+            by = _ratio(second, first, "time_to_result_s").text(noise_word=True)
         rows.append([f"{model}/{dataset}", size_label(n), f"{method_label(first)} ({first['device']})",
                      fmt(first["time_to_result_s_med"]), ess, runner, by, why])
     return Table(["target", "N", "first to a trustworthy posterior", "time to result s", "ESS/s", "runner-up",
@@ -205,24 +204,24 @@ def summary(cells: pd.DataFrame) -> Table:
                  "Per target and size: the usable cell (ok, converged, accurate against a reference) with the least "
                  "time to result (compile + init + warmup + sampling: to the passing check in a run to a target "
                  "ESS, else the suite's fixed budget); "
-                 "'within noise' where the two cells' time bands overlap")
+                 "runner-up's time over the first's: ratio of medians [95 % interval: bootstrap over seeds, "
+                 f"+-{stats.PROCESS_NOISE:.0%} process noise for a one-seed side], 'within noise' where it holds 1")
 
 
 def _vs_next(order: pd.DataFrame) -> list[str]:
-    """Per ranked cell, how it stands against the next rank of its tier: 'within noise' where their
-    bands (ESS/s for MCMC, time to result for VI: :mod:`harness.report.frame`) overlap, so that their
-    order may swap in another run; else 'ahead'. Empty for the last of a tier and unranked cells."""
+    """Per ranked cell, how it stands against the next rank of its tier, by the ratio of the figure it is
+    ranked by (ESS/s over the next's for MCMC, the next's time to result over its own for VI) with its
+    interval (:func:`harness.report.stats.ratio_interval`): 'within noise 1.05x [0.88, 1.25]' where the
+    interval holds 1, so that their order may swap in another run; else 'ahead 1.40x [1.20, 1.63]'.
+    Empty for the last of a tier and unranked cells."""
     out = [""] * len(order)
     rows = order.reset_index(drop=True)
     for i in range(len(rows) - 1):
         a, b = rows.iloc[i], rows.iloc[i + 1]
         if a["rank"] == "-" or b["rank"] == "-" or a["rank"].split(" ")[:-1] != b["rank"].split(" ")[:-1]:
             continue
-        if a["family"] == "vi":
-            overlap = b["time_to_result_lo"] <= a["time_to_result_hi"]
-        else:
-            overlap = b["ess_per_s_hi"] >= a["ess_per_s_lo"]
-        out[i] = "within noise" if overlap else "ahead"
+        r = _ratio(b, a, "time_to_result_s") if a["family"] == "vi" else _ratio(a, b, "ess_per_s")
+        out[i] = f"{'ahead' if r.decided() else 'within noise'} {r.text()}"
     return out
 
 
@@ -236,8 +235,10 @@ def _keyed(cells: pd.DataFrame, key: list[str]):
 
 
 def _ratio(a, b, col: str) -> stats.Ratio:
-    return stats.ratio(a[f"{col}_med"], a[f"{col}_min"], a[f"{col}_max"],
-                       b[f"{col}_med"], b[f"{col}_min"], b[f"{col}_max"])
+    """a's figure over b's: ratio of medians over seeds with its interval (:func:`harness.report.stats.ratio_interval`;
+    compile seconds, timed once per process, with their own noise)."""
+    noise = stats.COMPILE_NOISE if col == "compile_s" else stats.PROCESS_NOISE
+    return stats.ratio_interval(a[f"{col}_seeds"], b[f"{col}_seeds"], noise=noise)
 
 
 def _flags(*cells) -> str:
@@ -271,7 +272,7 @@ def vs_baseline(cells: pd.DataFrame, baseline: str) -> Table:
                          _ratio(base, other, "time_to_result_s").text(), _chains_note(other, base)])
     return Table(["target", "N", "device", "method", "ESS/s ratio", "ESS/grad ratio", "time-to-result speedup", "note"],
                  rows, f"Each method against {baseline} (>1: better than {baseline}); "
-                       "ratio of medians [min-max over seeds]" + _not_comparable(skipped) + _caps_note(capped))
+                       "ratio of medians [95 % interval over seeds]" + _not_comparable(skipped) + _caps_note(capped))
 
 
 def _caps_differ(a, b) -> bool:
