@@ -331,8 +331,8 @@ def _not_comparable(k: int) -> str:
     return f"; {k} pair{'s' if k != 1 else ''} not comparable (a side not ranked: see its flag)" if k else ""
 
 
-ENVIRONMENT = ["git_commit", "python", "jax", "jaxlib", "numpyro", "blackjax", "arviz", "optax", "numpy",
-               "backend", "device_kind", "device_count", "cpu", "cpu_count", "cpu_affinity", "platform", "hostname", "xla_flags_env"]
+ENVIRONMENT = ["machine", "git_commit", "python", "jax", "jaxlib", "numpyro", "blackjax", "arviz", "optax", "numpy",
+               "backend", "device_kind", "device_count", "cpu", "cpu_count", "memory_gib", "accelerator", "cpu_affinity", "platform", "hostname", "xla_flags_env"]
 
 
 def environment(df: pd.DataFrame) -> Table:
