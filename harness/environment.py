@@ -2,8 +2,8 @@
 
 A machine is part of a figure's identity (as asv names a machine): :func:`machine_name` gives a
 short stable fingerprint from the CPU model, the core count, total memory (GiB), the accelerator,
-JAX / jaxlib versions and the process's XLA flags (less the forced host device count, which is a
-cell's configuration, ``xla_devices``), e.g. ``"Intel(R) Xeon(R) Processor | 2 cores | 23 GiB |
+JAX / jaxlib versions and the process's XLA flags (less those the harness sets itself: the forced
+host device count, a cell's ``xla_devices``, and the runner's flags for every cell), e.g. ``"Intel(R) Xeon(R) Processor | 2 cores | 23 GiB |
 no accelerator | jax 0.10.2 #1a2b3c4d"``: the words for a reader, the hash over every part (jaxlib
 and the flags too) so that two machines differing anywhere differ. :func:`machine_of` computes it
 from a row's columns, so a reader gives rows written before the ``machine`` column one too (their
@@ -102,8 +102,16 @@ def _given(v) -> bool:
 
 
 def machine_name(cpu, cpu_count, memory, accel, jax, jaxlib, xla_flags) -> str:
-    """The machine fingerprint (module docstring) of these parts; a part not known reads '?'."""
-    flags = " ".join(f for f in str(xla_flags or "").split() if not f.startswith("--xla_force_host_platform_device_count"))
+    """The machine fingerprint (module docstring) of these parts; a part not known reads '?'.
+
+    ``xla_flags`` counts only what the harness did not set itself: the forced host device count (a
+    cell's ``xla_devices``) and the flags every cell process gets (``harness.runner.BASE_XLA_FLAGS``)
+    are left out, so the runner's own rows for a cell that failed (its process's XLA_FLAGS, not the
+    cell's) name the same machine as the cells that ran."""
+    from harness.runner import BASE_XLA_FLAGS  # here: the runner imports this module
+
+    flags = " ".join(f for f in str(xla_flags or "").split()
+                     if not f.startswith("--xla_force_host_platform_device_count") and f not in BASE_XLA_FLAGS)
     parts = [str(cpu) if _given(cpu) else "?", int(cpu_count) if _given(cpu_count) else "?",
              int(memory) if _given(memory) else "?", str(accel) if _given(accel) else "?",
              str(jax) if _given(jax) else "?", str(jaxlib) if _given(jaxlib) else "?", flags]

@@ -11,7 +11,7 @@ from harness.report import compare, frame, page
 from tests.report.conftest import raw_rows
 
 PARTS = dict(cpu="Intel(R) Xeon(R) Processor", cpu_count=2, memory=23, accel="none", jax="0.10.2", jaxlib="0.10.2",
-             xla_flags="--xla_cpu_multi_thread_eigen=false")
+             xla_flags="--xla_cpu_use_thunk_runtime=false")
 
 
 def test_the_fingerprint_names_the_machine_and_changes_with_every_part():
@@ -21,9 +21,14 @@ def test_the_fingerprint_names_the_machine_and_changes_with_every_part():
     for part, other in dict(cpu="AMD EPYC", cpu_count=4, memory=31, accel="NVIDIA H200", jax="0.9.0",
                             jaxlib="0.9.1", xla_flags="").items():
         assert environment.machine_name(**{**PARTS, part: other}) != name, part
-    # the forced host device count is a cell's configuration (xla_devices), not the machine
+    # the forced host device count (a cell's xla_devices) and the flags the runner gives every cell are
+    # the harness's, not the machine's: a failed cell's row, written with the runner's XLA_FLAGS, matches
     forced = PARTS["xla_flags"] + " --xla_force_host_platform_device_count=4"
     assert environment.machine_name(**{**PARTS, "xla_flags": forced}) == name
+    from harness.runner import BASE_XLA_FLAGS
+
+    bare = environment.machine_name(**{**PARTS, "xla_flags": " ".join(BASE_XLA_FLAGS)})
+    assert environment.machine_name(**{**PARTS, "xla_flags": ""}) == bare != name
 
 
 def test_capture_records_the_machine_its_own_columns_give():
