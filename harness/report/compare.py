@@ -9,8 +9,8 @@ Inputs (both sides the same kind):
   figure but the ESS-based ones (seconds, us per gradient, overhead ratio, memory)
   is compared on every row with status ok, converged or not: a per-gradient slowdown
   of a sampler that never converges is still a slowdown. An ESS-based figure
-  (:data:`ESS_BASED`) only on rows that converged, are not a point estimate and do
-  not miss their reference: an unmixed chain's ESS is no efficiency;
+  (:data:`ESS_BASED`) only on MCMC rows that converged, are not a point estimate and do
+  not miss their reference: an unmixed chain's ESS is no efficiency, a VI guide's none at all;
 - pytest-benchmark JSON files (``--benchmark-json`` output): benchmarks matched
   on ``fullname``; the figure is the median round time, its spread the
   interquartile range of the rounds (q1, q3). asv results are not read: use
@@ -200,9 +200,9 @@ def read_run(path: Path, metric: str) -> dict:
     if metric not in df:
         raise UsageError(f"no column {metric!r} in {path}; valid metrics: {', '.join(METRICS)}")
     keep = df["status"].eq("ok")
-    if metric in ESS_BASED:
+    if metric in ESS_BASED:  # never for VI: a guide's draws are independent, their ESS counts them
         converged = df["converged"].fillna(False).astype(bool)
-        keep &= converged & ~df["inaccurate"].astype(bool) & ~df["point_estimate"].astype(bool)
+        keep &= converged & ~df["inaccurate"].astype(bool) & ~df["point_estimate"].astype(bool) & df["family"].ne("vi")
     keys = [c for c in frame.CONFIG if c in df]
     out = {}
     for key, g in df.groupby(keys, dropna=False, sort=True):

@@ -55,3 +55,15 @@ def test_pairs_with_different_draw_caps_are_compared_on_time_to_result_and_count
     assert len(differ.rows) == 1 and differ.rows[0][4] == differ.rows[0][5] == "n/a (caps differ)"
     assert differ.rows[0][6] == same.rows[0][6]  # the time to result is compared all the same
     assert "1 pair with different draw caps compared on time to result only" in differ.caption
+
+
+def test_compare_reads_no_ess_figure_of_a_vi_row(tmp_path):
+    from harness.report import compare
+    from tests.report.test_compare import _write
+
+    run = _write(tmp_path / "run", raw_rows())
+    for metric in compare.ESS_BASED:
+        cells = compare.read_run(run, metric)
+        vi = [s for label, s in cells.items() if " svi_autonormal " in f" {label} "]
+        assert vi and all(s.k == 0 for s in vi), metric
+    assert all(s.k > 0 for label, s in compare.read_run(run, "time_to_result_s").items() if "svi_autonormal" in label)
