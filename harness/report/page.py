@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.report import DEFAULT_BASELINE, crossovers, figures, frame, published, tables
+from harness.report import DEFAULT_BASELINE, crossovers, figures, frame, published, stats, tables
 from harness.report.render import Bullets, Code, Fold, Heading, Image, Table, Text, to_html, to_markdown
 
 
@@ -148,7 +148,10 @@ def build(run_dir, out_dir=None, baseline: str = DEFAULT_BASELINE, traces: tuple
         Text("Figures are medians over seeds with [min-max]. A cell is ranked only when every seed is ok, "
              "converged (R-hat < 1.01, bulk ESS >= 400; VI: the optimiser met its rule), accurate against a "
              "reference and free of divergent transitions after warmup (else DIVERGENT n); the others are listed under their target with the flag and the number that failed. "
-             "Time to result = compile + init + warmup + sampling seconds; ESS is the minimum bulk ESS over all "
+             "Time to result = compile + init + warmup + sampling seconds, + the convergence checks' seconds of a run to a "
+             "target; every ratio is a ratio of medians over seeds with its 95 % interval (bootstrap over seeds; one "
+             f"seed a side: +-{stats.PROCESS_NOISE:.0%} process noise), 'within noise' where the interval holds 1; "
+             "ESS is the minimum bulk ESS over all "
              "coordinates and ESS/s divides it by sampling seconds (MCMC only: a guide's draws are independent). "
              "MCMC cells ranked by ESS/s, VI cells among themselves by time to result; NO REFERENCE cells by speed "
              "in a table of their own. HMCECS's per-gradient figures are n/a (its proxy's work is uncounted)."),

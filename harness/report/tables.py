@@ -202,7 +202,7 @@ def summary(cells: pd.DataFrame) -> Table:
     return Table(["target", "N", "first to a trustworthy posterior", "time to result s", "ESS/s", "runner-up",
                   "runner-up's time / first's", "not there"], rows,
                  "Per target and size: the usable cell (ok, converged, accurate against a reference) with the least "
-                 "time to result (compile + init + warmup + sampling: to the passing check in a run to a target "
+                 "time to result (compile + init + warmup + sampling + checks: to the passing check in a run to a target "
                  "ESS, else the suite's fixed budget); "
                  "runner-up's time over the first's: ratio of medians [95 % interval: bootstrap over seeds, "
                  f"+-{stats.PROCESS_NOISE:.0%} process noise for a one-seed side], 'within noise' where it holds 1")
