@@ -144,9 +144,14 @@ def add_run(sub) -> None:
 
 
 def _seeds(args) -> list[int] | None:
-    if not args.seeds:
-        return args.seed
-    return [s + i for s in (args.seed or [0]) for i in range(args.seeds)]
+    """The seeds asked for: each --seed, or K from each with --seeds K; a seed named twice (or two
+    ranges that overlap) is refused, since a repeat would pool one draw as two."""
+    seeds = args.seed if not args.seeds else [s + i for s in (args.seed or [0]) for i in range(args.seeds)]
+    if seeds and len(set(seeds)) < len(seeds):
+        twice = sorted({s for s in seeds if seeds.count(s) > 1})
+        raise UsageError(f"seed(s) {', '.join(map(str, twice))} given twice (--seed/--seeds give "
+                         f"{', '.join(map(str, seeds))}); give each seed once")
+    return seeds
 
 
 def cmd_run(args) -> int:
@@ -258,13 +263,16 @@ def add_report(sub) -> None:
     p.add_argument("--baseline", default="numpyro_nuts", help="method the speedup table divides by (default: numpyro_nuts)")
     p.add_argument("--traces", action="append", metavar="all|METHOD",
                    help="ArviZ trace/rank plots for these rows too (flagged rows always), when draws were saved")
+    p.add_argument("--machine", metavar="NAME", help="report the rows of this machine only (its #hash or any part "
+                   "of its fingerprint naming one); needed when the rows come from several")
     p.set_defaults(func=cmd_report)
 
 
 def cmd_report(args) -> int:
     from harness import report
 
-    path = report.build(args.run_dir, args.out, baseline=args.baseline, traces=("flagged", *(_split(args.traces) or [])))
+    path = report.build(args.run_dir, args.out, baseline=args.baseline, traces=("flagged", *(_split(args.traces) or [])),
+                        machine=args.machine)
     print(f"report: {path}\nreport: {path.with_suffix('.md')}")
     return 0
 
@@ -284,6 +292,8 @@ def add_compare(sub) -> None:
     p.add_argument("--format", choices=("text", "github"), default="text",
                    help="text (default): the changed cells, then a count of the rest; github: Markdown for a pull "
                         "request (agreement line, changed cells, every cell folded)")
+    p.add_argument("--allow-machines", action="store_true",
+                   help="compare runs from different machines anyway (the output says so at the top)")
     p.set_defaults(func=cmd_compare)
 
 
@@ -291,7 +301,8 @@ def cmd_compare(args) -> int:
     from harness.report import compare
 
     table = compare.compare(args.base, args.new, metric=args.metric,
-                            threshold=None if args.noise is None else args.noise / 100)
+                            threshold=None if args.noise is None else args.noise / 100,
+                            allow_machines=args.allow_machines)
     new = Path(args.new)
     md, csv = compare.write(table, args.out or (new / "compare" if new.is_dir() else new.parent / "compare"))
     print(compare.review(table, args.format), end="")

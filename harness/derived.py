@@ -6,10 +6,14 @@ report on every row it loads (so rows written before a figure existed get it too
 equivalents for a subsampling method), ``s`` = ``sample_s``:
 
 - ``ess_per_s`` = B / s, ``ess_tail_per_s`` = T / s (the tails: quantiles, intervals), ``ess_per_grad`` = B / G;
+  NaN for a VI row (``family`` "vi"): a fitted guide's draws are independent, their ESS measures the
+  number of draws taken, not the efficiency of the method;
 - ``us_per_grad`` = 1e6 s / G: microseconds per gradient evaluation, all chains' gradients
   counted (comparable with the floor of the same batch shape);
 - ``ttfd_s`` = compile + init + warmup seconds (time to the first usable draw), and
-  ``time_to_result_s`` = ``ttfd_s`` + s.
+  ``time_to_result_s`` = ``ttfd_s`` + s + the convergence checks' seconds of a run to a target
+  (``diagnostic_s``; ``x_diagnostic_s`` in rows written before that column; 0 where neither): the
+  whole cost of getting a checked result.
 
 A per-gradient figure is undefined (NaN) when G is not positive or when the row says the
 gradient count misses work (``no_grad_reason``, e.g. HMCECS's proxy); a per-second one when s
@@ -46,6 +50,17 @@ def _given(row, name: str):
     return isinstance(v, str) and v != ""
 
 
+def _is_vi(row):
+    """Whether the row is a VI method's (``family`` "vi")."""
+    if isinstance(row, pd.DataFrame):
+        return row["family"].eq("vi").to_numpy(bool) if "family" in row else np.zeros(len(row), bool)
+    return row.get("family") == "vi"
+
+
+#: The ESS-based figures, undefined for VI.
+ESS_BASED = ("ess_per_s", "ess_tail_per_s", "ess_per_grad")
+
+
 def figures(row: Mapping[str, Any] | pd.DataFrame) -> dict:
     """The derived columns (see the module docstring) of one row or of every row of a frame."""
     bulk, tail, sample_s = _num(row, "min_ess_bulk"), _num(row, "min_ess_tail"), _num(row, "sample_s")
@@ -54,14 +69,17 @@ def figures(row: Mapping[str, Any] | pd.DataFrame) -> dict:
     counted = (grads > 0) & ~_given(row, "no_grad_reason")
     init = _num(row, "init_s")
     ttfd = _num(row, "compile_s") + np.where(np.isfinite(init), init, 0.0) + _num(row, "warmup_s")
+    checks = _num(row, "diagnostic_s")
+    checks = np.where(np.isfinite(checks), checks, _num(row, "x_diagnostic_s"))
+    vi = _is_vi(row)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = {
-            "ess_per_s": np.where(sample_s > 0, bulk / sample_s, np.nan),
-            "ess_tail_per_s": np.where(sample_s > 0, tail / sample_s, np.nan),
-            "ess_per_grad": np.where(counted, bulk / grads, np.nan),
+            "ess_per_s": np.where((sample_s > 0) & ~vi, bulk / sample_s, np.nan),
+            "ess_tail_per_s": np.where((sample_s > 0) & ~vi, tail / sample_s, np.nan),
+            "ess_per_grad": np.where(counted & ~vi, bulk / grads, np.nan),
             "us_per_grad": np.where(counted, 1e6 * sample_s / grads, np.nan),
             "ttfd_s": ttfd,
-            "time_to_result_s": ttfd + sample_s,
+            "time_to_result_s": ttfd + sample_s + np.where(np.isfinite(checks), checks, 0.0),
         }
     if isinstance(row, pd.DataFrame):
         return out

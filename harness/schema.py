@@ -82,7 +82,8 @@ COLUMN_LIST: tuple[Column, ...] = tuple(
          ("sample_s", "sampling-loop seconds: the median replay"), ("sample_s_min", "fastest timed run of the loop"),
          ("sample_s_max", "slowest timed run of the loop"))
     + _c("timing", int, ("sample_replays", "timed runs of the sampling loop"))
-    + _c("timing", float, ("sample_s_first", "the run that produced the draws"), ("wall_s", "the cell's wall seconds"))
+    + _c("timing", float, ("sample_s_first", "the run that produced the draws"), ("wall_s", "the cell's wall seconds"),
+         ("diagnostic_s", "seconds of a run to a target's convergence checks (None: a fixed budget)"))
     + _c("work", int, ("grad_evals_warmup", "gradient evaluations in warmup, all chains"),
          ("grad_evals", "gradient evaluations while sampling, all chains (NUTS: the sum of num_steps)"))
     + _c("work", float, ("grad_evals_full_equiv", "sampling gradients in full-data equivalents (subsampling)"))
@@ -100,7 +101,7 @@ COLUMN_LIST: tuple[Column, ...] = tuple(
        Column("ess_per_grad", "derived", float, "min bulk ESS / sampling gradients"),
        Column("us_per_grad", "derived", float, "sampling microseconds per gradient evaluation (per chain)"),
        Column("ttfd_s", "derived", float, "time to the first usable draw: compile + init + warmup"),
-       Column("time_to_result_s", "derived", float, "ttfd_s + sample_s")]
+       Column("time_to_result_s", "derived", float, "ttfd_s + sample_s + diagnostic_s")]
     + _c("accuracy", float, ("z_mean_max", "max |posterior mean - reference mean| / reference sd"),
          ("z_sd_max", "max |posterior sd - reference sd| / reference sd"),
          ("bias2_mean", "mean squared standardised bias"), ("bias2_max", "max squared standardised bias"))
@@ -146,6 +147,9 @@ COLUMN_LIST: tuple[Column, ...] = tuple(
     + _c("environment", str, ("cpu_affinity", "cores the cell's process ran on (os.sched_getaffinity)"))
     + _c("environment", str, ("platform", "OS"), ("git_commit", "commit (+dirty)"), ("hostname", "host"),
          ("xla_flags_env", "XLA_FLAGS of the process"), ("timestamp", "UTC, ISO 8601"))
+    + _c("environment", int, ("memory_gib", "total memory, GiB"))
+    + _c("environment", str, ("accelerator", "the host's GPU model(s), or none"),
+         ("machine", "machine fingerprint (harness.environment.machine_name): figures from two never share a ratio"))
     + _c("provenance", str, ("command", "the command that wrote the row"), ("cell_key", "canonical configuration JSON"))
 )
 

@@ -4,7 +4,7 @@ It follows the report's rules (:mod:`harness.report.tables`):
 
 - the flag is the report's (:func:`harness.report.frame.normalise`, which calls
   :func:`harness.report.frame.flag`: ERROR / TIMEOUT / ..., POINT ESTIMATE,
-  NO REFERENCE, NOT CONVERGED, INACCURATE), so ``harness run`` and
+  NO REFERENCE, NOT CONVERGED, INACCURATE, TARGET NOT REACHED, DIVERGENT n), so ``harness run`` and
   ``harness report`` never disagree on which rows are usable;
 - no ESS figure (ESS/s, ESS/grad, bulk ESS) for VI rows or point estimates: a
   guide's draws are independent and a point has no chains, so their ESS

@@ -258,6 +258,7 @@ def run_cell(cell: Cell, draws_path: str | None = None, spawned_at: float | None
             sample_s_max=max(timed.loop_s),
             sample_replays=len(timed.loop_s),
             sample_s_first=result.sample_s,
+            diagnostic_s=result.extra.get("diagnostic_s"),  # a run to a target's checks: part of its time to result
             grad_evals_warmup=result.grad_evals_warmup,
             grad_evals=result.grad_evals_sample,
             grad_evals_full_equiv=grads,

@@ -40,7 +40,8 @@ def test_rows_differing_in_the_seed_alone_are_repeats_of_one_cell_and_any_other_
 
 def test_two_methods_are_compared_only_on_the_same_setup():
     """The speedup table pairs a method with the baseline when every setup column agrees; the methods'
-    own options may differ, anything else (target, N, device, chains, budget, ...) may not."""
+    own options may differ, and the cap of a run to a target; anything else (target, N, device, chains,
+    budget, ...) may not."""
     from harness.report import tables
 
     base = dict(family="mcmc", converged=True, inaccurate=False, reference="ref", max_rhat=1.0, min_ess_bulk=500.0,
@@ -51,8 +52,10 @@ def test_two_methods_are_compared_only_on_the_same_setup():
         return len(tables.vs_baseline(frame.aggregate(frame.normalise(pd.DataFrame(rows))), "base").rows)
 
     assert pairs() == 1 and pairs(options=_value("options", 1)) == 1 and pairs(seed=_value("seed", 1)) == 1
+    # runs to one target under different caps on draws are paired, on time to result only (tables.vs_baseline)
+    assert pairs(max_draws=_value("max_draws", 1)) == 1
     for col in schema.CONFIG:
-        if col not in ("method", "options", "seed"):
+        if col not in ("method", "options", "seed", "max_draws"):
             assert pairs(**{col: _value(col, 1)}) == 0, f"cells differing in {col} were compared"
 
 

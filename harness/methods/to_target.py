@@ -7,18 +7,22 @@ The rule (what ``--target-ess`` means):
   state the last one ended in, with the keys of one pre-split key array (chunk k takes rows
   k*S .. (k+1)*S - 1; NumPyro's kernels carry their key in their state), so the draws are
   those of one unchunked run of the same length;
-- it checks the draws so far after 1, 2, 4, 8, ... chunks (a doubling schedule: at most
-  log2(cap / chunk) + 1 checks, so the bias of stopping at the first passing check is that of
-  a handful of looks, not of checking after every draw); a check passes when every coordinate
+- it checks the draws so far after the chunks of :func:`check_schedule`: after each of the first
+  four chunks, then each time the draws have grown by at most 1.25x (k -> max(k + 1, floor(1.25 k)):
+  1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 18, 22, 27, 33, ...) and at the cap. Where a run stops thus moves
+  its time by at most 25 % from the fourth chunk on (by one chunk before it), instead of up to 2x
+  under a doubling schedule; 32 chunks take 15 checks (log base 1.25 of the cap, not one a chunk, so
+  the bias of stopping at the first passing check stays that of a few looks); a check passes when every coordinate
   has rank-normalised split R-hat < ``max_rhat`` (1.01) and bulk and tail ESS >= ``ess``
   (ArviZ, :func:`harness.metrics.summarize`);
-- it stops at the first passing check (``reached_target`` True), or when the next check would
-  pass ``max_draws`` per chain (False: the row's R-hat and ESS say how far it got). A warmup too
+- it stops at the first passing check (``reached_target`` True), or at the check at the cap,
+  ``max_draws`` per chain in whole chunks (False: the row's R-hat and ESS say how far it got). A warmup too
   short for the target shows as a run that needs many chunks or never passes, never as a pass.
 
-The seconds of the checks are kept apart (``diagnostic_s``): the row's sampling seconds are those
-of the chunks up to the passing check (replayed like any sampling loop, :mod:`harness.timing`), so
-its time to result (compile + init + warmup + sampling) is the time to the target.
+The seconds of the checks are kept apart (``diagnostic_s``, a row column): the row's sampling seconds
+are those of the chunks up to the passing check (replayed like any sampling loop, :mod:`harness.timing`),
+and its time to result (compile + init + warmup + sampling + checks, :mod:`harness.derived`) is the
+whole time to the target.
 """
 
 from __future__ import annotations
@@ -33,6 +37,18 @@ from harness.timing import run_timed
 
 #: Default cap: this many chunks (``num_samples`` draws each) per chain.
 DEFAULT_MAX_CHUNKS = 32
+#: Largest growth of the draws between two checks (after the first four chunks, each checked).
+CHECK_GROWTH = 1.25
+
+
+def check_schedule(max_chunks: int) -> list[int]:
+    """The chunk counts after which a run checks its draws (module docstring): k -> max(k + 1,
+    floor(CHECK_GROWTH * k)) from 1, and ``max_chunks`` last."""
+    out, k = [], 1
+    while k < max_chunks:
+        out.append(k)
+        k = max(k + 1, int(CHECK_GROWTH * k))
+    return out + [max_chunks]
 
 
 class ToTarget(NamedTuple):
@@ -71,21 +87,18 @@ def run_chunks(run_chunk: Callable, carry, chunk: int, target: ToTarget,
     """
     from harness import metrics
 
-    outs, seconds, diagnostic_s, checks, next_check, reached = [], 0.0, 0.0, 0, 1, False
-    max_chunks = max(1, target.max_draws // chunk)
-    while len(outs) < max_chunks:
+    outs, seconds, diagnostic_s, checks, reached = [], 0.0, 0.0, 0, False
+    schedule = set(check_schedule(max(1, target.max_draws // chunk)))
+    while not reached and len(outs) < max(schedule):
         (carry, out), t = run_chunk(carry, len(outs))
         outs.append(out)
         seconds += t
-        if len(outs) == next_check:
+        if len(outs) in schedule:
             t0 = time.perf_counter()
             z = np.concatenate([np.asarray(positions(o)) for o in outs])
             reached = passes(metrics.summarize(np.swapaxes(z, 0, 1)), target)
             diagnostic_s += time.perf_counter() - t0
             checks += 1
-            if reached or 2 * next_check > max_chunks:
-                break
-            next_check *= 2
     out = jax.tree.map(lambda *xs: np.concatenate([np.asarray(x) for x in xs]), *outs)
     return carry, out, seconds, {"reached_target": reached, "target_checks": checks, "diagnostic_s": diagnostic_s,
                           "target_draws": len(outs) * chunk}

@@ -24,12 +24,14 @@ from __future__ import annotations
 from harness.report.baseline import DEFAULT_BASELINE
 
 
-def build(run_dir, out_dir=None, baseline: str = DEFAULT_BASELINE, traces: tuple = ("flagged",)):
+def build(run_dir, out_dir=None, baseline: str = DEFAULT_BASELINE, traces: tuple = ("flagged",),
+          machine: str | None = None):
     """Write the report of ``run_dir`` under ``out_dir`` (default RUN_DIR/report); returns the HTML path.
 
     ``traces``: which ok rows get ArviZ trace/rank plots when their draws were
-    saved: 'flagged' (always), 'all', or method names. See :mod:`harness.report.page`.
+    saved: 'flagged' (always), 'all', or method names. ``machine``: the one machine to report
+    where the rows come from several. See :mod:`harness.report.page`.
     """
     from harness.report import page
 
-    return page.build(run_dir, out_dir, baseline=baseline, traces=traces)
+    return page.build(run_dir, out_dir, baseline=baseline, traces=traces, machine=machine)

@@ -9,8 +9,8 @@ Inputs (both sides the same kind):
   figure but the ESS-based ones (seconds, us per gradient, overhead ratio, memory)
   is compared on every row with status ok, converged or not: a per-gradient slowdown
   of a sampler that never converges is still a slowdown. An ESS-based figure
-  (:data:`ESS_BASED`) only on rows that converged, are not a point estimate and do
-  not miss their reference: an unmixed chain's ESS is no efficiency;
+  (:data:`ESS_BASED`) only on MCMC rows that converged, are not a point estimate and do
+  not miss their reference: an unmixed chain's ESS is no efficiency, a VI guide's none at all;
 - pytest-benchmark JSON files (``--benchmark-json`` output): benchmarks matched
   on ``fullname``; the figure is the median round time, its spread the
   interquartile range of the rounds (q1, q3). asv results are not read: use
@@ -44,6 +44,12 @@ being one process, never below ``stats.PROCESS_NOISE`` either: a loop's length
 averages over the host's short disturbances, not over what differs between two
 processes (the A/A pair at 3ad7b23 called diamonds' 15 s NumPyro NUTS loop, timed
 once, slower at 1.11x under a 10 % band).
+
+Machines: a ratio of two machines' figures measures the machines, not the change. Run directories
+from different machines (:func:`harness.environment.machine_name`; a side whose rows span two
+counts as different) are refused (UsageError naming them) unless ``allow_machines``, in which case
+the output says so at its top. Every output names the machines, commits and measured dates of
+both sides at its top (:func:`header`).
 
 Verdict: ``slower`` when d > noise, ``faster`` when d < -noise, else ``same``.
 A cell whose base has usable rows and new has none (failed, or every seed
@@ -194,9 +200,9 @@ def read_run(path: Path, metric: str) -> dict:
     if metric not in df:
         raise UsageError(f"no column {metric!r} in {path}; valid metrics: {', '.join(METRICS)}")
     keep = df["status"].eq("ok")
-    if metric in ESS_BASED:
+    if metric in ESS_BASED:  # never for VI: a guide's draws are independent, their ESS counts them
         converged = df["converged"].fillna(False).astype(bool)
-        keep &= converged & ~df["inaccurate"].astype(bool) & ~df["point_estimate"].astype(bool)
+        keep &= converged & ~df["inaccurate"].astype(bool) & ~df["point_estimate"].astype(bool) & df["family"].ne("vi")
     keys = [c for c in frame.CONFIG if c in df]
     out = {}
     for key, g in df.groupby(keys, dropna=False, sort=True):
@@ -249,14 +255,34 @@ def verdict(base: Side, new: Side, higher_is_better: bool, threshold: float) -> 
     return ("slower" if d > noise else "faster" if d < -noise else "same"), d, noise
 
 
-def compare(base_path, new_path, metric: str = "ess_per_s", threshold: float | None = None) -> pd.DataFrame:
-    """One row per cell present on either side: base, new, new/base, noise, verdict."""
+def _sides(base_path, new_path, allow_machines: bool) -> list[str]:
+    """The header lines of a comparison of two run directories (module docstring, Machines); UsageError
+    when their machines differ and ``allow_machines`` is False."""
+    prov = {side: frame.provenance(frame.load(p)) for side, p in (("BASE", base_path), ("NEW", new_path))}
+    lines = [f"{side} ({Path(p).name}): {frame.provenance_line(prov[side])}"
+             for side, p in (("BASE", base_path), ("NEW", new_path))]
+    machines = set(prov["BASE"]["machines"]) | set(prov["NEW"]["machines"])
+    if len(machines) > 1:
+        named = f"BASE on {' / '.join(prov['BASE']['machines'])}, NEW on {' / '.join(prov['NEW']['machines'])}"
+        if not allow_machines:
+            raise UsageError(f"the runs come from different machines ({named}): a ratio across machines measures "
+                             "the machines; give --allow-machines to compare anyway")
+        lines.insert(0, f"DIFFERENT MACHINES (--allow-machines): {named}; every ratio below mixes machine and change.")
+    return lines
+
+
+def compare(base_path, new_path, metric: str = "ess_per_s", threshold: float | None = None,
+            allow_machines: bool = False) -> pd.DataFrame:
+    """One row per cell present on either side: base, new, new/base, noise, verdict. The table's
+    ``attrs["header"]`` holds the lines naming both sides' machines, commits and dates."""
     if metric not in METRICS:
         raise UsageError(f"unknown metric {metric!r}; valid: {', '.join(METRICS)}")
     kind_b, base = read(base_path, metric)
     kind_n, new = read(new_path, metric)
     if kind_b != kind_n:
         raise UsageError(f"cannot compare a {kind_b} with a {kind_n}: give two of the same kind")
+    header = (_sides(base_path, new_path, allow_machines) if kind_b == "run"
+              else [f"BASE {base_path}, NEW {new_path}: pytest-benchmark files (their machine_info is not compared)"])
     higher = METRICS[metric] if kind_b == "run" else False
     threshold = default_noise(metric) if threshold is None else threshold
     missing = Side(math.nan, math.nan, math.nan, 0)
@@ -274,7 +300,7 @@ def compare(base_path, new_path, metric: str = "ess_per_s", threshold: float | N
                          d=d, noise=noise, verdict=v))
     out = pd.DataFrame(rows)
     out.attrs.update(metric=metric if kind_b == "run" else "median seconds per round", higher_is_better=higher,
-                     kind=kind_b)
+                     kind=kind_b, header=header)
     return out
 
 
@@ -325,7 +351,7 @@ def _rankings(path) -> dict:
         label = [f"{r['method']}@{r['device']}" for _, r in order.iterrows()]
         marks = tables._vs_next(order)
         ranked = [(label[i], r["rank"].rpartition(" ")[0]) for i, r in order.iterrows() if r["rank"] != "-"]
-        noise = {frozenset(label[i:i + 2]) for i, m in enumerate(marks) if m == "within noise"}
+        noise = {frozenset(label[i:i + 2]) for i, m in enumerate(marks) if m.startswith("within noise")}
         out[key] = (ranked, noise)
     return out
 
@@ -366,18 +392,20 @@ def review(table: pd.DataFrame, style: str = "text") -> str:
     unchanged = (f"{int(rest.get('same', 0))} cell(s) unchanged within noise"
                  + "".join(f", {int(v)} {k}" for k, v in rest.items() if k != "same"))
     shown = to_markdown([as_table(changed)]) if len(changed) else "No cell changed beyond noise.\n"
+    top = "".join(f"{line}\n" for line in table.attrs.get("header", []))
     if style == "text":
-        return shown + f"\n{unchanged}.\n"
+        return top + ("\n" if top else "") + shown + f"\n{unchanged}.\n"
     if style != "github":
         raise UsageError(f"unknown compare format {style!r}; valid: text, github")
     metric = table.attrs.get("metric", "")
-    return (f"### harness compare: {metric}\n\n{agreement(table)}\n\n{shown}\n{unchanged}.\n\n"
+    top = "".join(f"- {line}\n" for line in table.attrs.get("header", []))
+    return (f"### harness compare: {metric}\n\n{top}\n{agreement(table)}\n\n{shown}\n{unchanged}.\n\n"
             f"<details><summary>every cell ({len(table)})</summary>\n\n{to_markdown([as_table(table)])}\n</details>\n")
 
 
 def blocks(table: pd.DataFrame) -> list:
-    """The comparison as report blocks: the agreement line, then the table."""
-    return [Text(agreement(table)), as_table(table)]
+    """The comparison as report blocks: the sides' machines, commits and dates, the agreement line, then the table."""
+    return [*(Text(line) for line in table.attrs.get("header", [])), Text(agreement(table)), as_table(table)]
 
 
 def write(table: pd.DataFrame, out_dir) -> tuple[Path, Path]:

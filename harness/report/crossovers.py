@@ -3,7 +3,8 @@
 Three questions per scaling group (a model and dataset measured at two sizes
 or more), each on usable cells only (flagged cells have no speed to compare):
 
-- where the GPU overtakes the CPU, per method: ESS/s, higher is better;
+- where the GPU overtakes the CPU, per method: ESS/s, higher is better (VI: time to result, lower
+  is better; a guide has no ESS figure);
 - where a subsampling method (HMCECS: ``subsamples`` in its rows) overtakes NUTS (the
   baseline method), per device: ESS/s;
 - where SVI overtakes NUTS, per device: time to result (compile + init +
@@ -57,10 +58,12 @@ def statements(cells, baseline: str = DEFAULT_BASELINE) -> list[str]:
         devices = sorted(set(g["device"].dropna()))
         if {"cpu", "gpu"} <= set(devices):
             for method in sorted(set(g["method"])):
-                a, b = _curve(g, method, "gpu", "ess_per_s"), _curve(g, method, "cpu", "ess_per_s")
+                vi = g.loc[g["method"] == method, "family"].iloc[0] == "vi"
+                col, what = ("time_to_result_s", "time to result") if vi else ("ess_per_s", "ESS/s")
+                a, b = _curve(g, method, "gpu", col), _curve(g, method, "cpu", col)
                 if len(a[0]) and len(b[0]):
-                    c = stats.crossover(*a, *b, higher_is_better=True)
-                    out.append(f"{target}: " + sentence(f"{method} on GPU", f"{method} on CPU", c, "ESS/s"))
+                    c = stats.crossover(*a, *b, higher_is_better=not vi)
+                    out.append(f"{target}: " + sentence(f"{method} on GPU", f"{method} on CPU", c, what))
         for device in devices:
             if baseline not in set(g.loc[g["device"] == device, "method"]):
                 continue

@@ -27,14 +27,17 @@ come first, older writers' names after them):
 Derived columns: those of :func:`harness.derived.figures` (``ess_per_s``, ``ess_per_grad``,
 ``us_per_grad``, ``ttfd_s``, ``time_to_result_s``): a row's stored value (the worker wrote it with
 the same function), else computed from its measured columns (rows written before the figure
-existed), and
+existed); rows written before a rule changed follow it: never an ESS figure for VI, and a row with
+``x_diagnostic_s`` but no ``diagnostic_s`` has its time to result computed again, checks counted; and
 ``flag`` (:func:`flag`: empty when the run is usable, else why not:
-ERROR / TIMEOUT / NAN / SKIPPED, POINT ESTIMATE, NO REFERENCE, NOT CONVERGED, INACCURATE).
+ERROR / TIMEOUT / NAN / SKIPPED, POINT ESTIMATE, NO REFERENCE, NOT CONVERGED, INACCURATE,
+TARGET NOT REACHED, DIVERGENT n).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +54,9 @@ ACCURACY_SD = ("z_sd_max", "max_abs_z_sd", "max_abs_sd_z", "max_z_sd")
 BIAS2 = ("bias2_mean", "bias2", "bias_sq", "bias_squared")
 
 NUMERIC = schema.NUMERIC
+#: Figures the report divides one cell's by another's: :func:`aggregate` keeps each seed's value
+#: (``<col>_seeds``) for the interval of the ratio (:func:`harness.report.stats.ratio_interval`).
+RATIOS = ("ess_per_s", "ess_per_grad", "time_to_result_s", "us_per_grad", "compile_s")
 #: Figures pooled over seeds by :func:`aggregate`: every derived figure (:mod:`harness.derived`) and these.
 POOLED = schema.names("derived") + ["compile_s", "sample_s", "wall_s", "min_ess_bulk", "floor_us_per_grad",
                                     "roofline_us_per_grad", "overhead_ratio", "acc_z_mean", "peak_rss_mb"]
@@ -111,18 +117,86 @@ def normalise(df: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:
     df["converged"] = _converged(df)
     df["reached_target"] = _bool(df["reached_target"]) if "reached_target" in df else pd.NA
 
+    vi = df["family"].eq("vi")
+    # written before checks were counted: a stored time to result without them (x_diagnostic_s, no diagnostic_s)
+    uncounted = df["diagnostic_s"].isna() & (pd.to_numeric(df["x_diagnostic_s"], errors="coerce").notna()
+                                             if "x_diagnostic_s" in df else False)
     for col, values in derived.figures(df).items():  # what a row stored (the same function wrote it) stays
         stored = pd.to_numeric(df[col], errors="coerce") if col in df else pd.Series(np.nan, index=df.index)
+        if col == "time_to_result_s":
+            stored = stored.mask(uncounted)
         df[col] = stored.where(stored.notna(), values)
+        if col in derived.ESS_BASED:
+            df[col] = df[col].mask(vi)  # never an ESS figure for VI, whatever an older row stored
     df["ttr_lo_s"], df["ttr_hi_s"] = _time_to_result_band(df)
     df["ess_lo"], df["ess_hi"] = _ess_per_s_band(df)
     point = df["no_ess_reason"].notna() & df["no_ess_reason"].astype(str).ne("") if "no_ess_reason" in df else False
     df["point_estimate"] = point | (df["family"].eq("vi") & ~np.isfinite(df["min_ess_bulk"]))
+    df["machine"] = machines(df)
     df["flag"] = [flag(r) for r in df.to_dict("records")]
     df["usable"] = df["flag"].eq("")
     if run_dir is not None:
         df["draws_file"] = [_draws_file(r, run_dir) for r in df.to_dict("records")]
     return df
+
+
+HOST = ["cpu", "cpu_count", "hostname", "jax", "jaxlib"]
+
+
+def machines(df: pd.DataFrame) -> list[str]:
+    """Each row's machine fingerprint (:func:`harness.environment.machine_of`). A row written before the
+    ``accelerator`` column names no accelerator: it takes the GPU device kinds that the rows of this run
+    on the same host (CPU, cores, hostname, JAX) ran on, so that a GPU host's CPU and GPU cells share one
+    machine, as they do in newer rows."""
+    from harness import environment
+
+    rows = df.to_dict("records")
+    host = [tuple(str(r.get(c)) for c in HOST) for r in rows]
+    gpus: dict = {}
+    for h, r in zip(host, rows):
+        kind = r.get("device_kind")
+        if isinstance(kind, str) and kind and kind.lower() != "cpu":
+            gpus.setdefault(h, []).append(kind)
+    out = []
+    for h, r in zip(host, rows):
+        if not isinstance(r.get("accelerator"), str) and h in gpus:
+            r = {**r, "accelerator": ", ".join(sorted(set(gpus[h])))}
+        out.append(environment.machine_of(r))
+    return out
+
+
+def provenance(df: pd.DataFrame) -> dict:
+    """What a report or comparison names at its top: the machines, commits and the measured dates of ``df``'s rows."""
+    def distinct(col):
+        return [str(v) for v in dict.fromkeys(df[col].dropna()) if str(v)] if col in df else []
+
+    stamps = sorted(distinct("timestamp"))
+    return {"machines": sorted(set(machines(df))) if "machine" not in df else sorted(set(df["machine"].dropna())),
+            "commits": distinct("git_commit"), "dates": (stamps[0], stamps[-1]) if stamps else None}
+
+
+def provenance_line(p: dict) -> str:
+    """One line: 'machine(s): ...; commit(s): ...; measured FROM to TO'."""
+    m, c = p["machines"], p["commits"]
+    dates = f"measured {p['dates'][0]} to {p['dates'][1]}" if p["dates"] else "measured: no timestamp"
+    return (f"machine{'s' if len(m) != 1 else ''}: {'; '.join(m) or 'not recorded'}. "
+            f"commit{'s' if len(c) != 1 else ''}: {', '.join(c) or 'not recorded'}. {dates}.")
+
+
+def select_machine(df: pd.DataFrame, name: str | None) -> pd.DataFrame:
+    """The rows of one machine: ``name`` (the whole fingerprint, its #hash or any part naming one machine);
+    without it, every row if they share one machine, else UsageError naming them (figures from two machines
+    never share a table, ratio or fit)."""
+    found = sorted(set(df["machine"]))
+    if name is None:
+        if len(found) > 1:
+            raise UsageError(f"rows from {len(found)} machines: {' / '.join(found)}; give --machine NAME "
+                             "(its #hash or any part naming one) to report one at a time")
+        return df
+    hit = [m for m in found if name == m or name.lstrip("#") in m]
+    if len(hit) != 1:
+        raise UsageError(f"--machine {name!r} names {len(hit)} of the rows' machines; valid: {' / '.join(found)}")
+    return df[df["machine"] == hit[0]]
 
 
 def _method_facts(df: pd.DataFrame, col: str, attr: str) -> pd.Series:
@@ -146,10 +220,12 @@ def _method_facts(df: pd.DataFrame, col: str, attr: str) -> pd.Series:
 def _time_to_result_band(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Low and high ends of a row's time to result: sampling's measured replay spread
     (``sample_s_min`` / ``sample_s_max``), compile +-25 % and init + warmup +-10 %
-    (timed once per process: :data:`harness.report.stats.COMPILE_NOISE`, ``UNREPLAYED_NOISE``);
+    (timed once per process: :data:`harness.report.stats.COMPILE_NOISE`, ``UNREPLAYED_NOISE``), and
+    the convergence checks' seconds +-10 % likewise (``time_to_result_s`` less the rest);
     a loop without a measured spread takes +-10 % too."""
     u, c = stats.UNREPLAYED_NOISE, stats.COMPILE_NOISE
-    rest = df["init_s"].fillna(0.0) + df["warmup_s"]
+    checks = (df["time_to_result_s"] - df["ttfd_s"] - df["sample_s"]).clip(lower=0).fillna(0.0)
+    rest = df["init_s"].fillna(0.0) + df["warmup_s"] + checks
     s_lo = df["sample_s_min"].where(df["sample_s_min"] < df["sample_s"], df["sample_s"] * (1 - u))
     s_hi = df["sample_s_max"].where(df["sample_s_max"] > df["sample_s"], df["sample_s"] * (1 + u))
     return (df["compile_s"] * (1 - c) + rest * (1 - u) + s_lo, df["compile_s"] * (1 + c) + rest * (1 + u) + s_hi)
@@ -186,10 +262,14 @@ def _inaccurate(df: pd.DataFrame) -> pd.Series:
 
 
 def _has_reference(df: pd.DataFrame) -> pd.Series:
-    """Whether the row was scored against a reference: a ``reference`` source, a verdict or a max |z|."""
-    ref = df["reference"].map(lambda v: isinstance(v, str) and v != "") if "reference" in df else False
-    verdict = _bool(df["inaccurate"]).notna() if "inaccurate" in df else False
-    return pd.Series(ref | verdict | df["acc_z_mean"].notna() | df["acc_z_sd"].notna(), index=df.index, dtype=bool)
+    """Whether the row was scored against a reference: a verdict or a max |z|. A ``reference`` source
+    alone is not enough: a reference that shares no coordinate with the draws scores nothing
+    (:func:`harness.metrics.accuracy`: NaN figures, verdict None), and such a row is NO REFERENCE."""
+    verdict = pd.Series(False, index=df.index)
+    for col in ("inaccurate", "accurate", "accuracy_ok"):
+        if col in df:
+            verdict |= _bool(df[col]).notna().to_numpy(bool)
+    return pd.Series(verdict | df["acc_z_mean"].notna() | df["acc_z_sd"].notna(), index=df.index, dtype=bool)
 
 
 def _converged(df: pd.DataFrame) -> pd.Series:
@@ -208,8 +288,10 @@ def flag(r) -> str:
     nothing to rank it by); NO REFERENCE, MCMC and VI alike (no reference, no
     accuracy check: such a row is never ranked among the rows checked against a
     reference); then NOT CONVERGED (``converged`` False, or an MCMC row without
-    a finite R-hat), INACCURATE, and TARGET NOT REACHED (a run to a target that
-    stopped at its cap, :mod:`harness.methods.to_target`).
+    a finite R-hat), INACCURATE, TARGET NOT REACHED (a run to a target that
+    stopped at its cap, :mod:`harness.methods.to_target`), and DIVERGENT n (n > 0
+    divergent transitions while sampling, after warmup: the draws may be biased where
+    the sampler could not follow the posterior, so the cell is never called trustworthy).
     """
     if r["status"] != "ok":
         return str(r["status"]).upper()
@@ -227,6 +309,9 @@ def flag(r) -> str:
     reached = r.get("reached_target")
     if reached is not None and reached is not pd.NA and not bool(reached):
         reasons.append("TARGET NOT REACHED")
+    div = r.get("divergences")
+    if div is not None and np.isfinite(div) and div > 0:
+        reasons.append(f"DIVERGENT {int(div)}")
     return ", ".join(reasons)
 
 
@@ -251,11 +336,11 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     """One row per configuration (seeds pooled).
 
     Per figure (``POOLED``): median over the seeds' usable-or-flagged ok rows, with min and
-    max (``<col>_med``, ``<col>_min``, ``<col>_max``); worst-case R-hat, max |z|
+    max (``<col>_med``, ``<col>_min``, ``<col>_max``) and, for ``RATIOS``, every seed's value (``<col>_seeds``); worst-case R-hat, max |z|
     and divergences; ``floor_batch`` (the batch its gradient floor was measured
     at); ``time_to_result_lo`` / ``_hi`` and ``ess_per_s_lo`` / ``_hi`` (the bands of
     :func:`_time_to_result_band` and :func:`_ess_per_s_band` over every seed); ``chains_run`` (the chains the method ran, which an ensemble method sets
-    itself); ``seeds`` (rows), ``seeds_ok``; the worst flag of any seed.
+    itself); ``seeds`` (rows), ``seeds_ok``; the worst flag of any seed (DIVERGENT with the worst seed's count).
     Rows with a failure status count toward ``seeds`` only.
     """
     keys = config_columns(df)
@@ -268,6 +353,8 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
                    seeds=len(g), seeds_ok=len(ok))
         for col in POOLED:
             v = ok[col].dropna() if col in ok else pd.Series(dtype=float)
+            if col in RATIOS:
+                rec[f"{col}_seeds"] = tuple(float(x) for x in v)
             rec[f"{col}_med"] = float(v.median()) if len(v) else np.nan
             rec[f"{col}_min"] = float(v.min()) if len(v) else np.nan
             rec[f"{col}_max"] = float(v.max()) if len(v) else np.nan
@@ -284,6 +371,8 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
         rec["acc_z_mean"] = float(ok["acc_z_mean"].max()) if ok["acc_z_mean"].notna().any() else np.nan
         rec["acc_z_sd"] = float(ok["acc_z_sd"].max()) if ok["acc_z_sd"].notna().any() else np.nan
         flags = [f for f in g["flag"] if f]
+        if np.isfinite(rec["divergences"]):  # one count per cell, the worst seed's: 'DIVERGENT 52 (2/3 seeds)'
+            flags = [re.sub(r"DIVERGENT \d+", f"DIVERGENT {int(rec['divergences'])}", f) for f in flags]
         rec["flag"] = _worst(flags, len(g))
         rec["usable"] = rec["flag"] == ""
         out.append(rec)

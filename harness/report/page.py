@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.report import crossovers, figures, frame, published, tables
+from harness.report import crossovers, figures, frame, published, stats, tables
 from harness.report.baseline import DEFAULT_BASELINE
 from harness.report.render import Bullets, Code, Fold, Heading, Image, Table, Text, to_html, to_markdown
 
@@ -112,15 +112,19 @@ def _failures(df: pd.DataFrame) -> list:
     return blocks + [Table(["target", "N", "method", "device", "seed", "status", "error"], rows)]
 
 
-def build(run_dir, out_dir=None, baseline: str = DEFAULT_BASELINE, traces: tuple = ("flagged",)) -> Path:
+def build(run_dir, out_dir=None, baseline: str = DEFAULT_BASELINE, traces: tuple = ("flagged",),
+          machine: str | None = None) -> Path:
     """Write the report of ``run_dir`` under ``out_dir`` (default RUN_DIR/report); returns the HTML path.
 
     ``traces``: which ok rows get ArviZ trace/rank plots when their draws were
-    saved: 'flagged' (always), 'all', or method names.
+    saved: 'flagged' (always), 'all', or method names. ``machine``: report the rows of this
+    machine only (:func:`harness.report.frame.select_machine`); rows from two machines without it
+    are refused (UsageError), since no table, ratio or fit may mix them. The page names its
+    machine, commits and measured dates at the top.
     """
     run_dir = Path(run_dir)
     out = Path(out_dir) if out_dir else run_dir / "report"
-    df = frame.load(run_dir)
+    df = frame.select_machine(frame.load(run_dir), machine).reset_index(drop=True)
     df["_row"] = range(len(df))
     cells = frame.aggregate(df)
     out.mkdir(parents=True, exist_ok=True)
@@ -134,6 +138,7 @@ def build(run_dir, out_dir=None, baseline: str = DEFAULT_BASELINE, traces: tuple
     env = tables.environment(df)
     blocks = [
         Heading(f"Benchmark report: {run_dir.name}", 1),
+        Text(frame.provenance_line(frame.provenance(df))),
         Text(f"{len(df)} rows, {len(cells)} cells (configurations; seeds pooled); status: "
              + ", ".join(f"{k} {v}" for k, v in status.items()) + "."),
         Heading("Summary: first to a trustworthy posterior", 2),
@@ -142,9 +147,12 @@ def build(run_dir, out_dir=None, baseline: str = DEFAULT_BASELINE, traces: tuple
         *_crossovers(cells, baseline),
         Heading("How to read", 2),
         Text("Figures are medians over seeds with [min-max]. A cell is ranked only when every seed is ok, "
-             "converged (R-hat < 1.01, bulk ESS >= 400; VI: the optimiser met its rule) and accurate against a "
-             "reference; the others are listed under their target with the flag and the number that failed. "
-             "Time to result = compile + init + warmup + sampling seconds; ESS is the minimum bulk ESS over all "
+             "converged (R-hat < 1.01, bulk ESS >= 400; VI: the optimiser met its rule), accurate against a "
+             "reference and free of divergent transitions after warmup (else DIVERGENT n); the others are listed under their target with the flag and the number that failed. "
+             "Time to result = compile + init + warmup + sampling seconds, + the convergence checks' seconds of a run to a "
+             "target; every ratio is a ratio of medians over seeds with its 95 % interval (bootstrap over seeds; one "
+             f"seed a side: +-{stats.PROCESS_NOISE:.0%} process noise), 'within noise' where the interval holds 1; "
+             "ESS is the minimum bulk ESS over all "
              "coordinates and ESS/s divides it by sampling seconds (MCMC only: a guide's draws are independent). "
              "MCMC cells ranked by ESS/s, VI cells among themselves by time to result; NO REFERENCE cells by speed "
              "in a table of their own. HMCECS's per-gradient figures are n/a (its proxy's work is uncounted)."),
@@ -163,7 +171,8 @@ def build(run_dir, out_dir=None, baseline: str = DEFAULT_BASELINE, traces: tuple
         Code("\n".join(commands) if commands else "(no command recorded in the rows)"),
         Text("This report was produced by:"),
         Code(f"harness report {shlex.quote(str(run_dir))} --out {shlex.quote(str(out))} --baseline {baseline}"
-             + "".join(f" --traces {t}" for t in traces if t != "flagged")),
+             + "".join(f" --traces {t}" for t in traces if t != "flagged")
+             + (f" --machine {shlex.quote(machine)}" if machine else "")),
     ]
     (out / "report.md").write_text(to_markdown(blocks))
     html_path = out / "report.html"

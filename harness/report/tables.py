@@ -136,9 +136,10 @@ def headline(cells: pd.DataFrame) -> list:
 
 
 def _reasons(flag: str) -> list[str]:
-    """The reasons in a cell's flag, without their seed counts ('NOT CONVERGED (2/3 seeds)' -> 'NOT CONVERGED')."""
-    parts = [p.strip() for chunk in flag.split(";") for p in chunk.split(",")]
-    return [p.split(" (")[0] for p in parts if p]
+    """The reasons in a cell's flag, without their seed counts or numbers ('NOT CONVERGED (2/3 seeds)' ->
+    'NOT CONVERGED', 'DIVERGENT 52' -> 'DIVERGENT'), each once."""
+    parts = [p.strip().split(" (")[0] for chunk in flag.split(";") for p in chunk.split(",")]
+    return list(dict.fromkeys("DIVERGENT" if p.startswith("DIVERGENT ") else p for p in parts if p))
 
 
 def failed_figure(r) -> str:
@@ -155,6 +156,8 @@ def failed_figure(r) -> str:
         return f"max |z| {fmt(max(r['acc_z_mean'], r['acc_z_sd']) if np.isfinite(r['acc_z_sd']) else r['acc_z_mean'], 2)}"
     if reason == "NO REFERENCE":
         return "accuracy unchecked"
+    if reason == "DIVERGENT":
+        return f"{fmt(r['divergences'])} divergent transitions after warmup (worst seed)"
     return ""
 
 
@@ -173,8 +176,9 @@ def summary(cells: pd.DataFrame) -> Table:
 
     Candidates are the usable cells (every seed ok, converged, accurate against a reference;
     MCMC and VI alike). 'First' has the least median time to result (compile + init +
-    warmup + sampling); the runner-up's ratio is 'within noise' when the two cells' bands
-    (:func:`harness.report.frame._time_to_result_band`, over every seed) overlap. The last
+    warmup + sampling + checks); the runner-up's time over the first's is shown with its interval
+    (:func:`harness.report.stats.ratio_interval`: bootstrap over seeds, process noise folded in
+    for a one-seed side) and 'within noise' when the interval holds 1. The last
     column counts the cells that did not get there, with their commonest reason.
     """
     rows = []
@@ -192,34 +196,32 @@ def summary(cells: pd.DataFrame) -> Table:
         if len(ok) > 1:
             second = ok.iloc[1]
             runner = f"{method_label(second)} ({second['device']})"
-            ratio = second["time_to_result_s_med"] / first["time_to_result_s_med"]
-            overlap = second["time_to_result_lo"] <= first["time_to_result_hi"]
-            by = f"{fmt(ratio)}x" + (" (within noise)" if overlap else "")
+            by = _ratio(second, first, "time_to_result_s").text(noise_word=True)
         rows.append([f"{model}/{dataset}", size_label(n), f"{method_label(first)} ({first['device']})",
                      fmt(first["time_to_result_s_med"]), ess, runner, by, why])
     return Table(["target", "N", "first to a trustworthy posterior", "time to result s", "ESS/s", "runner-up",
                   "runner-up's time / first's", "not there"], rows,
                  "Per target and size: the usable cell (ok, converged, accurate against a reference) with the least "
-                 "time to result (compile + init + warmup + sampling: to the passing check in a run to a target "
+                 "time to result (compile + init + warmup + sampling + checks: to the passing check in a run to a target "
                  "ESS, else the suite's fixed budget); "
-                 "'within noise' where the two cells' time bands overlap")
+                 "runner-up's time over the first's: ratio of medians [95 % interval: bootstrap over seeds, "
+                 f"+-{stats.PROCESS_NOISE:.0%} process noise for a one-seed side], 'within noise' where it holds 1")
 
 
 def _vs_next(order: pd.DataFrame) -> list[str]:
-    """Per ranked cell, how it stands against the next rank of its tier: 'within noise' where their
-    bands (ESS/s for MCMC, time to result for VI: :mod:`harness.report.frame`) overlap, so that their
-    order may swap in another run; else 'ahead'. Empty for the last of a tier and unranked cells."""
+    """Per ranked cell, how it stands against the next rank of its tier, by the ratio of the figure it is
+    ranked by (ESS/s over the next's for MCMC, the next's time to result over its own for VI) with its
+    interval (:func:`harness.report.stats.ratio_interval`): 'within noise 1.05x [0.88, 1.25]' where the
+    interval holds 1, so that their order may swap in another run; else 'ahead 1.40x [1.20, 1.63]'.
+    Empty for the last of a tier and unranked cells."""
     out = [""] * len(order)
     rows = order.reset_index(drop=True)
     for i in range(len(rows) - 1):
         a, b = rows.iloc[i], rows.iloc[i + 1]
         if a["rank"] == "-" or b["rank"] == "-" or a["rank"].split(" ")[:-1] != b["rank"].split(" ")[:-1]:
             continue
-        if a["family"] == "vi":
-            overlap = b["time_to_result_lo"] <= a["time_to_result_hi"]
-        else:
-            overlap = b["ess_per_s_hi"] >= a["ess_per_s_lo"]
-        out[i] = "within noise" if overlap else "ahead"
+        r = _ratio(b, a, "time_to_result_s") if a["family"] == "vi" else _ratio(a, b, "ess_per_s")
+        out[i] = f"{'ahead' if r.decided() else 'within noise'} {r.text()}"
     return out
 
 
@@ -233,8 +235,10 @@ def _keyed(cells: pd.DataFrame, key: list[str]):
 
 
 def _ratio(a, b, col: str) -> stats.Ratio:
-    return stats.ratio(a[f"{col}_med"], a[f"{col}_min"], a[f"{col}_max"],
-                       b[f"{col}_med"], b[f"{col}_min"], b[f"{col}_max"])
+    """a's figure over b's: ratio of medians over seeds with its interval (:func:`harness.report.stats.ratio_interval`;
+    compile seconds, timed once per process, with their own noise)."""
+    noise = stats.COMPILE_NOISE if col == "compile_s" else stats.PROCESS_NOISE
+    return stats.ratio_interval(a[f"{col}_seeds"], b[f"{col}_seeds"], noise=noise)
 
 
 def _flags(*cells) -> str:
@@ -248,34 +252,49 @@ def vs_baseline(cells: pd.DataFrame, baseline: str) -> Table:
     ESS/s and ESS per gradient as method / baseline (MCMC only: a VI guide's iid
     draws have no comparable ESS), and time to result as baseline / method, so
     every column reads > 1 = better than the baseline. Only pairs where both cells
-    are ranked (usable) are listed; the caption counts the others.
+    are ranked (usable) are listed; the caption counts the others. Cells whose runs to a
+    target had different caps (``max_draws``) are paired too, on time to result only (their
+    ESS figures come from runs of different lengths); the caption counts them.
     """
-    key = _match_key(cells, drop=())
+    key = _match_key(cells, drop=("max_draws",))
     k = _keyed(cells, key)
-    rows, skipped = [], 0
+    rows, skipped, capped = [], 0, 0
     for _, base in k[k["method"] == baseline].iterrows():
         for _, other in k[(k["_k"] == base["_k"]) & (k["method"] != baseline)].iterrows():
             if not (base["usable"] and other["usable"]):
                 skipped += 1
                 continue
-            ess = [_ratio(other, base, c).text() if other["family"] == "mcmc" else "n/a (VI)"
-                   for c in ("ess_per_s", "ess_per_grad")]
+            caps = _caps_differ(base, other)
+            capped += caps
+            ess = [("n/a (caps differ)" if caps else _ratio(other, base, c).text()) if other["family"] == "mcmc"
+                   else "n/a (VI)" for c in ("ess_per_s", "ess_per_grad")]
             rows.append([target_label(base), size_label(base["n"]), base["device"], method_label(other), *ess,
                          _ratio(base, other, "time_to_result_s").text(), _chains_note(other, base)])
     return Table(["target", "N", "device", "method", "ESS/s ratio", "ESS/grad ratio", "time-to-result speedup", "note"],
                  rows, f"Each method against {baseline} (>1: better than {baseline}); "
-                       "ratio of medians [min-max over seeds]" + _not_comparable(skipped))
+                       "ratio of medians [95 % interval over seeds]" + _not_comparable(skipped) + _caps_note(capped))
+
+
+def _caps_differ(a, b) -> bool:
+    """Whether two cells ran to a target under different caps on draws (``max_draws``)."""
+    return str(a.get("max_draws")) != str(b.get("max_draws"))
+
+
+def _caps_note(k: int) -> str:
+    return (f"; {k} pair{'s' if k != 1 else ''} with different draw caps compared on time to result only"
+            if k else "")
 
 
 def gpu_vs_cpu(cells: pd.DataFrame) -> Table:
-    """GPU over CPU for the same method and configuration."""
+    """GPU over CPU for the same method and configuration (ESS/s: MCMC only, a VI guide has no ESS figure)."""
     key = _match_key(cells, drop=("device",)) + ["method", "options"]
     k = _keyed(cells, key)
     rows = []
     gpu, cpu = k[k["device"] == "gpu"], k[k["device"] == "cpu"]
     for _, g in gpu.iterrows():
         for _, c in cpu[cpu["_k"] == g["_k"]].iterrows():
-            rows.append([target_label(g), size_label(g["n"]), g["method"], _ratio(g, c, "ess_per_s").text(),
+            ess = "n/a (VI)" if g["family"] == "vi" else _ratio(g, c, "ess_per_s").text()
+            rows.append([target_label(g), size_label(g["n"]), g["method"], ess,
                          _ratio(g, c, "us_per_grad").text(), _ratio(g, c, "compile_s").text(), _flags(g, c)])
     return Table(["target", "N", "method", "ESS/s GPU/CPU", "s per grad GPU/CPU", "compile GPU/CPU", "flag"], rows,
                  "GPU over CPU, same cell (ESS/s > 1 and s per grad < 1: GPU faster)")
@@ -283,22 +302,27 @@ def gpu_vs_cpu(cells: pd.DataFrame) -> Table:
 
 def handrolled_vs_libraries(cells: pd.DataFrame) -> Table:
     """Each hand-rolled MCMC method over each library MCMC method in the same cell, where both are ranked."""
-    key = _match_key(cells, drop=())
+    key = _match_key(cells, drop=("max_draws",))
     k = _keyed(cells, key)
     mcmc = k[k["family"].eq("mcmc")]
     hand = mcmc[mcmc["library"].eq("handrolled")]
     libs = mcmc[~mcmc["library"].isin(["handrolled", ""])]
-    rows, skipped = [], 0
+    rows, skipped, capped = [], 0, 0
     for _, h in hand.iterrows():
         for _, lib in libs[libs["_k"] == h["_k"]].iterrows():
             if not (h["usable"] and lib["usable"]):
                 skipped += 1
                 continue
+            caps = _caps_differ(h, lib)
+            capped += caps
             rows.append([target_label(h), size_label(h["n"]), h["device"], h["method"], method_label(lib),
-                         _ratio(h, lib, "ess_per_s").text(), _ratio(h, lib, "us_per_grad").text(), _chains_note(h, lib)])
-    return Table(["target", "N", "device", "hand-rolled", "library", "ESS/s hand/lib", "s per grad hand/lib", "note"],
-                 rows, "Hand-rolled over library (ESS/s > 1: hand-rolled faster; s per grad < 1: cheaper gradient step)"
-                 + _not_comparable(skipped))
+                         "n/a (caps differ)" if caps else _ratio(h, lib, "ess_per_s").text(),
+                         _ratio(h, lib, "us_per_grad").text(), _ratio(lib, h, "time_to_result_s").text(),
+                         _chains_note(h, lib)])
+    return Table(["target", "N", "device", "hand-rolled", "library", "ESS/s hand/lib", "s per grad hand/lib",
+                  "time-to-result speedup", "note"],
+                 rows, "Hand-rolled over library (ESS/s > 1: hand-rolled faster; s per grad < 1: cheaper gradient step; "
+                 "time-to-result speedup lib/hand > 1: hand-rolled first)" + _not_comparable(skipped) + _caps_note(capped))
 
 
 def _not_comparable(k: int) -> str:
@@ -307,8 +331,8 @@ def _not_comparable(k: int) -> str:
     return f"; {k} pair{'s' if k != 1 else ''} not comparable (a side not ranked: see its flag)" if k else ""
 
 
-ENVIRONMENT = ["git_commit", "python", "jax", "jaxlib", "numpyro", "blackjax", "arviz", "optax", "numpy",
-               "backend", "device_kind", "device_count", "cpu", "cpu_count", "cpu_affinity", "platform", "hostname", "xla_flags_env"]
+ENVIRONMENT = ["machine", "git_commit", "python", "jax", "jaxlib", "numpyro", "blackjax", "arviz", "optax", "numpy",
+               "backend", "device_kind", "device_count", "cpu", "cpu_count", "memory_gib", "accelerator", "cpu_affinity", "platform", "hostname", "xla_flags_env"]
 
 
 def environment(df: pd.DataFrame) -> Table:

@@ -1,5 +1,5 @@
-"""Run to a target (harness.methods.to_target): chunks that leave the draws as one run's, a doubling check
-schedule that stops at the first passing check or at the cap, and cells that refuse what cannot run."""
+"""Run to a target (harness.methods.to_target): chunks that leave the draws as one run's, a check
+schedule growing by at most 1.25x that stops at the first passing check or at the cap, and cells that refuse what cannot run."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def test_chunks_draw_exactly_what_one_run_of_the_same_length_draws(gaussian_2d, 
     chunked = _run(method, gaussian_2d, 2, 100, 50, ToTarget(ess=1e9, max_draws=200), opts)
     whole = _run(method, gaussian_2d, 2, 100, 200, None, opts)
     assert chunked.reached_target is False and whole.reached_target is None
-    assert chunked.extra["target_draws"] == 200 and chunked.extra["target_checks"] == 3  # after 1, 2 and 4 chunks
+    assert chunked.extra["target_draws"] == 200 and chunked.extra["target_checks"] == 4  # after 1, 2, 3 and 4 chunks
     for site in whole.draws:
         np.testing.assert_array_equal(chunked.draws[site], whole.draws[site])
     assert chunked.grad_evals_sample == whole.grad_evals_sample
@@ -44,7 +44,7 @@ def test_the_run_stops_at_the_first_passing_check(gaussian_2d, monkeypatch):
     monkeypatch.setattr(to_target, "passes", third_passes)
     r = _run("handrolled_hmc_tuned", gaussian_2d, 2, 100, 25, ToTarget(ess=100, max_draws=25 * 32))
     assert r.reached_target is True and r.extra["target_checks"] == 3
-    assert r.extra["target_draws"] == 100 and r.draws["x"].shape[:2] == (2, 100)  # checks after 1, 2, 4 chunks
+    assert r.extra["target_draws"] == 75 and r.draws["x"].shape[:2] == (2, 75)  # checks after 1, 2, 3 chunks
 
 
 def test_a_reachable_target_is_reached_and_the_draws_pass_the_check(gaussian_2d):
@@ -53,10 +53,21 @@ def test_a_reachable_target_is_reached_and_the_draws_pass_the_check(gaussian_2d)
     s = metrics.summarize(z)
     assert r.reached_target is True and s["max_rhat"] < 1.01 and s["min_ess_bulk"] >= 400 and s["min_ess_tail"] >= 400
     draws = z.shape[1]
-    assert draws in (100, 200, 400, 800, 1600, 3200)
+    schedule = to_target.check_schedule(32)
+    assert draws in [100 * k for k in schedule]
     if draws > 100:  # the check before the passing one did not pass
-        half = metrics.summarize(z[:, : draws // 2])
-        assert not to_target.passes(half, ToTarget(400, 3200))
+        before = metrics.summarize(z[:, : 100 * schedule[schedule.index(draws // 100) - 1]])
+        assert not to_target.passes(before, ToTarget(400, 3200))
+
+
+@pytest.mark.parametrize("cap", [1, 2, 4, 5, 9, 32, 100, 1000])
+def test_the_check_schedule_grows_by_at_most_a_quarter_after_four_chunks_and_ends_at_the_cap(cap):
+    s = to_target.check_schedule(cap)
+    assert s[0] == 1 and s[-1] == cap and s == sorted(set(s))
+    assert s[:4] == list(range(1, min(cap, 4) + 1))  # every one of the first four chunks is checked
+    assert all(b / a <= to_target.CHECK_GROWTH for a, b in zip(s, s[1:]) if a >= 4)
+    if cap >= 100:  # far fewer checks than chunks
+        assert len(s) < cap / 4
 
 
 def test_passes_needs_rhat_bulk_and_tail():

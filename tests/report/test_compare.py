@@ -39,12 +39,14 @@ def test_flags_a_planted_2x_slowdown_and_not_a_3pct_wobble(tmp_path, seeds):
     slow = t[t["cell"].str.contains("N=10,000 numpyro_nuts cpu")]
     assert slow["verdict"].tolist() == ["slower"] and slow["ratio"].item() == pytest.approx(0.5)
     rest = t[~t.index.isin(slow.index) & t["base"].notna()]
-    assert len(rest) == 15 and set(rest["verdict"]) == {"same"}
-    # the failed seed is ignored; the point estimate has no ESS/s on either side, and the
-    # not-converged hand-rolled HMC no usable one: neither is compared
+    assert len(rest) == 12 and set(rest["verdict"]) == {"same"}
+    # the failed seed is ignored; the point estimate has no ESS/s on either side, a VI guide none at all
+    # (its draws are independent: ESS counts them), and the not-converged hand-rolled HMC no usable one:
+    # none of them is compared
     nodata = t[t["base"].isna()]
     assert set(nodata["verdict"]) == {"no data"}
-    assert sorted(c.split(" ")[2] for c in nodata["cell"]) == ["handrolled_hmc"] * 4 + ["svi_autodelta"] * 3
+    assert sorted(c.split(" ")[2] for c in nodata["cell"]) == (["handrolled_hmc"] * 4 + ["svi_autodelta"] * 3
+                                                               + ["svi_autonormal"] * 3)
     assert len(compare.regressions(t, 50)) == 1 and len(compare.regressions(t, 150)) == 0
 
 
@@ -72,12 +74,15 @@ def test_new_side_failing_or_flagged_is_broken(tmp_path):
     new.loc[blackjax, "ess_per_s"] *= 3
     new.loc[blackjax & new["n"].eq(1000), "converged"] = False
     new.loc[blackjax & new["n"].eq(10000), "inaccurate"] = True
-    t = compare.compare(_write(tmp_path / "b", raw), _write(tmp_path / "n", new)).set_index("cell")
-    assert set(t.loc[t.index.str.contains("svi_autonormal"), "verdict"]) == {"broken"}
+    b, n = _write(tmp_path / "b", raw), _write(tmp_path / "n", new)
+    t = compare.compare(b, n).set_index("cell")
+    assert set(t.loc[t.index.str.contains("svi_autonormal"), "verdict"]) == {"no data"}  # VI: no ESS/s either side
     assert t.loc[t.index.str.contains("N=1,000 blackjax_nuts"), "verdict"].item() == "broken"
     assert t.loc[t.index.str.contains("N=10,000 blackjax_nuts"), "verdict"].item() == "broken"
     assert t.loc[t.index.str.contains("N=100,000 blackjax_nuts"), "verdict"].item() == "faster"
-    assert len(compare.regressions(t.reset_index(), 1000)) == 5
+    assert len(compare.regressions(t.reset_index(), 1000)) == 2
+    by_time = compare.compare(b, n, metric="time_to_result_s").set_index("cell")
+    assert set(by_time.loc[by_time.index.str.contains("svi_autonormal"), "verdict"]) == {"broken"}
 
 
 def test_cells_differing_only_in_xla_setup_are_not_pooled(tmp_path):
@@ -127,7 +132,8 @@ def test_the_review_shows_changed_cells_then_counts_the_rest(tmp_path, capsys):
     gh = capsys.readouterr().out
     assert gh.startswith("### harness compare: ess_per_s") and "<details><summary>every cell" in gh
     assert gh.count("| same |") == same and "</details>" in gh
-    assert compare.review(t[t["verdict"] == "same"]).startswith("No cell changed beyond noise.")
+    quiet = compare.review(t[t["verdict"] == "same"]).splitlines()
+    assert quiet[0].startswith("BASE (") and quiet[1].startswith("NEW (") and quiet[3] == "No cell changed beyond noise."
 
 
 def _bench(path, medians):

@@ -49,7 +49,23 @@ def test_crossover_interpolated_in_log_log():
     assert stats.crossover(n, [1, 1, 1], n, [0.5, 2, 4], higher_is_better=False).state == "a_overtakes"
 
 
-def test_ratio_of_medians_with_seed_range():
-    r = stats.ratio(10, 8, 12, 5, 4, 6)
-    assert r == (2.0, 8 / 6, 12 / 4) and r.text() == "2x [1.33-3]"
-    assert math.isnan(stats.ratio(10, 8, 12, float("nan"), 4, 6).value) and stats.ratio(0, 0, 0, 1, 1, 1).text() == "-"
+def test_one_seed_a_side_gives_the_ratio_times_the_process_noise():
+    r = stats.ratio_interval([10.0], [5.0])
+    noise = 1 + stats.PROCESS_NOISE
+    assert r.value == 2.0 and math.isclose(r.low, 2 / noise) and math.isclose(r.high, 2 * noise)
+    assert r.text() == f"2x [{2 / noise:.3g}, {2 * noise:.3g}]" and r.decided()
+    close = stats.ratio_interval([1.1], [1.0])  # inside the 17 % two processes differ by: not decided
+    assert not close.decided() and close.text(noise_word=True).endswith(" within noise")
+    assert math.isnan(stats.ratio_interval([10.0], [float("nan")]).value) and stats.ratio_interval([], [1]).text() == "-"
+
+
+def test_several_seeds_a_side_bootstrap_the_ratio_of_medians_reproducibly():
+    a, b = [2.0, 2.1, 1.9, 2.05, 1.95], [1.0, 1.02, 0.98, 1.01, 0.99]
+    r = stats.ratio_interval(a, b)
+    assert r.value == 2.0 and 1.8 < r.low < 2.0 < r.high < 2.2 and r.decided()
+    assert stats.ratio_interval(a, b) == r  # a fixed seed: the same report twice
+    noisy = stats.ratio_interval([1.0, 1.5, 0.7], [1.0, 1.05, 0.95])  # seeds that straddle 1
+    assert noisy.low < 1 < noisy.high and not noisy.decided()
+    # several seeds against one: the one-seed side still carries the process noise
+    mixed = stats.ratio_interval(a, [1.0])
+    assert mixed.low < r.low / (1 + stats.PROCESS_NOISE) * 1.01 and mixed.high > 2 * (1 + stats.PROCESS_NOISE) * 0.99

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from harness.report import tables
+from harness.report import stats, tables
 
 
 def test_flagged_cells_are_never_ranked_above_usable_ones(cells):
@@ -80,15 +80,21 @@ def test_summary_names_the_first_the_runner_up_and_whether_the_gap_is_noise(cell
     one = row[("sparse_logistic/synthetic", "1,000")]
     assert one == {"target": "sparse_logistic/synthetic", "N": "1,000",
                    "first to a trustworthy posterior": "svi_autonormal (cpu)", "time to result s": "3.1",
-                   "ESS/s": "n/a (VI)", "runner-up": "blackjax_nuts (cpu)", "runner-up's time / first's": "2.08x",
+                   "ESS/s": "n/a (VI)", "runner-up": "blackjax_nuts (cpu)",
+                   "runner-up's time / first's": one["runner-up's time / first's"],
                    "not there": "2 of 7 (mostly NOT CONVERGED)"}
+    # the ratio of medians, with its interval over the three seeds (stats.ratio_interval), decided: above 1
+    ratio = one["runner-up's time / first's"]
+    assert ratio.startswith("2.08x [") and "within noise" not in ratio
+    low = float(ratio.split("[")[1].split(",")[0])
+    assert 1.0 < low < 2.08
     # eight schools: numpyro_nuts is the only ranked cell (the hand-rolled HMC does not converge): no runner-up
     eight = row[("eight_schools_noncentered/posteriordb", "8")]
     assert (eight["first to a trustworthy posterior"], eight["runner-up"], eight["runner-up's time / first's"],
             eight["not there"]) == ("numpyro_nuts (cpu)", "-", "-", "1 of 2 (mostly NOT CONVERGED)")
 
 
-def test_summary_within_noise_follows_the_bands():
+def test_summary_within_noise_follows_the_interval_of_the_ratio():
     from harness.report import frame
 
     base = {"model": "m", "dataset": "d", "n": 10, "device": "cpu", "status": "ok", "family": "mcmc",
@@ -99,9 +105,15 @@ def test_summary_within_noise_follows_the_bands():
             {**base, "method": "c", "sample_s": 9.0, "sample_s_min": 8.9, "sample_s_max": 9.1}]
     cells = frame.aggregate(frame.normalise(pd.DataFrame(rows)))
     (r,) = tables.summary(cells).rows
-    assert r[2] == "a (cpu)" and r[5] == "b (cpu)" and r[6] == "1.07x (within noise)"  # 3.2 s vs 3.0 s: compile +-25 %
+    # one seed a side: 3.2 s over 3.0 s, times [1/1.17, 1.17] (the process noise), holds 1
+    assert r[2] == "a (cpu)" and r[5] == "b (cpu)" and r[6] == "1.07x [0.912, 1.25] within noise"
     cells = frame.aggregate(frame.normalise(pd.DataFrame([rows[0], rows[2]])))
-    assert tables.summary(cells).rows[0][6] == "3.67x"  # 11 s vs 3 s: beyond every band
+    assert tables.summary(cells).rows[0][6] == "3.67x [3.13, 4.29]"  # 11 s over 3 s: beyond the noise
+    # three seeds a side, each within 2 % of its median: a bootstrap interval, narrower than the one-seed rule
+    seeded = [{**row, "seed": k, "sample_s": row["sample_s"] * f} for row in rows[:2]
+              for k, f in enumerate((0.98, 1.0, 1.02))]
+    three = tables.summary(frame.aggregate(frame.normalise(pd.DataFrame(seeded)))).rows[0][6]
+    assert three.startswith("1.07x [") and not three.endswith("within noise")
 
 
 def test_an_ensemble_shows_the_chains_it_ran_and_unequal_pairs_are_marked():
@@ -121,7 +133,7 @@ def test_an_ensemble_shows_the_chains_it_ran_and_unequal_pairs_are_marked():
     assert all("unequal" not in r[-1] for r in base.rows if r is not bj)
 
 
-def test_vs_next_marks_neighbours_whose_ess_per_s_bands_overlap():
+def test_vs_next_marks_neighbours_whose_ess_per_s_ratio_interval_holds_one():
     from harness.report import frame
 
     base = {"model": "m", "dataset": "d", "n": 10, "device": "cpu", "status": "ok", "family": "mcmc",
@@ -133,4 +145,5 @@ def test_vs_next_marks_neighbours_whose_ess_per_s_bands_overlap():
     cells = frame.aggregate(frame.normalise(pd.DataFrame(rows)))
     (t,) = [b for b in tables.headline(cells) if hasattr(b, "rows")]
     got = {r[1]: r[t.columns.index("vs next")] for r in t.rows}
-    assert got == {"a": "within noise", "b": "ahead", "c": ""}  # 500 [490-510] vs 485 [476-495]; 250 far below
+    # one seed a side: 500 / 485 = 1.03x, within the 17 % process noise; 485 / 250 = 1.94x beyond it
+    assert got == {"a": "within noise 1.03x [0.88, 1.21]", "b": "ahead 1.94x [1.66, 2.27]", "c": ""}
