@@ -210,7 +210,8 @@ def cmd_run(args) -> int:
 
             run_cells_dask(todo, out, args.scheduler, **kwargs)
         else:
-            runner.run_cells(todo, out, recheck=not args.no_recheck, jobs=jobs, **kwargs)
+            runner.run_cells(todo, out, recheck=not args.no_recheck, jobs=jobs,
+                             estimate=lambda c: suites.estimate_cell_s(c, timeout(c)), **kwargs)
     finally:
         progress.close()
     if store.rows_path(out).exists():
@@ -251,7 +252,7 @@ def cmd_list(args) -> int:
                 continue
             minutes = suites.estimate_s(suite, cells, 1800.0, suites.jobs(suite)) / 60
             print(f"  {name:28s} {len(cells):4d} cells, estimated {minutes:6.1f} min: {suite.get('description', '')}")
-        print("  (estimates: a cost model, see harness/suites/_costs.toml; cells run one after another)")
+        print("  (estimates: a cost model, see harness/suites/_costs.toml; cells run as many at once as the suite's jobs allow, large ones alone)")
     return 0
 
 

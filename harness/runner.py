@@ -372,6 +372,7 @@ def run_cells(
     progress=None,
     recheck: bool = False,
     jobs: int = 1,
+    estimate: Callable[[Cell], float] | None = None,
 ) -> list[dict]:
     """Run the cells here, ``jobs`` at a time (:class:`LocalExecutor`), appending each row to ``out_dir``
     as soon as it ends.
@@ -381,9 +382,12 @@ def run_cells(
     ``progress`` (a :class:`harness.progress.Progress`) hears of each cell's
     start, row or skip. With ``recheck`` (what ``harness run`` does), a second
     pass runs again those of these cells a shared host may have slowed (:mod:`harness.recheck`)
-    and appends the row it keeps.
+    and appends the row it keeps. With several jobs and an ``estimate`` of each cell's seconds, the
+    longest cells start first (so that no long cell starts last, beside an idle core).
     """
     cells = list(cells)
+    if jobs > 1 and estimate is not None:
+        cells.sort(key=estimate, reverse=True)  # stable: equal estimates keep the suite's order
     executor = LocalExecutor(jobs)
     executor.check(cells)
     session = Session(out_dir, command, timeout_s, resume, save_draws, on_row)

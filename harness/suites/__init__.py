@@ -422,14 +422,14 @@ def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | No
 
 def estimate_s(suite: dict, cells: list[Cell], default_timeout_s: float, jobs: int = 1) -> float:
     """Estimated wall seconds of running ``cells`` of ``suite``, ``jobs`` at a time as the runner schedules
-    them (:class:`harness.runner.LocalExecutor`): in order, each to the first free slot, a cell that does
-    not :func:`harness.runner.co_runs` alone."""
+    them (:func:`harness.runner.run_cells`): the longest first, each to the first free slot, a cell that
+    does not :func:`harness.runner.co_runs` alone."""
     from harness.runner import co_runs
 
     model = costs()
     slots, alone = [0.0] * jobs, 0.0
-    for c in cells:
-        seconds = estimate_cell_s(c, timeout_for(suite, c, default_timeout_s), model)
+    priced = [estimate_cell_s(c, timeout_for(suite, c, default_timeout_s), model) for c in cells]
+    for c, seconds in sorted(zip(cells, priced), key=lambda cs: -cs[1]) if jobs > 1 else zip(cells, priced):
         if jobs > 1 and not co_runs(c):
             alone += seconds
         else:
