@@ -132,6 +132,9 @@ def add_run(sub) -> None:
     p.add_argument("--timeout", type=positive_float, help="per-cell wall-clock limit, seconds (default: the suite's, else 1800)")
     p.add_argument("--save-draws", action="store_true", help="write each cell's draws as ArviZ netCDF under OUT/draws")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the cells on this Dask distributed scheduler")
+    p.add_argument("--warm-start", action="store_true",
+                   help="also run each ok cell twice more with JAX's persistent compilation cache (fill, then read): "
+                        "rows gain warm_compile_s, warm_time_to_result_s, ... (default: the suite's warm_start)")
     p.add_argument("--jobs", type=cpus_arg, metavar="N|all",
                    help="cells run at once here, each held to its own cores (default: the suite's, else all cores; "
                         "large cells still run alone: harness.runner.co_runs)")
@@ -165,6 +168,9 @@ def cmd_run(args) -> int:
         raise UsageError("give --jobs or --scheduler, not both (a Dask cluster runs one cell per worker)")
     suite = suites.load(args.suite)
     jobs = suites.jobs(suite, args.jobs)
+    warm_start = args.warm_start or suite.get("warm_start", False)
+    if warm_start and args.scheduler:
+        raise UsageError("a warm start (--warm-start, the suite's warm_start) runs here only, not with --scheduler")
     if args.model_file:
         from harness.targets import user
 
@@ -211,7 +217,8 @@ def cmd_run(args) -> int:
             run_cells_dask(todo, out, args.scheduler, **kwargs)
         else:
             runner.run_cells(todo, out, recheck=not args.no_recheck, jobs=jobs,
-                             estimate=lambda c: suites.estimate_cell_s(c, timeout(c)), **kwargs)
+                             estimate=lambda c: suites.estimate_cell_s(c, timeout(c)),
+                             warm_start=warm_start, **kwargs)
     finally:
         progress.close()
     if store.rows_path(out).exists():

@@ -57,10 +57,12 @@ POLL_S = 0.05
 BASE_XLA_FLAGS = ("--xla_cpu_multi_thread_eigen=false",)
 
 
-def cell_env(cell: Cell, run_id: str | None = None) -> dict:
+def cell_env(cell: Cell, run_id: str | None = None, cache_dir: str | None = None) -> dict:
     """The child's environment: device platform, no compilation cache, :data:`BASE_XLA_FLAGS` and
     then the cell's XLA flags only (nothing inherited); ``run_id`` (the run's, for its
-    once-per-run bandwidth probe: :data:`harness.roofline.RUN_ENV`) when given."""
+    once-per-run bandwidth probe: :data:`harness.roofline.RUN_ENV`) when given. ``cache_dir``: JAX's
+    persistent compilation cache on, in that directory, for every program however small or quick to
+    compile (a warm start, :func:`run_one`); never for a measured cell."""
     env = dict(os.environ)
     if run_id:
         from harness.roofline import RUN_ENV
@@ -69,6 +71,9 @@ def cell_env(cell: Cell, run_id: str | None = None) -> dict:
     env["JAX_PLATFORMS"] = "cuda" if cell.device == "gpu" else "cpu"
     env["JAX_ENABLE_COMPILATION_CACHE"] = "false"
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    if cache_dir:
+        env.update(JAX_ENABLE_COMPILATION_CACHE="true", JAX_COMPILATION_CACHE_DIR=cache_dir,
+                   JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0", JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
     env["PYTHONUNBUFFERED"] = "1"
     flags = [*BASE_XLA_FLAGS, *shlex.split(cell.xla_flags)]
     if cell.xla_devices:
@@ -93,14 +98,36 @@ def _last_line(path: Path) -> str:
     return lines[-1].strip() if lines else ""
 
 
+#: What a warm start copies from the warm process's row into the cold row, as ``warm_<name>``.
+WARM_FIGURES = ("compile_s", "init_s", "xla_compile_s", "ttfd_s", "time_to_result_s", "cache_hits")
+
+
 def run_one(cell: Cell, timeout_s: float = DEFAULT_TIMEOUT_S, draws_path: str | None = None,
             run_id: str | None = None, cores: list[int] | None = None,
-            cancel: threading.Event | None = None) -> dict:
+            cancel: threading.Event | None = None, warm_start: bool = False) -> dict:
     """Run ``cell`` in a fresh Python process and return its row (never raises for the cell's faults).
 
     ``cores``: the cores the cell's process is held to (its ``cpus`` last ones; default: the cores this
     process may use); ``cancel``: when set, the child's process group is killed and the call raises
-    KeyboardInterrupt (a parallel run interrupted in its main thread)."""
+    KeyboardInterrupt (a parallel run interrupted in its main thread).
+
+    ``warm_start``: after the measured (cold) run, what a user's second run costs with JAX's persistent
+    compilation cache: the cell runs once more to fill a fresh cache directory, then once more reading
+    it, each in a fresh process; the last one's figures join the cold row as ``warm_*``
+    (:data:`WARM_FIGURES`). The cold figures stay those of a process without a cache."""
+    row = _run_process(cell, timeout_s, draws_path, run_id, cores, cancel)
+    if warm_start and row.get("status") == "ok":
+        with tempfile.TemporaryDirectory(prefix="harness-cache-") as cache:
+            _run_process(cell, timeout_s, None, run_id, cores, cancel, cache)
+            warm = _run_process(cell, timeout_s, None, run_id, cores, cancel, cache)
+        if warm.get("status") == "ok":
+            row.update({f"warm_{k}": warm.get(k) for k in WARM_FIGURES})
+    return row
+
+
+def _run_process(cell: Cell, timeout_s: float, draws_path: str | None, run_id: str | None,
+                 cores: list[int] | None, cancel: threading.Event | None, cache_dir: str | None = None) -> dict:
+    """:func:`run_one`'s one process (``cache_dir``: :func:`cell_env`)."""
     with tempfile.TemporaryDirectory(prefix="harness-cell-") as tmp:
         job_path, row_path, log_path = Path(tmp) / "job.json", Path(tmp) / "row.json", Path(tmp) / "log.txt"
         job_path.write_text(json.dumps({"cell": cell.to_dict(), "draws_path": draws_path, "cores": cores,
@@ -109,7 +136,7 @@ def run_one(cell: Cell, timeout_s: float = DEFAULT_TIMEOUT_S, draws_path: str | 
         with open(log_path, "w") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-X", "faulthandler", "-m", "harness.worker", str(job_path), str(row_path)],
-                env=cell_env(cell, run_id), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=cell_env(cell, run_id, cache_dir), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         timed_out, usage, wstatus = False, None, 0
@@ -159,13 +186,15 @@ class Session:
     """
 
     def __init__(self, out_dir, command: str = "", timeout_s: float | Callable[[Cell], float] = DEFAULT_TIMEOUT_S,
-                 resume: bool = False, save_draws: bool = False, on_row: Callable[[dict], None] | None = None):
+                 resume: bool = False, save_draws: bool = False, on_row: Callable[[dict], None] | None = None,
+                 warm_start: bool = False):
         self.out_dir = Path(out_dir)
         self.command = command
         self.timeout_s = timeout_s
         self.resume = resume
         self.save_draws = save_draws
         self.on_row = on_row
+        self.warm_start = warm_start
         self.no_gpu: str | None = None
         self.rows: list[dict] = []
         self.run_id = uuid.uuid4().hex[:12]  # the bandwidth probe runs once per run (harness.roofline)
@@ -185,6 +214,8 @@ class Session:
         if cell.device == "gpu" and self.no_gpu:
             return failure_row(cell, "skipped", self.no_gpu), {}
         kwargs = {"timeout_s": self.timeout_for(cell), "run_id": self.run_id}
+        if self.warm_start:
+            kwargs["warm_start"] = True
         if self.save_draws:
             name = f"{hashlib.sha1(cell.key().encode()).hexdigest()[:16]}-{uuid.uuid4().hex[:8]}.nc"
             kwargs["draws_path"] = str((self.out_dir / "draws" / name).resolve())
@@ -373,6 +404,7 @@ def run_cells(
     recheck: bool = False,
     jobs: int = 1,
     estimate: Callable[[Cell], float] | None = None,
+    warm_start: bool = False,
 ) -> list[dict]:
     """Run the cells here, ``jobs`` at a time (:class:`LocalExecutor`), appending each row to ``out_dir``
     as soon as it ends.
@@ -390,7 +422,7 @@ def run_cells(
         cells.sort(key=estimate, reverse=True)  # stable: equal estimates keep the suite's order
     executor = LocalExecutor(jobs)
     executor.check(cells)
-    session = Session(out_dir, command, timeout_s, resume, save_draws, on_row)
+    session = Session(out_dir, command, timeout_s, resume, save_draws, on_row, warm_start)
     try:
         session.run(session.todo(cells), executor, progress)
         if recheck:

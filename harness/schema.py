@@ -81,6 +81,16 @@ COLUMN_LIST: tuple[Column, ...] = tuple(
          ("warmup_s", "warmup (adaptation) seconds; 0 for VI, whose fit is its timed loop"),
          ("sample_s", "sampling-loop seconds: the median replay"), ("sample_s_min", "fastest timed run of the loop"),
          ("sample_s_max", "slowest timed run of the loop"))
+    + _c("timing", float, ("trace_s", "JAX tracing to jaxprs while the method ran, every program (jax.monitoring)"),
+         ("lower_s", "lowering to MLIR while the method ran, every program"),
+         ("xla_compile_s", "XLA compiles while the method ran, every program (a cache hit: its read)"))
+    + _c("timing", int, ("compiles", "XLA compiles while the method ran"),
+         ("cache_hits", "programs read from the persistent compilation cache (0: the cache was off)"),
+         ("hlo_ops", "instructions in the sampling loop's optimised HLO"))
+    + _c("timing", float, ("warm_compile_s", "compile_s of the same cell again with the persistent cache filled"),
+         ("warm_init_s", "init_s, likewise"), ("warm_xla_compile_s", "xla_compile_s, likewise (cache reads)"),
+         ("warm_ttfd_s", "time to first draw, likewise"), ("warm_time_to_result_s", "time to result, likewise"))
+    + _c("timing", int, ("warm_cache_hits", "programs the warm run read from the cache"))
     + _c("timing", int, ("sample_replays", "timed runs of the sampling loop"))
     + _c("timing", float, ("sample_s_first", "the run that produced the draws"), ("wall_s", "the cell's wall seconds"),
          ("diagnostic_s", "seconds of a run to a target's convergence checks (None: a fixed budget)"))

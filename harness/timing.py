@@ -31,6 +31,61 @@ def compile_timed(fn: Callable, *args, static_argnums=()) -> tuple[Callable, flo
     return compiled, time.perf_counter() - t0
 
 
+#: JAX's own compile events (``jax.monitoring``) -> the row's column that sums them.
+COMPILE_EVENTS = {
+    "/jax/core/compile/jaxpr_trace_duration": "trace_s",
+    "/jax/core/compile/jaxpr_to_mlir_module_duration": "lower_s",
+    "/jax/core/compile/backend_compile_duration": "xla_compile_s",
+}
+
+
+#: Fired with its read time when a program comes from JAX's persistent compilation cache.
+CACHE_HIT_EVENT = "/jax/compilation_cache/cache_retrieval_time_sec"
+
+
+@contextlib.contextmanager
+def compile_phases():
+    """Seconds JAX spent inside the block tracing to jaxprs (``trace_s``), lowering to MLIR
+    (``lower_s``) and compiling with XLA (``xla_compile_s``), summed over every program any library
+    compiled (a sampler's loops, NumPyro's initialisation and its small jits, an eager op's
+    kernel), the number of XLA compiles (``compiles``) and of programs read from the persistent
+    compilation cache (``cache_hits``: 0 in a measured cell, whose cache is off): from JAX's own
+    monitoring events, so the three mean the same for every library. Yields the dict, filled when
+    the block ends.
+
+    Why: ``compile_s`` is one number (the ahead-of-time compile of the method's loops), and
+    NumPyro's ``init`` sits apart in ``init_s`` while BlackJAX's tracing sits inside ``compile_s``.
+    The events split both the same way: Python tracing (model size, unrolled loops) apart from
+    XLA's work (program size). A persistent-cache hit still fires ``backend_compile_duration``
+    (NOTES), with the time of the cache read."""
+    import jax.monitoring
+
+    out = {name: 0.0 for name in COMPILE_EVENTS.values()} | {"compiles": 0, "cache_hits": 0}
+
+    def listen(event: str, seconds: float, **_):
+        name = COMPILE_EVENTS.get(event)
+        if name is not None:
+            out[name] += seconds
+            out["compiles"] += name == "xla_compile_s"
+        out["cache_hits"] += event == CACHE_HIT_EVENT
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        yield out
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+
+
+def hlo_ops(compiled) -> int | None:
+    """Instructions in a compiled program's optimised HLO (lines that assign a value), a measure of
+    the program XLA compiled and runs; None where the object has no HLO text (a plain function)."""
+    try:
+        text = compiled.as_text()
+    except Exception:  # noqa: BLE001 - not a jax Compiled (e.g. sequential chains' wrapper)
+        return None
+    return sum(" = " in line for line in text.splitlines()) if text else None
+
+
 def run_timed(compiled: Callable, *args, phase: str = "") -> tuple[Any, float]:
     """Call an already compiled function and block on its result; returns (out, seconds).
 

@@ -223,10 +223,11 @@ def run_cell(cell: Cell, draws_path: str | None = None, spawned_at: float | None
         target = None if cell.target_ess is None else ToTarget(cell.target_ess, cell.max_draws)
         config = methods.RunConfig(cell.num_chains, cell.num_warmup, cell.num_samples, cell.options, target)
         phases.lap("data_s")
-        with timing.recording_runs() as runs:
+        with timing.recording_runs() as runs, timing.compile_phases() as compiles:
             result = method.run(posterior, config, jax.random.key(cell.seed))
         phases.lap("method_s")
         loop = timing.sampling_call(runs)
+        row.update(compiles, hlo_ops=timing.hlo_ops(loop.compiled) if loop is not None else None)
         del runs  # only the sampling loop's arguments stay alive
         row["peak_device_mb"] = _device_peak_mb(jax)
         z = posterior.layout.unconstrain(result.draws)  # (chain, draw, dim); chains as run (ChEES: its ensemble)

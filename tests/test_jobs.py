@@ -133,3 +133,33 @@ def test_suite_key_jobs_is_validated_and_all_means_every_core():
     assert suites.jobs({"jobs": "all"}, 1) == 1  # --jobs overrides the suite
     with pytest.raises(UsageError, match="jobs must be a positive integer"):
         suites.check({"methods": ["handrolled_hmc"], "data": [{"model": "sparse_logistic"}], "jobs": 0}, "t", False)
+
+
+def test_compile_phases_sum_jax_events_and_hlo_ops_count_instructions():
+    import jax
+    import jax.numpy as jnp
+
+    from harness import timing
+
+    with timing.compile_phases() as c:
+        compiled = jax.jit(lambda x: jnp.sin(x) * 2 + 1).trace(jnp.ones(3)).lower().compile()
+    assert c["compiles"] >= 1 and c["trace_s"] > 0 and c["lower_s"] > 0 and c["xla_compile_s"] > 0
+    assert c["cache_hits"] == 0
+    ops = timing.hlo_ops(compiled)
+    assert ops is not None and ops >= 3  # at least sin, multiply, add (fused or not, each assigns)
+    assert timing.hlo_ops(lambda: None) is None
+    with timing.compile_phases() as after:  # the listener is gone once the block ends: nothing leaks in
+        pass
+    jax.jit(lambda x: x + 3)(jnp.ones(2))
+    assert after["compiles"] == 0
+
+
+def test_warm_start_reads_the_cache_and_leaves_the_cold_figures_cold(tmp_path):
+    cell = validate(Cell("sparse_logistic", "synthetic", 200, "handrolled_hmc", {"step_size": 0.02, "num_steps": 5},
+                         num_chains=2, num_warmup=20, num_samples=20, cpus=1))
+    row = runner.run_cells([cell], tmp_path, warm_start=True)[0]
+    assert row["status"] == "ok", row.get("error")
+    assert row["cache_hits"] == 0 and row["compiles"] >= 2 and row["hlo_ops"] > 0  # the cold run: no cache
+    assert row["warm_cache_hits"] >= 2  # the warm run read the sampler's programs from the cache
+    assert row["warm_compile_s"] < row["compile_s"]
+    assert row["warm_time_to_result_s"] > 0

@@ -19,6 +19,7 @@ Shipped suites live beside this module (``quick``, ``default``, ``scaling``,
     xla_devices = 4                                # forced host devices (CPU)
     cpus = 1                                       # cores per CPU cell's process, or "all" (default 1)
     jobs = "all"                                   # cells at once (harness.runner.LocalExecutor; default "all")
+    warm_start = false                             # also time each cell with the persistent cache filled
 
     [[data]]                                       # one entry per model/dataset
     model = "sparse_logistic"
@@ -84,7 +85,8 @@ AXES = {
 SCALARS = {"num_warmup": _NONNEG_INT, "num_samples": _POS_INT, "timeout_s": _POS_NUM, "target_ess": _POS_NUM,
            "max_draws": _POS_INT}
 _CPUS = (lambda v: v == "all" or (_int(v) and v >= 1), 'a positive integer or "all"')
-TOP = {"description": _STR, **AXES, **SCALARS, "xla_devices": _POS_INT, "cpus": _CPUS, "jobs": _CPUS, "data": None,
+TOP = {"description": _STR, **AXES, **SCALARS, "xla_devices": _POS_INT, "cpus": _CPUS, "jobs": _CPUS,
+       "warm_start": (lambda v: isinstance(v, bool), "true or false"), "data": None,
        "options": None, "settings": None}
 
 #: Cores a CPU cell's process is held to unless the suite or ``--cpus`` says otherwise
