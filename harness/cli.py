@@ -14,7 +14,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from harness import UsageError
+from harness import StoreError, UsageError
 
 DEFAULT_RESULTS = Path("results") / "runs"
 
@@ -406,6 +406,9 @@ def main(argv=None) -> int:
     except UsageError as e:
         print(f"harness: error: {e}".splitlines()[0], file=sys.stderr)
         return 2
+    except StoreError as e:  # a row that could not be stored (e.g. a full disk): the run failed, not the input
+        print(f"harness: error: {e}".splitlines()[0], file=sys.stderr)
+        return 1
     except BrokenPipeError:  # output piped into a reader that stopped (e.g. `| head`): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

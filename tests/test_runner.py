@@ -233,3 +233,18 @@ def test_a_cell_held_to_cores_runs_on_its_last_usable_cores_and_records_them(tmp
     assert rows[1]["cpu_affinity"] == ",".join(map(str, usable)) and rows[1]["cpus"] is None
     assert held.key() != free.key() and '"cpus"' not in free.key()  # an unset field keeps older keys
     assert held.floor_group(2) != free.floor_group(2)  # a held cell never shares a floor with a free one
+
+
+def test_a_row_that_cannot_be_stored_fails_the_run_naming_the_file(tmp_path, capsys):
+    """A cell whose row cannot be stored (here rows.jsonl is a directory; a full disk alike) stops the run
+    with exit 1 and one line naming the file and the cell, instead of printing ok."""
+    out = tmp_path / "run"
+    store.rows_path(out).mkdir(parents=True)
+    cell = fake()
+    with pytest.raises(store.StoreError, match=f"cannot store row in {store.rows_path(out)}: .*cell {cell.label()}"):
+        runner.Session(out).finish(cell, {"status": "ok"})
+    argv = ["run", "--model", "test_tiny", "--method", "test_fake", "--chains", "2", "--warmup", "0", "--samples", "50",
+            "--out", str(out), "--quiet", "--no-recheck"]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"cannot store row in {store.rows_path(out)}" in err and "--resume" in err
