@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import math
 import os
 import shlex
 import sys
+import tempfile
 from pathlib import Path
 
 from harness import StoreError, UsageError
@@ -33,6 +35,14 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def reference_chains(text: str) -> int:
+    """``reference --chains``: at least 2, since R-hat compares chains (with one it is NaN)."""
+    value = positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 2 (R-hat compares chains), got {text!r}")
     return value
 
 
@@ -62,11 +72,19 @@ def _float(text: str, ok, what: str) -> float:
 
 
 def positive_float(text: str) -> float:
-    return _float(text, lambda v: v > 0, "a positive number")
+    return _float(text, lambda v: 0 < v < math.inf, "a positive finite number")
 
 
 def non_negative_float(text: str) -> float:
-    return _float(text, lambda v: v >= 0, "a number >= 0")
+    return _float(text, lambda v: 0 <= v < math.inf, "a finite number >= 0")
+
+
+def above_one_float(text: str) -> float:
+    return _float(text, lambda v: 1 < v < math.inf, "a finite number > 1")
+
+
+def probability(text: str) -> float:
+    return _float(text, lambda v: 0 < v < 1, "a number strictly between 0 and 1")
 
 
 def _split(values):
@@ -311,14 +329,15 @@ def add_reference(sub) -> None:
     p.add_argument("target", help="registered model (see `harness list models`)")
     p.add_argument("--dataset", help="dataset of the model (default: its first)")
     p.add_argument("--size", type=positive_int, help="synthetic data size N")
-    p.add_argument("--chains", type=positive_int, default=8, help="chains per sampler (default 8)")
+    p.add_argument("--chains", type=reference_chains, default=8, help="chains per sampler, at least 2: R-hat compares "
+                   "chains (default 8)")
     p.add_argument("--warmup", type=non_negative_int, default=2000, help="warmup iterations per chain (default 2000)")
     p.add_argument("--samples", type=positive_int, default=5000, help="draws per chain (default 5000)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="PRNG seed (default 0)")
-    p.add_argument("--target-accept", type=float, default=0.9, help="NUTS target acceptance (default 0.9)")
+    p.add_argument("--target-accept", type=probability, default=0.9, help="NUTS target acceptance (default 0.9)")
     p.add_argument("--dense-mass", action="store_true", help="adapt a dense mass matrix")
-    p.add_argument("--min-ess", type=float, default=1000.0, help="least bulk and tail ESS per coordinate (default 1000)")
-    p.add_argument("--max-rhat", type=float, default=1.01, help="R-hat must be below this (default 1.01)")
+    p.add_argument("--min-ess", type=positive_float, default=1000.0, help="least bulk and tail ESS per coordinate (default 1000)")
+    p.add_argument("--max-rhat", type=above_one_float, default=1.01, help="R-hat must be below this (default 1.01)")
     p.add_argument("--parallel", action="store_true",
                    help="run the two samplers at once, each in its own process on its own core")
     p.add_argument("--out", help="JSON path (default: the package's harness/references/<target>/...)")
@@ -326,12 +345,33 @@ def add_reference(sub) -> None:
     p.set_defaults(func=cmd_reference)
 
 
+def writable_file(path: Path, flag: str) -> None:
+    """Raise UsageError unless a file can be written at ``path`` (its folder made if missing), checked
+    before any work, so that an hour of sampling never ends in "cannot write"."""
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a directory; give a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as e:
+        raise UsageError(f"{flag} {path} cannot be written: {e.strerror or e}") from None
+
+
 def failed_path(path: Path) -> Path:
     """Where a refused reference's diagnostics go: beside ``path``, ``<name>.failed.json``."""
     return path.with_name(path.name.removesuffix(".json") + ".failed.json")
 
 
+def _new_file(path: Path, force: bool) -> None:
+    if path.exists() and not force:
+        raise UsageError(f"{path} exists; pass --force to replace it")
+    writable_file(path, "--out")
+
+
 def cmd_reference(args) -> int:
+    if args.out:  # checked before JAX is imported, let alone anything sampled
+        _new_file(Path(args.out), args.force)
     from harness import reference_runs, targets
     from harness.targets import reference
 
@@ -342,8 +382,7 @@ def cmd_reference(args) -> int:
     except ValueError as e:
         raise UsageError(str(e)) from None
     path = Path(args.out) if args.out else reference.package_dir() / reference.filename(target, dataset, n)
-    if path.exists() and not args.force:
-        raise UsageError(f"{path} exists; pass --force to replace it")
+    _new_file(path, args.force)
     command = "harness " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     print(f"harness: reference {target.name}/{dataset}/{n}: {args.chains} chains x "
           f"({args.warmup} warmup + {args.samples} draws)", file=sys.stderr)

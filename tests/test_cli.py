@@ -134,6 +134,28 @@ def test_reference_refuses_an_unconverged_run_and_an_existing_file(tmp_path, cap
     assert cli.main(["reference", "nope"]) == 2
 
 
+@pytest.mark.parametrize("flags,needle", [
+    (["--chains", "1"], "argument --chains: expected an integer >= 2 (R-hat compares chains)"),
+    (["--min-ess", "-1"], "argument --min-ess: expected a positive finite number"),
+    (["--min-ess", "nan"], "argument --min-ess"),
+    (["--max-rhat", "nan"], "argument --max-rhat: expected a finite number > 1"),
+    (["--max-rhat", "1"], "argument --max-rhat"),
+    (["--target-accept", "1.5"], "argument --target-accept: expected a number strictly between 0 and 1"),
+    (["--out", "/proc/x/r.json"], "--out /proc/x/r.json cannot be written"),
+    (["--out", ".", "--force"], "is a directory"),
+])
+def test_reference_refuses_gates_a_nan_opens_and_an_unwritable_out_before_sampling(flags, needle, capsys, monkeypatch):
+    from harness import reference_runs
+
+    def never(*args, **kwargs):
+        raise AssertionError("sampled before checking its input")
+
+    monkeypatch.setattr(reference_runs, "_run_all", never)
+    assert cli.main(["reference", "eight_schools_noncentered", "--warmup", "10", "--samples", "10", *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("harness: error:") and needle in err
+
+
 def test_an_unwritable_out_is_one_line_exit_2(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
