@@ -98,6 +98,9 @@ def test_run_model_file_end_to_end(tmp_path, capsys):
         ("x = 1\n", "must define model and make_data"),
         (MODEL_FILE.replace("def make_data", "def other"), "must define make_data"),
         (MODEL_FILE + "\nreference = {'nu': {'mean': [0], 'sd': [1]}}\n", "unknown site 'nu'; valid: mu"),
+        ("import sys\nsys.exit(3)\n", "bad.py failed to import: SystemExit: 3"),
+        ("raise KeyboardInterrupt\n", "bad.py failed to import: KeyboardInterrupt"),
+        (MODEL_FILE.replace("return {", "raise SystemExit('no data')\n    return {"), "make_data(None, 0) failed: SystemExit"),
     ],
 )
 def test_bad_model_file_is_one_line_and_exit_code_2(tmp_path, capsys, body, needle):
