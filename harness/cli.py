@@ -14,6 +14,7 @@ import os
 import shlex
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from harness import StoreError, UsageError
@@ -28,13 +29,17 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+#: Largest integer a flag takes: what a 64-bit integer holds (JAX and NumPy take no more).
+MAX_INT = 2**63 - 1
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if not 1 <= value <= MAX_INT:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (at most 2**63 - 1), got {text!r}")
     return value
 
 
@@ -56,8 +61,8 @@ def non_negative_int(text: str) -> int:
         value = int(text)
     except ValueError:
         value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    if not 0 <= value <= MAX_INT:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0 (at most 2**63 - 1), got {text!r}")
     return value
 
 
@@ -109,6 +114,9 @@ def parse_options(pairs, methods) -> dict:
         target_methods = methods
         if "." in key:
             method, key = key.split(".", 1)
+            if method not in methods:
+                raise UsageError(f"--option {pair!r}: method {method!r} is not among this run's methods; "
+                                 f"valid: {', '.join(methods)}")
             target_methods = [method]
         for m in target_methods:
             out.setdefault(m, {})[key] = _parse_value(value)
@@ -164,6 +172,36 @@ def _seeds(args) -> list[int] | None:
     return [s + i for s in (args.seed or [0]) for i in range(args.seeds)]
 
 
+def _check_run_flags(args) -> None:
+    """What ``harness run`` can check of its flags alone, before a suite is read (UsageError)."""
+    for flag, values in (("--method", args.method), ("--device", args.device), ("--precision", args.precision)):
+        if values is not None and not _split(values):
+            raise UsageError(f"{flag} names nothing (got {', '.join(map(repr, values))}); give a name "
+                             "(see `harness list`), or leave the flag out for the suite's")
+    try:
+        shlex.split(args.xla_flags)
+    except ValueError as e:
+        raise UsageError(f"--xla-flags {args.xla_flags!r}: cannot split it into flags: {e}") from None
+    if args.scheduler:
+        from harness.dask_executor import check_address
+
+        check_address(args.scheduler)
+    if args.out:
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"--out {out} is not a directory; give a run directory (new or existing)")
+
+
+def _writable_dir(out: Path) -> None:
+    """Make the run directory ``out`` and check that a file can be written in it, before the first cell."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as e:
+        raise UsageError(f"--out {out} cannot be written: {e.strerror or e}") from None
+
+
 def cmd_run(args) -> int:
     from harness import runner, store, suites
     from harness.progress import Progress
@@ -171,6 +209,7 @@ def cmd_run(args) -> int:
 
     if args.resume and not args.out:
         raise UsageError("--resume needs --out DIR (the run directory to resume)")
+    _check_run_flags(args)
     suite = suites.load(args.suite)
     if args.model_file:
         from harness.targets import user
@@ -186,6 +225,9 @@ def cmd_run(args) -> int:
         target_ess=args.target_ess, max_draws=args.max_draws,
         xla_devices=args.xla_devices, xla_flags=args.xla_flags, cpus=args.cpus,
     )
+    if args.max_draws is not None and not any(c.target_ess is not None for c in cells):
+        raise UsageError("--max-draws caps a run to a target ESS, and no cell of this run has one: "
+                         "give --target-ess too (or a suite with target_ess)")
     if args.model_file:
         for dataset, n in dict.fromkeys((c.dataset, c.n) for c in cells):
             user.check(user.load(args.model), dataset, n)
@@ -198,6 +240,7 @@ def cmd_run(args) -> int:
         print(f"{len(cells)} cell(s), estimated {estimate / 60:.1f} min")
         return 0
     out = Path(args.out) if args.out else DEFAULT_RESULTS / _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    _writable_dir(out)
     command = "harness " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     session = runner.Session(out, resume=args.resume)
     todo = session.todo(cells)
@@ -270,9 +313,25 @@ def add_report(sub) -> None:
     p.set_defaults(func=cmd_report)
 
 
+def _known_methods(run_dir) -> list[str]:
+    """Method names ``report`` takes: the registry's and those of the run's rows (a plugin's)."""
+    from harness import methods, store
+    from harness.cell import load_plugins
+
+    load_plugins()
+    in_rows = [r["method"] for r in store.read_rows(run_dir) if isinstance(r.get("method"), str)]
+    return list(dict.fromkeys([*methods.names(), *in_rows]))
+
+
 def cmd_report(args) -> int:
     from harness import report
 
+    known = _known_methods(args.run_dir)
+    if args.baseline not in known:
+        raise UsageError(f"--baseline {args.baseline!r}: unknown method; valid: {', '.join(known)}")
+    for name in _split(args.traces) or []:
+        if name not in ("all", "flagged", *known):
+            raise UsageError(f"--traces {name!r}: unknown; valid: all, flagged or a method: {', '.join(known)}")
     path = report.build(args.run_dir, args.out, baseline=args.baseline, traces=("flagged", *(_split(args.traces) or [])))
     print(f"report: {path}\nreport: {path.with_suffix('.md')}")
     return 0
@@ -434,7 +493,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"harness: warning: {message}".splitlines()[0] + "\n"
+
+
 def main(argv=None) -> int:
+    warnings.formatwarning = _one_line_warning  # e.g. a rows file's unreadable lines (harness.store)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

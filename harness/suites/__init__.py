@@ -109,7 +109,10 @@ def load(name_or_path: str, resolve: bool = True) -> dict:
         path = Path(name_or_path)
         if not path.suffix == ".toml" or not path.is_file():
             raise UsageError(f"unknown suite {name_or_path!r}; valid: {', '.join(names())} or a path to a .toml file")
-        text, where = path.read_text(), str(path)
+        try:
+            text, where = path.read_text(encoding="utf-8"), str(path)
+        except UnicodeDecodeError as e:
+            raise UsageError(f"suite {path}: not UTF-8 text (TOML must be): {e}") from None
     try:
         suite = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
