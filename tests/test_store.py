@@ -1,15 +1,14 @@
-import contextlib
 import errno
 import json
 import os
 import re
-import subprocess
 import warnings
 
 import numpy as np
 import pytest
 
 from harness import StoreError, store
+from tests.conftest import fill_disk
 
 
 def test_append_never_rewrites_and_load_returns_dataframe(tmp_path):
@@ -88,35 +87,11 @@ def test_an_unwritable_directory_names_the_file(tmp_path):
         store.append(tmp_path / "file", {"method": "a"})
 
 
-@pytest.fixture
-def tiny_fs(tmp_path):
-    """A 64 KiB tmpfs (needs root and mount permission; skipped where either is missing)."""
-    where = tmp_path / "fs"
-    where.mkdir()
-    try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)],
-                              capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        pytest.skip(f"cannot mount a tmpfs here: {e}")
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", str(where)], check=False, timeout=20)
-
-
 def test_disk_full_names_the_file_keeps_every_row_and_recovers(tiny_fs):
     run = tiny_fs / "run"
     for i in range(3):
         store.append(run, {"method": "before", "i": i})
-    filler = tiny_fs / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
-    for size in (4096, 1):  # fill the disk, to the last byte it takes
-        with contextlib.suppress(OSError):
-            while os.write(fd, b"x" * size):
-                pass
-    os.close(fd)
+    filler = fill_disk(tiny_fs)
     failures = 0
     for i in range(5):
         try:
