@@ -46,6 +46,7 @@ measurement; its constants and their provenance are in ``_costs.toml``.
 from __future__ import annotations
 
 import itertools
+import math
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -70,7 +71,7 @@ def _num(v) -> bool:
 # key -> (check, what it must be); lists are checked element-wise and must be non-empty
 _POS_INT = (lambda v: _int(v) and v >= 1, "a positive integer")
 _NONNEG_INT = (lambda v: _int(v) and v >= 0, "an integer >= 0")
-_POS_NUM = (lambda v: _num(v) and v > 0, "a positive number")
+_POS_NUM = (lambda v: _num(v) and 0 < v < math.inf, "a positive finite number")  # TOML has inf and nan
 _STR = (lambda v: isinstance(v, str) and v != "", "a non-empty string")
 _LIST_STR = ("list", _STR)
 AXES = {
