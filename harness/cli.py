@@ -9,12 +9,15 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import math
 import os
 import shlex
 import sys
+import tempfile
+import warnings
 from pathlib import Path
 
-from harness import UsageError
+from harness import StoreError, UsageError
 
 DEFAULT_RESULTS = Path("results") / "runs"
 
@@ -26,13 +29,25 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+#: Largest integer a flag takes: what a 64-bit integer holds (JAX and NumPy take no more).
+MAX_INT = 2**63 - 1
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if not 1 <= value <= MAX_INT:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (at most 2**63 - 1), got {text!r}")
+    return value
+
+
+def reference_chains(text: str) -> int:
+    """``reference --chains``: at least 2, since R-hat compares chains (with one it is NaN)."""
+    value = positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 2 (R-hat compares chains), got {text!r}")
     return value
 
 
@@ -46,8 +61,8 @@ def non_negative_int(text: str) -> int:
         value = int(text)
     except ValueError:
         value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    if not 0 <= value <= MAX_INT:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0 (at most 2**63 - 1), got {text!r}")
     return value
 
 
@@ -62,11 +77,19 @@ def _float(text: str, ok, what: str) -> float:
 
 
 def positive_float(text: str) -> float:
-    return _float(text, lambda v: v > 0, "a positive number")
+    return _float(text, lambda v: 0 < v < math.inf, "a positive finite number")
 
 
 def non_negative_float(text: str) -> float:
-    return _float(text, lambda v: v >= 0, "a number >= 0")
+    return _float(text, lambda v: 0 <= v < math.inf, "a finite number >= 0")
+
+
+def above_one_float(text: str) -> float:
+    return _float(text, lambda v: 1 < v < math.inf, "a finite number > 1")
+
+
+def probability(text: str) -> float:
+    return _float(text, lambda v: 0 < v < 1, "a number strictly between 0 and 1")
 
 
 def _split(values):
@@ -91,6 +114,9 @@ def parse_options(pairs, methods) -> dict:
         target_methods = methods
         if "." in key:
             method, key = key.split(".", 1)
+            if method not in methods:
+                raise UsageError(f"--option {pair!r}: method {method!r} is not among this run's methods; "
+                                 f"valid: {', '.join(methods)}")
             target_methods = [method]
         for m in target_methods:
             out.setdefault(m, {})[key] = _parse_value(value)
@@ -157,6 +183,36 @@ def _seeds(args) -> list[int] | None:
     return seeds
 
 
+def _check_run_flags(args) -> None:
+    """What ``harness run`` can check of its flags alone, before a suite is read (UsageError)."""
+    for flag, values in (("--method", args.method), ("--device", args.device), ("--precision", args.precision)):
+        if values is not None and not _split(values):
+            raise UsageError(f"{flag} names nothing (got {', '.join(map(repr, values))}); give a name "
+                             "(see `harness list`), or leave the flag out for the suite's")
+    try:
+        shlex.split(args.xla_flags)
+    except ValueError as e:
+        raise UsageError(f"--xla-flags {args.xla_flags!r}: cannot split it into flags: {e}") from None
+    if args.scheduler:
+        from harness.dask_executor import check_address
+
+        check_address(args.scheduler)
+    if args.out:
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"--out {out} is not a directory; give a run directory (new or existing)")
+
+
+def _writable_dir(out: Path) -> None:
+    """Make the run directory ``out`` and check that a file can be written in it, before the first cell."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as e:
+        raise UsageError(f"--out {out} cannot be written: {e.strerror or e}") from None
+
+
 def cmd_run(args) -> int:
     from harness import runner, store, suites
     from harness.progress import Progress
@@ -166,6 +222,7 @@ def cmd_run(args) -> int:
         raise UsageError("--resume needs --out DIR (the run directory to resume)")
     if args.jobs is not None and args.scheduler:
         raise UsageError("give --jobs or --scheduler, not both (a Dask cluster runs one cell per worker)")
+    _check_run_flags(args)
     suite = suites.load(args.suite)
     jobs = suites.jobs(suite, args.jobs)
     warm_start = args.warm_start or suite.get("warm_start", False)
@@ -185,6 +242,9 @@ def cmd_run(args) -> int:
         target_ess=args.target_ess, max_draws=args.max_draws,
         xla_devices=args.xla_devices, xla_flags=args.xla_flags, cpus=args.cpus,
     )
+    if args.max_draws is not None and not any(c.target_ess is not None for c in cells):
+        raise UsageError("--max-draws caps a run to a target ESS, and no cell of this run has one: "
+                         "give --target-ess too (or a suite with target_ess)")
     if args.model_file:
         for dataset, n in dict.fromkeys((c.dataset, c.n) for c in cells):
             user.check(user.load(args.model), dataset, n)
@@ -199,6 +259,7 @@ def cmd_run(args) -> int:
         print(f"{len(cells)} cell(s), estimated {estimate / 60:.1f} min")
         return 0
     out = Path(args.out) if args.out else DEFAULT_RESULTS / _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    _writable_dir(out)
     command = "harness " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     session = runner.Session(out, resume=args.resume)
     todo = session.todo(cells)
@@ -276,9 +337,25 @@ def add_report(sub) -> None:
     p.set_defaults(func=cmd_report)
 
 
+def _known_methods(run_dir) -> list[str]:
+    """Method names ``report`` takes: the registry's and those of the run's rows (a plugin's)."""
+    from harness import methods, store
+    from harness.cell import load_plugins
+
+    load_plugins()
+    in_rows = [r["method"] for r in store.read_rows(run_dir) if isinstance(r.get("method"), str)]
+    return list(dict.fromkeys([*methods.names(), *in_rows]))
+
+
 def cmd_report(args) -> int:
     from harness import report
 
+    known = _known_methods(args.run_dir)
+    if args.baseline not in known:
+        raise UsageError(f"--baseline {args.baseline!r}: unknown method; valid: {', '.join(known)}")
+    for name in _split(args.traces) or []:
+        if name not in ("all", "flagged", *known):
+            raise UsageError(f"--traces {name!r}: unknown; valid: all, flagged or a method: {', '.join(known)}")
     path = report.build(args.run_dir, args.out, baseline=args.baseline, traces=("flagged", *(_split(args.traces) or [])),
                         machine=args.machine)
     print(f"report: {path}\nreport: {path.with_suffix('.md')}")
@@ -339,14 +416,15 @@ def add_reference(sub) -> None:
     p.add_argument("target", help="registered model (see `harness list models`)")
     p.add_argument("--dataset", help="dataset of the model (default: its first)")
     p.add_argument("--size", type=positive_int, help="synthetic data size N")
-    p.add_argument("--chains", type=positive_int, default=8, help="chains per sampler (default 8)")
+    p.add_argument("--chains", type=reference_chains, default=8, help="chains per sampler, at least 2: R-hat compares "
+                   "chains (default 8)")
     p.add_argument("--warmup", type=non_negative_int, default=2000, help="warmup iterations per chain (default 2000)")
     p.add_argument("--samples", type=positive_int, default=5000, help="draws per chain (default 5000)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="PRNG seed (default 0)")
-    p.add_argument("--target-accept", type=float, default=0.9, help="NUTS target acceptance (default 0.9)")
+    p.add_argument("--target-accept", type=probability, default=0.9, help="NUTS target acceptance (default 0.9)")
     p.add_argument("--dense-mass", action="store_true", help="adapt a dense mass matrix")
-    p.add_argument("--min-ess", type=float, default=1000.0, help="least bulk and tail ESS per coordinate (default 1000)")
-    p.add_argument("--max-rhat", type=float, default=1.01, help="R-hat must be below this (default 1.01)")
+    p.add_argument("--min-ess", type=positive_float, default=1000.0, help="least bulk and tail ESS per coordinate (default 1000)")
+    p.add_argument("--max-rhat", type=above_one_float, default=1.01, help="R-hat must be below this (default 1.01)")
     p.add_argument("--parallel", action="store_true",
                    help="run the two samplers at once, each in its own process on its own core")
     p.add_argument("--out", help="JSON path (default: the package's harness/references/<target>/...)")
@@ -354,12 +432,33 @@ def add_reference(sub) -> None:
     p.set_defaults(func=cmd_reference)
 
 
+def writable_file(path: Path, flag: str) -> None:
+    """Raise UsageError unless a file can be written at ``path`` (its folder made if missing), checked
+    before any work, so that an hour of sampling never ends in "cannot write"."""
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a directory; give a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as e:
+        raise UsageError(f"{flag} {path} cannot be written: {e.strerror or e}") from None
+
+
 def failed_path(path: Path) -> Path:
     """Where a refused reference's diagnostics go: beside ``path``, ``<name>.failed.json``."""
     return path.with_name(path.name.removesuffix(".json") + ".failed.json")
 
 
+def _new_file(path: Path, force: bool) -> None:
+    if path.exists() and not force:
+        raise UsageError(f"{path} exists; pass --force to replace it")
+    writable_file(path, "--out")
+
+
 def cmd_reference(args) -> int:
+    if args.out:  # checked before JAX is imported, let alone anything sampled
+        _new_file(Path(args.out), args.force)
     from harness import reference_runs, targets
     from harness.targets import reference
 
@@ -370,8 +469,7 @@ def cmd_reference(args) -> int:
     except ValueError as e:
         raise UsageError(str(e)) from None
     path = Path(args.out) if args.out else reference.package_dir() / reference.filename(target, dataset, n)
-    if path.exists() and not args.force:
-        raise UsageError(f"{path} exists; pass --force to replace it")
+    _new_file(path, args.force)
     command = "harness " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     print(f"harness: reference {target.name}/{dataset}/{n}: {args.chains} chains x "
           f"({args.warmup} warmup + {args.samples} draws)", file=sys.stderr)
@@ -423,7 +521,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"harness: warning: {message}".splitlines()[0] + "\n"
+
+
 def main(argv=None) -> int:
+    warnings.formatwarning = _one_line_warning  # e.g. a rows file's unreadable lines (harness.store)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -434,6 +537,9 @@ def main(argv=None) -> int:
     except UsageError as e:
         print(f"harness: error: {e}".splitlines()[0], file=sys.stderr)
         return 2
+    except StoreError as e:  # a row that could not be stored (e.g. a full disk): the run failed, not the input
+        print(f"harness: error: {e}".splitlines()[0], file=sys.stderr)
+        return 1
     except BrokenPipeError:  # output piped into a reader that stopped (e.g. `| head`): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from typing import Callable, Iterable
+from urllib.parse import urlsplit
 
 from harness import UsageError
 from harness.cell import Cell
@@ -54,8 +55,8 @@ class DaskExecutor:
 
     no_gpu = NO_GPU_WORKER
 
-    def __init__(self, client, scheduler: str, connect_timeout_s: float):
-        self.client, self.scheduler, self.connect_timeout_s = client, scheduler, connect_timeout_s
+    def __init__(self, client, scheduler: str, workers_timeout_s: float):
+        self.client, self.scheduler, self.workers_timeout_s = client, scheduler, workers_timeout_s
         self.cores: dict[str, list[int]] = {}  # worker -> the cores its cells are held to
 
     def slots(self) -> dict[str, bool]:
@@ -81,7 +82,7 @@ class DaskExecutor:
 
     def wait_for_slots(self) -> None:
         try:
-            self.client.wait_for_workers(1, timeout=self.connect_timeout_s)
+            self.client.wait_for_workers(1, timeout=self.workers_timeout_s)
         except TimeoutError:
             raise UsageError(f"Dask scheduler {self.scheduler!r} has no workers") from None
 
@@ -115,6 +116,26 @@ class DaskExecutor:
         return out
 
 
+#: Address schemes a Dask client connects with (``scheme://host:port``).
+SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+#: Seconds to reach the scheduler: a wrong or dead address fails in a few seconds, not a minute.
+CONNECT_TIMEOUT_S = 5.0
+
+
+def check_address(scheduler: str) -> str:
+    """``scheduler`` if it reads ``scheme://host:port`` (:data:`SCHEMES`), else UsageError: checked
+    before anything runs (Dask itself raises a bare ValueError, or waits, for a malformed one)."""
+    parts = urlsplit(scheduler)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in SCHEMES or not parts.hostname or port is None or parts.path not in ("", "/"):
+        raise UsageError(f"--scheduler expects an address scheme://HOST:PORT with scheme "
+                         f"{', '.join(SCHEMES)} (e.g. tcp://127.0.0.1:8786), got {scheduler!r}")
+    return scheduler
+
+
 def run_cells_dask(
     cells: Iterable[Cell],
     out_dir,
@@ -125,18 +146,20 @@ def run_cells_dask(
     resume: bool = False,
     save_draws: bool = False,
     progress=None,
-    connect_timeout_s: float = 30.0,
+    connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    workers_timeout_s: float = 30.0,
 ) -> list[dict]:
     """Run the cells on the cluster at ``scheduler``; same contract as :func:`harness.runner.run_cells`
     (the same loop, :meth:`harness.runner.Session.run`), without the second pass: its cells ran on
     different hosts, whose references do not compare."""
     from distributed import Client
 
+    check_address(scheduler)
     session = Session(out_dir, command, timeout_s, resume, save_draws, on_row)
     try:
         client = Client(scheduler, timeout=connect_timeout_s, set_as_default=False)
-    except (OSError, TimeoutError) as e:
-        raise UsageError(f"cannot reach Dask scheduler {scheduler!r}: {e}") from None
+    except (OSError, TimeoutError, ValueError) as e:
+        raise UsageError(f"cannot reach Dask scheduler {scheduler!r} within {connect_timeout_s:g} s: {e}") from None
     with client:
-        session.run(session.todo(cells), DaskExecutor(client, scheduler, connect_timeout_s), progress)
+        session.run(session.todo(cells), DaskExecutor(client, scheduler, workers_timeout_s), progress)
     return session.rows

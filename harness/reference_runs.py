@@ -51,13 +51,15 @@ def summarize(draws: dict, min_ess: float, max_rhat: float) -> tuple[dict, dict,
         sites[name] = {"shape": list(x.shape[2:]), "mean": m["mean"].tolist(), "sd": m["sd"].tolist(),
                        "se_mean": (m["sd"] / np.sqrt(m["ess_mean"])).tolist(),
                        "ess_bulk": m["ess_bulk"].tolist(), "rhat": m["rhat"].tolist()}
-        varying = m["sd"] > 0  # a constant (e.g. deterministic) coordinate has no ESS
-        if np.any(varying):
-            worst["min_ess_bulk"] = min(worst["min_ess_bulk"], float(np.min(m["ess_bulk"][varying])))
-            worst["min_ess_tail"] = min(worst["min_ess_tail"], float(np.min(m["ess_tail"][varying])))
-            worst["max_rhat"] = max(worst["max_rhat"], float(np.max(m["rhat"][varying])))
+        varying = m["sd"] != 0  # a constant (e.g. deterministic) coordinate has no ESS; a NaN one is judged
+        if np.any(varying):  # np.min / np.max keep a NaN (Python's min / max would drop it: max(0.0, nan) is 0.0)
+            worst["min_ess_bulk"] = float(np.min([worst["min_ess_bulk"], *m["ess_bulk"][varying]]))
+            worst["min_ess_tail"] = float(np.min([worst["min_ess_tail"], *m["ess_tail"][varying]]))
+            worst["max_rhat"] = float(np.max([worst["max_rhat"], *m["rhat"][varying]]))
     failures = []
-    if not worst["max_rhat"] < max_rhat:
+    if np.isnan(worst["max_rhat"]):
+        failures.append("R-hat is NaN (it needs at least 2 chains of finite draws)")
+    elif not worst["max_rhat"] < max_rhat:
         failures.append(f"max R-hat {worst['max_rhat']:.4f} >= {max_rhat}")
     if not worst["min_ess_bulk"] >= min_ess:
         failures.append(f"min bulk ESS {worst['min_ess_bulk']:.0f} < {min_ess:g}")
@@ -146,6 +148,23 @@ def agreement(a: dict, b: dict) -> dict:
     return worst
 
 
+#: Fewest chains per sampler: R-hat compares chains, and with one it is NaN, a gate that cannot judge.
+MIN_CHAINS = 2
+
+
+def check_settings(num_chains: int, min_ess: float, max_rhat: float, target_accept_prob: float) -> None:
+    """Raise ValueError unless the gates can refuse a bad reference: at least :data:`MIN_CHAINS`
+    chains, a finite ``min_ess`` > 0, a finite ``max_rhat`` > 1 and a target acceptance in (0, 1)."""
+    if not num_chains >= MIN_CHAINS:
+        raise ValueError(f"a reference needs at least {MIN_CHAINS} chains per sampler (R-hat compares chains), "
+                         f"got {num_chains}")
+    for name, value, ok, valid in (("min_ess", min_ess, lambda v: v > 0, "a finite number > 0"),
+                                   ("max_rhat", max_rhat, lambda v: v > 1, "a finite number > 1"),
+                                   ("target_accept", target_accept_prob, lambda v: 0 < v < 1, "a number in (0, 1)")):
+        if not (np.isfinite(value) and ok(value)):
+            raise ValueError(f"{name} must be {valid}, got {value!r}")
+
+
 def compute(
     target,
     dataset: str,
@@ -176,6 +195,7 @@ def compute(
     """
     from harness.targets.base import Posterior
 
+    check_settings(num_chains, min_ess, max_rhat, target_accept_prob)
     post = Posterior(target, dataset, n, REFERENCE_DATA_SEED)  # one data set, both samplers
     runs, draws, failures = [], [], []
     t0 = time.perf_counter()

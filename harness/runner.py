@@ -237,7 +237,11 @@ class Session:
             row["draws_path"] = os.path.relpath(row["draws_path"], self.out_dir)
         if cell.device == "gpu" and row.get("status") == "skipped" and not self.no_gpu:
             self.no_gpu = f"{row.get('error')} (found by an earlier cell of this run)"
-        store.append(self.out_dir, row)
+        try:
+            store.append(self.out_dir, row)
+        except store.StoreError as e:  # the run stops: a row it cannot keep is a lost measurement
+            raise store.StoreError(f"{e} (cell {cell.label()}, status {row.get('status')}, not stored: "
+                                   "free space, then rerun with --resume)") from None
         self.rows.append(row)
         if self.on_row:
             self.on_row(row)

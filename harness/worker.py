@@ -197,6 +197,19 @@ class Phases:
         self.t = now
 
 
+def _all_diverged(method, result) -> str:
+    """Why a row is ``diverged``. Seen with ``handrolled_hmc`` (fixed step, no adaptation) and one chain at
+    N = 200: its default step, 0.084, is unstable where a Uniform(-2, 2) start meets a steep gradient (norm
+    in the thousands), so every proposal's energy error is huge and the chain never moves. Four chains
+    from the same seed start the same first chain, equally stuck; the row is not ``diverged`` only
+    because another chain started where the step works (its R-hat then says the rest)."""
+    step = f" at step size {result.step_size:.3g}" if result.step_size else ""
+    fix = (f"a smaller --option {method.name}.step_size, or a method that adapts its step"
+           if "step_size" in method.options else "a method that adapts its step")
+    return (f"every sampling transition diverged{step}: the chains never moved (energy error above 1000 on every "
+            f"proposal), a step too large where they started; try {fix}")
+
+
 def run_cell(cell: Cell, draws_path: str | None = None, spawned_at: float | None = None) -> dict:
     """Run one cell here and return its row (never raises; failures become the row's status).
 
@@ -281,7 +294,7 @@ def run_cell(cell: Cell, draws_path: str | None = None, spawned_at: float | None
         if not finite:
             row.update(status="nan", error="draws contain NaN or inf")
         elif result.divergences >= z.shape[0] * z.shape[1]:
-            row.update(status="diverged", error="every sampling transition diverged")
+            row.update(status="diverged", error=_all_diverged(method, result))
         row.update({f"x_{k}": v for k, v in result.extra.items() if _is_scalar(v)})
         if full_equiv:
             row.update(x_grad_evals_full_equiv_sample=grads,

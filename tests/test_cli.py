@@ -19,12 +19,29 @@ from harness import cli, store
         (["run", "--suite", "nope"], "unknown suite 'nope'; valid: "),
         (["run", "--method", "handrolled_hmc", "--option", "bogus=1"], "unknown option(s) bogus"),
         (["list", "nope"], "invalid choice"),
-        (["run", "--timeout", "-1"], "positive number"),
+        (["run", "--timeout", "-1"], "positive finite number"),
         (["run", "--device", "tpu"], "unknown device 'tpu'; valid: cpu, gpu"),
         (["run", "--device", "cpu,tpu", "--dry-run"], "unknown device 'tpu'; valid: cpu, gpu"),
         (["run", "--method", "numpyro_hmcecs", "--model", "neals_funnel", "--dataset", "d2"], "numpyro_hmcecs"),
         (["run", "--method", "blackjax_nuts", "--warmup", "0"], "blackjax_nuts"),
-        (["compare", "a", "b", "--fail-on-regression", "-5"], "a number >= 0"),
+        (["compare", "a", "b", "--fail-on-regression", "-5"], "a finite number >= 0"),
+        (["run", "--xla-flags", "'abc"], "--xla-flags \"'abc\": cannot split it into flags: No closing quotation"),
+        (["run", "--scheduler", "notaurl"], "--scheduler expects an address scheme://HOST:PORT"),
+        (["run", "--scheduler", "tcp://host"], "--scheduler expects"),
+        (["run", "--method", "handrolled_hmc", "--option", "nosuchmethod.x=1"],
+         "method 'nosuchmethod' is not among this run's methods; valid: handrolled_hmc"),
+        (["run", "--option", "nosuchmethod.x=1"], "method 'nosuchmethod' is not among this run's methods"),
+        (["run", "--method", ""], "--method names nothing"),
+        (["run", "--method", ",,"], "--method names nothing"),
+        (["run", "--device", ","], "--device names nothing"),
+        (["run", "--method", "handrolled_hmc", "--max-draws", "100"], "--max-draws caps a run to a target ESS"),
+        (["run", "--target-ess", "inf"], "argument --target-ess: expected a positive finite number"),
+        (["run", "--target-ess", "nan"], "argument --target-ess: expected a positive finite number"),
+        (["run", "--method", "handrolled_hmc", "--option", "handrolled_hmc.step_size=Infinity"],
+         "option step_size must be null or a positive finite float, got inf"),
+        (["run", "--method", "handrolled_hmc", "--option", "step_size=NaN"], "option step_size must be"),
+        (["run", "--size", "99999999999999999999999"], "argument --size: expected a positive integer (at most 2**63 - 1)"),
+        (["run", "--size", "1e99"], "argument --size: expected a positive integer"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(argv, needle, capsys, tmp_path):
@@ -98,6 +115,9 @@ def test_run_model_file_end_to_end(tmp_path, capsys):
         ("x = 1\n", "must define model and make_data"),
         (MODEL_FILE.replace("def make_data", "def other"), "must define make_data"),
         (MODEL_FILE + "\nreference = {'nu': {'mean': [0], 'sd': [1]}}\n", "unknown site 'nu'; valid: mu"),
+        ("import sys\nsys.exit(3)\n", "bad.py failed to import: SystemExit: 3"),
+        ("raise KeyboardInterrupt\n", "bad.py failed to import: KeyboardInterrupt"),
+        (MODEL_FILE.replace("return {", "raise SystemExit('no data')\n    return {"), "make_data(None, 0) failed: SystemExit"),
     ],
 )
 def test_bad_model_file_is_one_line_and_exit_code_2(tmp_path, capsys, body, needle):
@@ -134,6 +154,28 @@ def test_reference_refuses_an_unconverged_run_and_an_existing_file(tmp_path, cap
     assert cli.main(["reference", "nope"]) == 2
 
 
+@pytest.mark.parametrize("flags,needle", [
+    (["--chains", "1"], "argument --chains: expected an integer >= 2 (R-hat compares chains)"),
+    (["--min-ess", "-1"], "argument --min-ess: expected a positive finite number"),
+    (["--min-ess", "nan"], "argument --min-ess"),
+    (["--max-rhat", "nan"], "argument --max-rhat: expected a finite number > 1"),
+    (["--max-rhat", "1"], "argument --max-rhat"),
+    (["--target-accept", "1.5"], "argument --target-accept: expected a number strictly between 0 and 1"),
+    (["--out", "/proc/x/r.json"], "--out /proc/x/r.json cannot be written"),
+    (["--out", ".", "--force"], "is a directory"),
+])
+def test_reference_refuses_gates_a_nan_opens_and_an_unwritable_out_before_sampling(flags, needle, capsys, monkeypatch):
+    from harness import reference_runs
+
+    def never(*args, **kwargs):
+        raise AssertionError("sampled before checking its input")
+
+    monkeypatch.setattr(reference_runs, "_run_all", never)
+    assert cli.main(["reference", "eight_schools_noncentered", "--warmup", "10", "--samples", "10", *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("harness: error:") and needle in err
+
+
 def test_an_unwritable_out_is_one_line_exit_2(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
@@ -149,4 +191,66 @@ def test_list_methods_shows_each_option_with_its_default_and_what_is_valid(capsy
     out = capsys.readouterr().out
     assert "--option num_steps=10  (a positive int)" in out
     assert "--option chain_method=\"vectorized\"  (one of vectorized, sequential, parallel)" in out
-    assert "--option step_size=null  (null or a positive float)" in out
+    assert "--option step_size=null  (null or a positive finite float)" in out
+
+
+def test_bad_files_and_places_are_one_line_exit_2_before_any_cell(tmp_path, capsys):
+    """A suite that is not UTF-8, an --out that is a file or cannot be made: one line, exit 2, nothing run."""
+    suite = tmp_path / "latin1.toml"
+    suite.write_bytes("description = 'caf\xe9'\n".encode("latin-1"))
+    blocker = tmp_path / "file"
+    blocker.write_text("kept")
+    for argv, needle in (
+        (["run", "--suite", str(suite)], f"suite {suite}: not UTF-8 text"),
+        (["run", "--method", "handrolled_hmc", "--out", str(blocker)], f"--out {blocker} is not a directory"),
+        (["run", "--method", "handrolled_hmc", "--out", "/proc/x/run"], "--out /proc/x/run cannot be written"),
+    ):
+        assert cli.main(argv + ["--quiet"]) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and err.startswith("harness: error:") and needle in err
+    assert blocker.read_text() == "kept"
+
+
+def test_an_unreachable_scheduler_fails_in_seconds(tmp_path, capsys):
+    import time
+
+    t0 = time.perf_counter()
+    argv = ["run", "--method", "handrolled_hmc", "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path / "r")]
+    assert cli.main(argv + ["--quiet"]) == 2
+    assert time.perf_counter() - t0 < 30  # was a minute and more; a wrong address is refused in 5 s
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "cannot reach Dask scheduler 'tcp://127.0.0.1:1' within 5 s" in err
+    assert not store.rows_path(tmp_path / "r").exists()
+
+
+def test_report_refuses_unknown_names_and_skips_rows_it_cannot_place(tmp_path, capsys):
+    from tests.report.conftest import RUN_SMALL
+
+    run = tmp_path / "run"
+    run.mkdir()
+    rows = RUN_SMALL.joinpath("rows.jsonl").read_text()
+    (run / "rows.jsonl").write_text(rows + '[1, 2]\n{"status": "ok", "sample_s": 1.0}\n')
+    with pytest.warns(store.UnreadableRows) as caught:
+        assert cli.main(["report", str(run), "--out", str(tmp_path / "rep")]) == 0
+    said = " ".join(str(w.message) for w in caught)
+    assert "line 70 (JSON list, not an object)" in said and "skipped 1 row(s) without a model and method" in said
+    for flags, needle in ((["--baseline", "nosuch"], "--baseline 'nosuch': unknown method; valid: "),
+                          (["--traces", "nosuch"], "--traces 'nosuch': unknown; valid: all, flagged or a method")):
+        assert cli.main(["report", str(run), *flags]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and needle in err
+    (run / "rows.jsonl").write_text('{"status": "ok"}\n[1]\n')
+    assert cli.main(["report", str(run), "--out", str(tmp_path / "rep2")]) == 2
+    assert "no row names its model and method" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("median", [0.0, -1e-3])
+def test_compare_refuses_benchmark_times_that_are_not_positive(tmp_path, capsys, median):
+    def bench(path, m):
+        path.write_text(json.dumps({"benchmarks": [
+            {"fullname": "t::step", "stats": {"median": m, "q1": m, "q3": m, "rounds": 5}}]}))
+        return str(path)
+
+    assert cli.main(["compare", bench(tmp_path / "a.json", 1e-3), bench(tmp_path / "b.json", median)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"benchmark 't::step' has median {median:g} s" in err

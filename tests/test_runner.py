@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ import pytest
 from harness import cli, recheck, runner, store
 from harness.cell import Cell, validate
 from harness.progress import Progress
+from tests.conftest import fill_disk
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = "tests.fake_cells"
@@ -233,3 +235,40 @@ def test_a_cell_held_to_cores_runs_on_its_last_usable_cores_and_records_them(tmp
     assert rows[1]["cpu_affinity"] == ",".join(map(str, usable)) and rows[1]["cpus"] is None
     assert held.key() != free.key() and '"cpus"' not in free.key()  # an unset field keeps older keys
     assert held.floor_group(2) != free.floor_group(2)  # a held cell never shares a floor with a free one
+
+
+def test_a_row_that_cannot_be_stored_fails_the_run_naming_the_file(tmp_path, capsys):
+    """A cell whose row cannot be stored (here rows.jsonl is a directory; a full disk alike) stops the run
+    with exit 1 and one line naming the file and the cell, instead of printing ok."""
+    out = tmp_path / "run"
+    store.rows_path(out).mkdir(parents=True)
+    cell = fake()
+    with pytest.raises(store.StoreError, match=f"cannot store row in {store.rows_path(out)}: .*cell {cell.label()}"):
+        runner.Session(out).finish(cell, {"status": "ok"})
+    argv = ["run", "--model", "test_tiny", "--method", "test_fake", "--chains", "2", "--warmup", "0", "--samples", "50",
+            "--out", str(out), "--quiet", "--no-recheck"]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"cannot store row in {store.rows_path(out)}" in err and "--resume" in err
+
+
+def test_disk_full_mid_run_fails_naming_the_file_and_resume_completes(tiny_fs, capsys):
+    """Issue 35's fault: --out on a nearly full file system. The run exits 1 naming rows.jsonl, every stored row
+    is whole, and after space is freed --resume completes every cell with no unreadable line."""
+    out = tiny_fs / "run"
+    out.mkdir()
+    filler = fill_disk(tiny_fs, leave=8192)
+    argv = ["run", "--model", "test_tiny", "--method", "test_fake", "--chains", "2", "--warmup", "0", "--samples",
+            "50", "--seed", "0", "--seed", "1", "--seed", "2", "--out", str(out), "--quiet", "--no-recheck"]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"cannot store row in {store.rows_path(out)}: No space left on device" in err
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no torn line left
+        assert len(store.read_rows(out)) < 3
+    filler.unlink()
+    assert cli.main(argv + ["--resume"]) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rows = store.read_rows(out)
+    assert sorted(r["seed"] for r in rows if r["status"] == "ok") == [0, 1, 2]

@@ -9,6 +9,8 @@ and compile / warmup / sampling seconds measured apart (see harness.timing).
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, NamedTuple
@@ -111,6 +113,7 @@ class Option(NamedTuple):
         else:
             types = (int,) if self.kind is int else (int, float)
             ok = (isinstance(value, types) and not isinstance(value, bool)
+                  and (isinstance(value, int) or math.isfinite(value))  # Infinity and NaN parse as JSON floats
                   and (self.above is None or value > self.above) and (self.below is None or value < self.below))
         if not ok:
             raise UsageError(f"option {name} must be {self.describe()}, got {value!r}")
@@ -123,11 +126,11 @@ class Option(NamedTuple):
         elif self.kind is str:
             text = f"one of {', '.join(self.choices)}" if self.choices else "a string"
         elif self.above == 0 and self.below is None:
-            text = f"a positive {self.kind.__name__}"
+            text = f"a positive {'finite ' if self.kind is float else ''}{self.kind.__name__}"
         elif self.above is not None and self.below is not None:
             text = f"in ({self.above:g}, {self.below:g})"
         else:
-            text = f"a {self.kind.__name__}"
+            text = f"a {'finite ' if self.kind is float else ''}{self.kind.__name__}"
         return f"null or {text}" if self.nullable else text
 
 

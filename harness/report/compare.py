@@ -215,10 +215,15 @@ def read_pytest_benchmark(path: Path) -> dict:
     """Benchmark fullname -> Side(median, q1, q3, rounds) from a pytest-benchmark JSON file."""
     try:
         data = json.loads(path.read_text())
-        return {b["fullname"]: Side(float(b["stats"]["median"]), float(b["stats"]["q1"]), float(b["stats"]["q3"]),
-                                    int(b["stats"]["rounds"])) for b in data["benchmarks"]}
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        sides = {b["fullname"]: Side(float(b["stats"]["median"]), float(b["stats"]["q1"]), float(b["stats"]["q3"]),
+                                     int(b["stats"]["rounds"])) for b in data["benchmarks"]}
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:  # a non-UTF-8 file too
         raise UsageError(f"{path}: not a pytest-benchmark JSON file ({type(e).__name__}: {e})") from None
+    for name, s in sides.items():  # times: the comparison is on the log scale
+        if not 0 < s.lo <= s.med <= s.hi < math.inf:
+            raise UsageError(f"{path}: benchmark {name!r} has median {s.med:g} s, q1 {s.lo:g}, q3 {s.hi:g}; "
+                             "times must be positive and finite with q1 <= median <= q3")
+    return sides
 
 
 def read(path, metric: str) -> tuple[str, dict]:

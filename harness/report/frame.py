@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +90,19 @@ def load(run_dir) -> pd.DataFrame:
     df = store.load(path)
     if df.empty:
         raise UsageError(f"run directory {run_dir!s} has no rows")
+    named = df["model"].map(_is_name) & df["method"].map(_is_name)
+    if not named.all():  # a foreign or damaged row: the report cannot place it
+        if not named.any():
+            raise UsageError(f"run directory {run_dir!s}: no row names its model and method "
+                             f"({len(df)} row(s) without); not rows of `harness run`?")
+        warnings.warn(f"{store.rows_path(path)}: skipped {int((~named).sum())} row(s) without a model and "
+                      f"method name (of {len(df)})", store.UnreadableRows, stacklevel=2)
+        df = df[named].reset_index(drop=True)
     return normalise(df, path)
+
+
+def _is_name(value) -> bool:
+    return isinstance(value, str) and bool(value)
 
 
 def normalise(df: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:

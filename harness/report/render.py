@@ -10,7 +10,9 @@ needs nothing else (its style is inline, no scripts, no network).
 from __future__ import annotations
 
 import html
+import re
 from typing import NamedTuple
+from urllib.parse import quote
 
 
 class Heading(NamedTuple):
@@ -50,8 +52,26 @@ class Fold(NamedTuple):
     in_markdown: bool = False
 
 
+#: A ``<`` that could open raw HTML or an autolink in Markdown (a tag, ``</``, ``<!``, ``<?``, ``<scheme:``).
+_MD_TAG = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def _md_text(value) -> str:
+    """Text quoted into Markdown (a model path, a method, an error): on one line, and no ``<`` that
+    could start raw HTML, which Markdown viewers render (``< 1`` and ``<1`` stay as they are)."""
+    return _MD_TAG.sub("&lt;", " ".join(str(value).splitlines()))
+
+
 def _md_cell(value) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    """:func:`_md_text` with its pipes escaped, so that it stays one table cell."""
+    return _md_text(value).replace("|", "\\|")
+
+
+def _md_code(text: str) -> str:
+    """A fenced code block that its text cannot close: the fence is longer than any run of backticks in it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}\n{text}\n{fence}"
 
 
 def _anchor(text: str) -> str:
@@ -65,25 +85,25 @@ def to_markdown(blocks, html_name: str = "report.html") -> str:
             if b.in_markdown:
                 out.append(to_markdown([Heading(b.title, 2), *b.blocks], html_name).rstrip("\n"))
             else:
-                out.append(f"## {b.title}\n\nFolded in [{html_name}]({html_name}) (every table and figure there).")
+                out.append(f"## {_md_text(b.title)}\n\nFolded in [{html_name}]({html_name}) (every table and figure there).")
         elif isinstance(b, Heading):
-            out.append("#" * b.level + " " + b.text)
+            out.append("#" * b.level + " " + _md_text(b.text))
         elif isinstance(b, Text):
-            out.append(b.text)
+            out.append(_md_text(b.text))
         elif isinstance(b, Bullets):
             out.append("\n".join(f"- {_md_cell(i)}" for i in b.items))
         elif isinstance(b, Code):
-            out.append("```\n" + b.text + "\n```")
+            out.append(_md_code(b.text))
         elif isinstance(b, Table):
-            lines = ([f"*{b.caption}*", ""] if b.caption else []) + [
+            lines = ([f"*{_md_text(b.caption)}*", ""] if b.caption else []) + [
                 "| " + " | ".join(_md_cell(c) for c in b.columns) + " |",
                 "|" + "|".join("---" for _ in b.columns) + "|",
             ]
             lines += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in b.rows]
             out.append("\n".join(lines))
         elif isinstance(b, Image):
-            alt = b.caption.replace("[", "(").replace("]", ")")
-            out.append(f"![{alt}]({b.path})\n\n*{b.caption}*")
+            alt = _md_text(b.caption).replace("[", "(").replace("]", ")")
+            out.append(f"![{alt}]({quote(b.path)})\n\n*{_md_text(b.caption)}*")
         else:
             raise TypeError(f"unknown block {b!r}")
     return "\n\n".join(out) + "\n"

@@ -48,6 +48,7 @@ measurement; its constants and their provenance are in ``_costs.toml``.
 from __future__ import annotations
 
 import itertools
+import math
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -72,7 +73,7 @@ def _num(v) -> bool:
 # key -> (check, what it must be); lists are checked element-wise and must be non-empty
 _POS_INT = (lambda v: _int(v) and v >= 1, "a positive integer")
 _NONNEG_INT = (lambda v: _int(v) and v >= 0, "an integer >= 0")
-_POS_NUM = (lambda v: _num(v) and v > 0, "a positive number")
+_POS_NUM = (lambda v: _num(v) and 0 < v < math.inf, "a positive finite number")  # TOML has inf and nan
 _STR = (lambda v: isinstance(v, str) and v != "", "a non-empty string")
 _LIST_STR = ("list", _STR)
 AXES = {
@@ -112,7 +113,10 @@ def load(name_or_path: str, resolve: bool = True) -> dict:
         path = Path(name_or_path)
         if not path.suffix == ".toml" or not path.is_file():
             raise UsageError(f"unknown suite {name_or_path!r}; valid: {', '.join(names())} or a path to a .toml file")
-        text, where = path.read_text(), str(path)
+        try:
+            text, where = path.read_text(encoding="utf-8"), str(path)
+        except UnicodeDecodeError as e:
+            raise UsageError(f"suite {path}: not UTF-8 text (TOML must be): {e}") from None
     try:
         suite = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

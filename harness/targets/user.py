@@ -34,6 +34,9 @@ from harness.targets.base import ANY_N, Layout, Param, Reference, Target
 
 PREFIX = "file:"
 _WANTED = "model(**data) and make_data(n, seed)"
+#: What the user's code may raise that becomes one line naming the file: any error, and also a
+#: ``sys.exit`` or a KeyboardInterrupt raised by the file itself (else: exit 3 and no output).
+USER_FAULTS = (Exception, SystemExit, KeyboardInterrupt)
 
 
 def spec(path) -> str:
@@ -53,7 +56,7 @@ def _import(path: Path):
     module = importlib.util.module_from_spec(module_spec)
     try:
         module_spec.loader.exec_module(module)
-    except Exception as e:  # the user's code: report it on one line
+    except USER_FAULTS as e:  # the user's code: report it on one line
         raise UsageError(f"model file {path} failed to import: {type(e).__name__}: {e}".splitlines()[0]) from None
     return module
 
@@ -134,13 +137,13 @@ def check(target: Target, dataset: str, n: int | None) -> None:
         data = target.make_data(dataset, n, 0)
     except UsageError:
         raise
-    except Exception as e:
+    except USER_FAULTS as e:
         raise UsageError(f"{where}: make_data({n}, 0) failed: {type(e).__name__}: {e}".splitlines()[0]) from None
     try:
         layout = target.layout(data)
     except UsageError:
         raise
-    except Exception as e:  # the user's model on its own data
+    except USER_FAULTS as e:  # the user's model on its own data
         raise UsageError(f"{where}: model(**make_data({n}, 0)) failed: {type(e).__name__}: {e}".splitlines()[0]) from None
     ref = target.reference(dataset, n) if target.reference else None
     if ref is None:

@@ -33,7 +33,7 @@ def test_every_registered_method_declares_typed_options_whose_defaults_pass(name
         ("blackjax_mala", dict(target_accept=1.5), r"target_accept must be in \(0, 1\), got 1.5"),
         ("handrolled_hmc", dict(num_steps=0), "num_steps must be a positive int, got 0"),
         ("handrolled_hmc", dict(num_steps=True), "num_steps must be a positive int, got True"),
-        ("handrolled_hmc", dict(step_size=-1), "step_size must be null or a positive float"),
+        ("handrolled_hmc", dict(step_size=-1), "step_size must be null or a positive finite float"),
         ("handrolled_hmc_tuned", dict(target_accept=0), r"target_accept must be in \(0, 1\)"),
         ("numpyro_hmc", dict(num_steps=2.5), "num_steps must be a positive int"),
         ("numpyro_nuts", dict(chain_method="threads"), "must be one of vectorized, sequential, parallel"),

@@ -92,7 +92,7 @@ def test_unknown_option_names_the_valid_ones(name):
     [
         ("blackjax_hmc", {"adapt": "yes"}, "adapt must be true or false"),
         ("blackjax_nuts", {"target_accept": 1.5}, r"target_accept must be in \(0, 1\)"),
-        ("blackjax_mala", {"step_size": -1}, "step_size must be null or a positive float"),
+        ("blackjax_mala", {"step_size": -1}, "step_size must be null or a positive finite float"),
         ("blackjax_chees", {"mass_matrix": "dense"}, "mass_matrix must be one of diagonal, identity"),
         ("blackjax_chees", {"num_chains": 1}, "num_chains must be >= 2"),
     ],

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from harness import UsageError, methods, metrics
+from harness import UsageError, methods, metrics, targets
 from harness.methods import handrolled
 from harness.targets import Posterior
 from tests.toys import GAUSS_COV, GAUSS_MEAN, GAUSSIAN_2D
@@ -151,3 +151,25 @@ def test_runs_in_float64(name, options):
         r = m.run(posterior, methods.RunConfig(2, 60, 50, m.resolve_options(options)), jax.random.key(0))
     x = r.draws["x"]
     assert x.dtype == np.float64 and np.isfinite(x).all() and len(np.unique(x[..., 0])) > 10
+
+
+def test_one_chain_diverged_is_the_fixed_step_not_the_chain_count():
+    """Issue 35: ``handrolled_hmc`` at N = 200 with one chain comes back ``diverged``. Its default step is too
+    large where that chain starts; the first chain of a 4-chain run starts at the same point and is stuck
+    the same way (the 4-chain row is ok only through other chains), and a smaller step runs one chain fine.
+    The row's error says why."""
+    from harness.cell import Cell, validate
+    from harness.worker import run_cell
+
+    post = Posterior(targets.get("sparse_logistic"), "synthetic", 200)
+    opts = methods.get("handrolled_hmc").resolve_options({})
+    four = methods.get("handrolled_hmc").run(post, methods.RunConfig(4, 50, 50, opts), jax.random.key(0))
+    z = post.layout.unconstrain(four.draws)
+    assert np.all(z[0] == z[0, 0]) and not np.all(z == z[:, :1])  # chain 0 never moves; another does
+
+    cell = Cell("sparse_logistic", "synthetic", 200, "handrolled_hmc", {}, num_chains=1, num_warmup=50, num_samples=50)
+    row = run_cell(validate(cell))
+    assert row["status"] == "diverged" and row["divergences"] == 50
+    assert "at step size 0.0843" in row["error"] and "--option handrolled_hmc.step_size" in row["error"]
+    smaller = run_cell(validate(dataclasses.replace(cell, options={"step_size": 0.01})))
+    assert smaller["status"] == "ok" and smaller["divergences"] == 0 and smaller["accept_rate"] > 0.5

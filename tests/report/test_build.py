@@ -1,4 +1,5 @@
 import html as _html
+import json
 import re
 
 import pytest
@@ -108,3 +109,42 @@ def test_no_report_module_imports_a_name_from_the_package():
             if isinstance(node, ast.ImportFrom) and node.module == "harness.report":
                 names = {a.name for a in node.names}
                 assert names <= submodules, f"{path.name} imports {sorted(names - submodules)} from harness.report"
+
+
+def test_the_markdown_quotes_hostile_names_without_letting_them_out(run_small, tmp_path):
+    """A model path holding HTML and a command holding a newline and a code fence: report.md shows them as
+    text (no raw tag, the Commands block not closed early, no heading injected), as report.html does."""
+    rows = [json.loads(line) for line in (run_small / "rows.jsonl").read_text().splitlines()]
+    hostile = 'file:/tmp/"><img src=x onerror=alert(1)>.py'
+    fence = "x\n```\n# injected\n<script>alert(2)</script>\n```"
+    model = rows[0]["model"]
+    for row in rows:
+        if row["model"] == model:
+            row["model"] = hostile
+        row["command"] = f"harness run --model-file '/tmp/{fence}'"
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report.build(run, tmp_path / "out")
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert hostile.replace("<", "&lt;") in md  # the path is shown, as text
+    prose = _outside_code(md)
+    assert not any("<img" in line or "<script" in line or line.startswith("# injected") for line in prose)
+    commands = md[md.index("## Commands"):]
+    opening = re.search(r"^(`{3,})$", commands, re.M).group(1)
+    assert len(opening) > 3  # longer than the fence inside, so that one cannot close it
+    assert commands.count("\n" + opening + "\n") == 2 and "# injected" in commands.split(opening)[1]
+
+
+def _outside_code(md: str) -> list[str]:
+    """The lines of ``md`` outside fenced code blocks (a fence closes on a run of backticks at least as long)."""
+    fence, prose = None, []
+    for line in md.splitlines():
+        if fence is None and (m := re.match(r"^(`{3,})\s*$", line)):
+            fence = m.group(1)
+        elif fence is not None:
+            if re.match(r"^`{%d,}\s*$" % len(fence), line):
+                fence = None
+        else:
+            prose.append(line)
+    return prose

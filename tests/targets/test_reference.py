@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -127,6 +128,29 @@ def test_summarize_refuses_unconverged_draws():
     stuck = {"a": good["a"] + np.arange(4)[:, None, None]}  # chains that disagree
     failures = reference_runs.summarize(stuck, min_ess=1000, max_rhat=1.01)[2]
     assert any("R-hat" in f for f in failures) and any("ESS" in f for f in failures)
+
+
+def test_summarize_refuses_a_nan_rhat_and_nan_ess():
+    one_chain = {"a": np.random.default_rng(0).standard_normal((1, 2000, 2))}  # arviz: R-hat NaN with 1 chain
+    checks, failures = reference_runs.summarize(one_chain, min_ess=10, max_rhat=1.01)[1:]
+    assert np.isnan(checks["max_rhat"]) and failures == ["R-hat is NaN (it needs at least 2 chains of finite draws)"]
+    nan_draws = {"a": np.full((4, 100, 2), np.nan), "b": np.random.default_rng(1).standard_normal((4, 100))}
+    failures = reference_runs.summarize(nan_draws, min_ess=10, max_rhat=1.01)[2]
+    assert any("R-hat" in f for f in failures) and any("ESS nan" in f for f in failures)
+
+
+@pytest.mark.parametrize("kwargs,says", [
+    ({"num_chains": 1}, "at least 2 chains"),
+    ({"min_ess": -1.0}, "min_ess must be a finite number > 0"),
+    ({"min_ess": float("nan")}, "min_ess"),
+    ({"max_rhat": float("nan")}, "max_rhat must be a finite number > 1"),
+    ({"max_rhat": 1.0}, "max_rhat"),
+    ({"target_accept_prob": 1.0}, "target_accept must be a number in (0, 1)"),
+])
+def test_compute_refuses_gates_that_cannot_refuse(kwargs, says):
+    with pytest.raises(ValueError, match=re.escape(says)):
+        reference_runs.compute(targets.get("ill_conditioned_gaussian"), "d5_c10", None,
+                               **{"num_warmup": 1, "num_samples": 1, **kwargs})
 
 
 def test_parallel_samplers_run_in_their_own_processes_and_match_the_serial_run():
