@@ -161,6 +161,8 @@ def add_run(sub) -> None:
     p.add_argument("--warm-start", action="store_true",
                    help="also run each ok cell twice more with JAX's persistent compilation cache (fill, then read): "
                         "rows gain warm_compile_s, warm_time_to_result_s, ... (default: the suite's warm_start)")
+    p.add_argument("--max-memory", type=positive_float, metavar="MiB",
+                   help="kill a cell whose resident memory passes this many MiB and record it oom (default: no cap)")
     p.add_argument("--jobs", type=cpus_arg, metavar="N|all",
                    help="cells run at once here, each held to its own cores (default: the suite's, else all cores; "
                         "large cells still run alone: harness.runner.co_runs)")
@@ -226,6 +228,8 @@ def cmd_run(args) -> int:
     suite = suites.load(args.suite)
     jobs = suites.jobs(suite, args.jobs)
     warm_start = args.warm_start or suite.get("warm_start", False)
+    if args.max_memory is not None and args.scheduler:
+        raise UsageError("--max-memory caps cells run here only, not with --scheduler")
     if warm_start and args.scheduler:
         raise UsageError("a warm start (--warm-start, the suite's warm_start) runs here only, not with --scheduler")
     if args.model_file:
@@ -279,7 +283,7 @@ def cmd_run(args) -> int:
         else:
             runner.run_cells(todo, out, recheck=not args.no_recheck, jobs=jobs,
                              estimate=lambda c: suites.estimate_cell_s(c, timeout(c)),
-                             warm_start=warm_start, **kwargs)
+                             warm_start=warm_start, max_memory_mb=args.max_memory, **kwargs)
     finally:
         progress.close()
     if store.rows_path(out).exists():

@@ -104,29 +104,45 @@ WARM_FIGURES = ("compile_s", "init_s", "xla_compile_s", "ttfd_s", "time_to_resul
 
 def run_one(cell: Cell, timeout_s: float = DEFAULT_TIMEOUT_S, draws_path: str | None = None,
             run_id: str | None = None, cores: list[int] | None = None,
-            cancel: threading.Event | None = None, warm_start: bool = False) -> dict:
+            cancel: threading.Event | None = None, warm_start: bool = False,
+            max_memory_mb: float | None = None) -> dict:
     """Run ``cell`` in a fresh Python process and return its row (never raises for the cell's faults).
 
     ``cores``: the cores the cell's process is held to (its ``cpus`` last ones; default: the cores this
     process may use); ``cancel``: when set, the child's process group is killed and the call raises
-    KeyboardInterrupt (a parallel run interrupted in its main thread).
+    KeyboardInterrupt (a parallel run interrupted in its main thread); ``max_memory_mb``: a cap on the
+    process's resident memory, read every ``POLL_S`` (``/proc/PID/status``): a cell over it is killed
+    and recorded ``oom`` (a spike shorter than the poll can pass unseen; the kernel's own limit stays).
 
     ``warm_start``: after the measured (cold) run, what a user's second run costs with JAX's persistent
     compilation cache: the cell runs once more to fill a fresh cache directory, then once more reading
     it, each in a fresh process; the last one's figures join the cold row as ``warm_*``
     (:data:`WARM_FIGURES`). The cold figures stay those of a process without a cache."""
-    row = _run_process(cell, timeout_s, draws_path, run_id, cores, cancel)
+    row = _run_process(cell, timeout_s, draws_path, run_id, cores, cancel, max_memory_mb)
     if warm_start and row.get("status") == "ok":
         with tempfile.TemporaryDirectory(prefix="harness-cache-") as cache:
-            _run_process(cell, timeout_s, None, run_id, cores, cancel, cache)
-            warm = _run_process(cell, timeout_s, None, run_id, cores, cancel, cache)
+            _run_process(cell, timeout_s, None, run_id, cores, cancel, max_memory_mb, cache)
+            warm = _run_process(cell, timeout_s, None, run_id, cores, cancel, max_memory_mb, cache)
         if warm.get("status") == "ok":
             row.update({f"warm_{k}": warm.get(k) for k in WARM_FIGURES})
     return row
 
 
+def _rss_mb(pid: int) -> float:
+    """Resident memory of process ``pid`` in MiB (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
 def _run_process(cell: Cell, timeout_s: float, draws_path: str | None, run_id: str | None,
-                 cores: list[int] | None, cancel: threading.Event | None, cache_dir: str | None = None) -> dict:
+                 cores: list[int] | None, cancel: threading.Event | None, max_memory_mb: float | None = None,
+                 cache_dir: str | None = None) -> dict:
     """:func:`run_one`'s one process (``cache_dir``: :func:`cell_env`)."""
     with tempfile.TemporaryDirectory(prefix="harness-cell-") as tmp:
         job_path, row_path, log_path = Path(tmp) / "job.json", Path(tmp) / "row.json", Path(tmp) / "log.txt"
@@ -139,7 +155,7 @@ def _run_process(cell: Cell, timeout_s: float, draws_path: str | None, run_id: s
                 env=cell_env(cell, run_id, cache_dir), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        timed_out, usage, wstatus = False, None, 0
+        timed_out, over_mb, usage, wstatus = False, 0.0, None, 0
         try:
             while True:
                 pid, wstatus, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -147,8 +163,10 @@ def _run_process(cell: Cell, timeout_s: float, draws_path: str | None, run_id: s
                     break
                 if cancel is not None and cancel.is_set():
                     raise KeyboardInterrupt
-                if time.perf_counter() - t0 > timeout_s:
-                    timed_out = True
+                if max_memory_mb is not None and (rss := _rss_mb(proc.pid)) > max_memory_mb:
+                    over_mb = rss
+                if time.perf_counter() - t0 > timeout_s or over_mb:
+                    timed_out = not over_mb
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(proc.pid, signal.SIGKILL)
                     _, wstatus, usage = os.wait4(proc.pid, 0)
@@ -162,7 +180,10 @@ def _run_process(cell: Cell, timeout_s: float, draws_path: str | None, run_id: s
                     os.wait4(proc.pid, 0)
         proc.returncode = code = os.waitstatus_to_exitcode(wstatus)
         wall = time.perf_counter() - t0
-        if timed_out:
+        if over_mb:
+            row = failure_row(cell, "oom", f"cell exceeded its {max_memory_mb:g} MiB memory cap (--max-memory): "
+                              f"resident {over_mb:.0f} MiB, killed", wall)
+        elif timed_out:
             row = failure_row(cell, "timeout", f"cell exceeded its {timeout_s:g} s wall-clock limit", wall)
         elif code < 0:
             name = signal.Signals(-code).name
@@ -187,7 +208,7 @@ class Session:
 
     def __init__(self, out_dir, command: str = "", timeout_s: float | Callable[[Cell], float] = DEFAULT_TIMEOUT_S,
                  resume: bool = False, save_draws: bool = False, on_row: Callable[[dict], None] | None = None,
-                 warm_start: bool = False):
+                 warm_start: bool = False, max_memory_mb: float | None = None):
         self.out_dir = Path(out_dir)
         self.command = command
         self.timeout_s = timeout_s
@@ -195,6 +216,7 @@ class Session:
         self.save_draws = save_draws
         self.on_row = on_row
         self.warm_start = warm_start
+        self.max_memory_mb = max_memory_mb
         self.no_gpu: str | None = None
         self.rows: list[dict] = []
         self.run_id = uuid.uuid4().hex[:12]  # the bandwidth probe runs once per run (harness.roofline)
@@ -216,6 +238,8 @@ class Session:
         kwargs = {"timeout_s": self.timeout_for(cell), "run_id": self.run_id}
         if self.warm_start:
             kwargs["warm_start"] = True
+        if self.max_memory_mb is not None:
+            kwargs["max_memory_mb"] = self.max_memory_mb
         if self.save_draws:
             name = f"{hashlib.sha1(cell.key().encode()).hexdigest()[:16]}-{uuid.uuid4().hex[:8]}.nc"
             kwargs["draws_path"] = str((self.out_dir / "draws" / name).resolve())
@@ -409,6 +433,7 @@ def run_cells(
     jobs: int = 1,
     estimate: Callable[[Cell], float] | None = None,
     warm_start: bool = False,
+    max_memory_mb: float | None = None,
 ) -> list[dict]:
     """Run the cells here, ``jobs`` at a time (:class:`LocalExecutor`), appending each row to ``out_dir``
     as soon as it ends.
@@ -426,7 +451,7 @@ def run_cells(
         cells.sort(key=estimate, reverse=True)  # stable: equal estimates keep the suite's order
     executor = LocalExecutor(jobs)
     executor.check(cells)
-    session = Session(out_dir, command, timeout_s, resume, save_draws, on_row, warm_start)
+    session = Session(out_dir, command, timeout_s, resume, save_draws, on_row, warm_start, max_memory_mb)
     try:
         session.run(session.todo(cells), executor, progress)
         if recheck:

@@ -163,3 +163,12 @@ def test_warm_start_reads_the_cache_and_leaves_the_cold_figures_cold(tmp_path):
     assert row["warm_cache_hits"] >= 2  # the warm run read the sampler's programs from the cache
     assert row["warm_compile_s"] < row["compile_s"]
     assert row["warm_time_to_result_s"] > 0
+
+
+def test_a_cell_over_its_memory_cap_is_killed_and_recorded_oom(tmp_path):
+    """A JAX process holds well over 50 MiB: the cap kills the sleeping cell long before its timeout."""
+    cell = validate(Cell("test_tiny", "analytic", None, "test_fake", {"behaviour": "sleep"}, num_chains=2,
+                         num_warmup=0, num_samples=10, cpus=1))
+    row = runner.run_cells([cell], tmp_path, timeout_s=120.0, max_memory_mb=50.0)[0]
+    assert row["status"] == "oom" and "50 MiB memory cap" in row["error"], row["error"]
+    assert row["process_s"] < 60 and row["peak_rss_mb"] > 50
