@@ -150,6 +150,10 @@ def validate(cell: Cell) -> Cell:
         raise UsageError(f"xla_devices must be a positive integer, got {cell.xla_devices}")
     if cell.cpus is not None and not 1 <= cell.cpus <= (cores := len(usable_cpus())):
         raise UsageError(f"cpus must be between 1 and the {cores} core(s) this process may use, got {cell.cpus}")
+    if (opts.get("chain_method") == "parallel" and cell.device == "cpu"
+            and (cell.xla_devices or 1) < cell.num_chains):
+        raise UsageError(f"chain_method='parallel' runs one chain per device: {cell.num_chains} chains need "
+                         f"xla_devices (--xla-devices) >= {cell.num_chains} on CPU, got {cell.xla_devices or 1}")
     if method.check is not None:  # combinations the method cannot run (e.g. adaptation without warmup)
         method.check(target, methods.RunConfig(cell.num_chains, cell.num_warmup, cell.num_samples, opts))
     return Cell(**{**cell.to_dict(), "n": n, "options": opts, **_run_to_target(cell, method)})

@@ -109,6 +109,17 @@ def moments(z) -> dict:
 INACCURATE_Z = 0.3
 
 
+def lockstep_factor(steps) -> float:
+    """What running chains in lockstep costs, from the gradient steps of each transition shaped
+    (chain, draw): ``sum_t max_c steps[c, t] / sum_t mean_c steps[c, t]``. Vectorised chains (one
+    ``vmap``) take every iteration as long as its longest trajectory (NUTS trees of different depths
+    wait for the deepest), so this is the factor by which a vectorised run pays for steps that
+    sequential or parallel chains would not; 1 for a fixed trajectory length (HMC) or one chain."""
+    steps = np.asarray(steps, dtype=float)
+    mean = steps.mean(axis=0).sum()
+    return float(steps.max(axis=0).sum() / mean) if mean > 0 else float("nan")
+
+
 def accuracy(draws, ref_mean, ref_sd) -> dict:
     """Draws against reference moments, per flattened constrained coordinate i.
 

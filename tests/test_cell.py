@@ -32,3 +32,18 @@ def test_both_density_sources_are_the_same_posterior():
     np.testing.assert_allclose(grads["model"], grads["target"], rtol=2e-4, atol=2e-3)
     with pytest.raises(ValueError, match="valid: target, model"):
         post.density_and_data("numpyro")
+
+
+def test_parallel_chains_need_a_device_each_on_cpu():
+    from harness import UsageError
+    from harness.cell import validate
+
+    cell = lambda **kw: Cell("sparse_logistic", "synthetic", 200, "numpyro_nuts", {"chain_method": "parallel"},
+                             num_chains=4, **kw)
+    with pytest.raises(UsageError, match="4 chains need xla_devices .* >= 4 on CPU, got 1"):
+        validate(cell())
+    with pytest.raises(UsageError, match="got 2"):
+        validate(cell(xla_devices=2))
+    assert validate(cell(xla_devices=4)).options["chain_method"] == "parallel"
+    with pytest.raises(UsageError, match="must be one of vectorized, sequential, parallel"):
+        validate(Cell("sparse_logistic", "synthetic", 200, "numpyro_nuts", {"chain_method": "pmap"}))

@@ -121,3 +121,10 @@ def test_a_stuck_coordinate_is_not_dropped_from_the_summary():
     z = np.stack([rng.standard_normal((4, 1000)), np.full((4, 1000), 0.5)], axis=-1)
     s = metrics.summarize(z)
     assert np.isnan(s["max_rhat"]) and s["converged"] is False
+
+
+def test_lockstep_factor_is_the_longest_trajectory_over_the_mean_per_iteration():
+    # two chains, two transitions: (1, 3) then (3, 3) steps; lockstep pays 3 + 3 = 6 for 2 + 3 = 5 of mean work
+    assert metrics.lockstep_factor(np.array([[1, 3], [3, 3]])) == pytest.approx(6 / 5)
+    assert metrics.lockstep_factor(np.full((4, 10), 7)) == 1.0  # fixed L (HMC): nothing to wait for
+    assert metrics.lockstep_factor(np.array([[2, 9, 4]])) == 1.0  # one chain waits for nobody

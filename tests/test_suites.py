@@ -351,3 +351,20 @@ def test_shipped_suites_expand_to_the_golden_cells():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.lines() == module.GOLDEN.read_text().splitlines()
+
+
+def test_a_data_entry_sets_its_own_options_and_devices_under_the_cli():
+    suite = {"methods": ["numpyro_nuts"], "options": {"numpyro_nuts": {"target_accept_prob": 0.9}},
+             "data": [{"model": "sparse_logistic", "dataset": "synthetic", "sizes": [1000]},
+                      {"model": "sparse_logistic", "dataset": "synthetic", "sizes": [1000], "xla_devices": 4,
+                       "options": {"numpyro_nuts": {"chain_method": "parallel"}}}]}
+    suites.check(suite, "t")
+    vec, par = suites.expand(suite)
+    assert vec.options["chain_method"] == "vectorized" and vec.xla_devices is None
+    assert par.options["chain_method"] == "parallel" and par.xla_devices == 4
+    assert vec.options["target_accept_prob"] == par.options["target_accept_prob"] == 0.9  # the suite's, kept
+    cli = suites.expand(suite, options={"numpyro_nuts": {"chain_method": "sequential"}})  # the CLI wins
+    assert {c.options["chain_method"] for c in cli} == {"sequential"}
+    bad = {**suite, "data": [{**suite["data"][1], "options": {"numpyro_nuts": {"chain_method": "pmap"}}}]}
+    with pytest.raises(UsageError, match=r"data\[0\].options.numpyro_nuts: .*must be one of vectorized"):
+        suites.check(bad, "t")

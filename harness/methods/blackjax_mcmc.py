@@ -38,7 +38,7 @@ import numpy as np
 import optax
 from blackjax.adaptation.base import get_filter_adapt_info_fn
 
-from harness import UsageError
+from harness import UsageError, metrics
 from harness.methods import to_target
 from harness.methods.base import Method, Option, RunConfig, RunResult, positive, probability
 from harness.methods.handrolled import default_step_size, or_default
@@ -95,7 +95,7 @@ def _drive(posterior, data, config: RunConfig, key, plan: Plan, extra: dict) -> 
 
     z = np.swapaxes(np.asarray(zs), 0, 1)  # (draw, chain, dim) -> (chain, draw, dim)
     grads = np.asarray(trace.num_grads)
-    extra = {**extra, "mean_num_steps": float(grads.mean())}
+    extra = {**extra, "mean_num_steps": float(grads.mean()), "lockstep_factor": metrics.lockstep_factor(grads.T)}
     return RunResult(
         draws=posterior.layout.constrain(z),
         grad_evals_warmup=int(np.sum(warm_grads)),

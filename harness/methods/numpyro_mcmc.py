@@ -76,7 +76,7 @@ import optax
 from numpyro.infer import HMC, HMCECS, NUTS, SA, BarkerMH
 from numpyro.infer.initialization import init_to_value
 
-from harness import UsageError
+from harness import UsageError, metrics
 from harness.methods import to_target
 from harness.methods.base import Method, Option, RunConfig, RunResult, positive, probability
 from harness.timing import compile_timed, run_timed
@@ -259,7 +259,8 @@ def _run_kernel(spec: KernelSpec, posterior, config: RunConfig, key, extra: dict
         grad_batch=config.num_chains if used == "vectorized" else 1,
         parallel_devices=config.num_chains if used == "parallel" else 1,
         reached_target=reached,
-        extra={"mean_num_steps": float(np.mean(stats["grads"])), **extra},
+        extra={"mean_num_steps": float(np.mean(stats["grads"])), "lockstep_factor": metrics.lockstep_factor(stats["grads"]),
+               **extra},
     )
 
 

@@ -28,6 +28,9 @@ Shipped suites live beside this module (``quick``, ``default``, ``scaling``,
     methods = ["numpyro_nuts"]                     # optional: only these of `methods`
     chains = [4]                                   # optional: num_warmup, num_samples, timeout_s too
     precisions = ["float64"]                       # optional: this entry's precisions (CLI overrides)
+    xla_devices = 4                                # optional: this entry's forced host devices
+    [data.options.numpyro_nuts]                    # optional: this entry's method options, over the
+    chain_method = "parallel"                      #   suite's (so one suite can sweep an option)
 
     [options.handrolled_hmc]                       # a method's options (validated by the method)
     num_steps = 10
@@ -94,7 +97,8 @@ TOP = {"description": _STR, **AXES, **SCALARS, "xla_devices": _POS_INT, "cpus": 
 #: (:func:`harness.cell.pin` says why); a GPU cell's process keeps every core.
 DEFAULT_CPUS = 1
 DATA = {"model": _STR, "dataset": _STR, "sizes": ("list", _POS_INT), "methods": _LIST_STR,
-        "chains": AXES["chains"], "precisions": AXES["precisions"], **SCALARS}
+        "chains": AXES["chains"], "precisions": AXES["precisions"], "xla_devices": _POS_INT, "options": None,
+        **SCALARS}
 SETTINGS = {"max_n": _POS_INT, "chains": AXES["chains"], **SCALARS}
 
 
@@ -168,8 +172,9 @@ def check(suite: dict, where: str = "<suite>", resolve: bool = True) -> None:
         for j, m in enumerate(entry.get("methods", [])):
             if m not in suite["methods"]:
                 raise UsageError(f"suite {where}: data[{i}].methods[{j}] {m!r} is not in the suite's methods")
-    for section in ("options", "settings"):
-        tables = suite.get(section, {})
+    sections = [("options", suite.get("options", {})), ("settings", suite.get("settings", {}))]
+    sections += [(f"data[{i}].options", e["options"]) for i, e in enumerate(suite["data"]) if "options" in e]
+    for section, tables in sections:
         if not isinstance(tables, dict):
             raise UsageError(f"suite {where}: {section} must be a table of per-method tables ([{section}.<method>])")
         for method, table in tables.items():
@@ -214,6 +219,9 @@ def _resolve(suite: dict, where: str) -> None:
             if section == "options":
                 at(f"options.{method}", found.resolve_options, table)
     for i, entry in enumerate(suite["data"]):
+        for method, table in entry.get("options", {}).items():
+            found = at(f"data[{i}].options.{method}", methods.get, method)
+            at(f"data[{i}].options.{method}", found.resolve_options, table)
         target = at(f"data[{i}].model", targets.get, entry["model"])
         if "dataset" in entry and entry["dataset"] not in target.datasets:
             raise UsageError(f"suite {where}: data[{i}].dataset: unknown dataset {entry['dataset']!r} for model "
@@ -260,7 +268,7 @@ def expand(suite: dict, **override) -> list[Cell]:
         if device not in DEVICES:
             raise UsageError(f"unknown device {device!r}; valid: {', '.join(DEVICES)}")
     precisions = override.get("precisions") or suite.get("precisions", ["float32"])
-    options = {**suite.get("options", {}), **(override.get("options") or {})}
+    suite_options, cli_options = suite.get("options", {}), override.get("options") or {}
     settings = suite.get("settings", {})
     xla_devices = override.get("xla_devices") or suite.get("xla_devices")
     xla_flags = override.get("xla_flags") or ""
@@ -298,10 +306,13 @@ def expand(suite: dict, **override) -> list[Cell]:
             chains = override.get("chains") or pick("chains", method, d, [4])
             entry_precisions = override.get("precisions") or d.get("precisions", precisions)
             for device, precision, c, s in itertools.product(devices, entry_precisions, chains, seeds):
-                cell = Cell(model=target.name, dataset=dataset, n=n, method=method, options=options.get(method, {}),
+                opts = {**suite_options.get(method, {}), **d.get("options", {}).get(method, {}),
+                        **cli_options.get(method, {})}
+                cell = Cell(model=target.name, dataset=dataset, n=n, method=method, options=opts,
                             device=device, num_chains=c, num_warmup=pick("num_warmup", method, d, 500),
                             num_samples=pick("num_samples", method, d, 500), seed=s, precision=precision,
-                            xla_devices=xla_devices, xla_flags=xla_flags,
+                            xla_devices=override.get("xla_devices") or d.get("xla_devices", xla_devices),
+                            xla_flags=xla_flags,
                             cpus=None if cpus == "all" or device != "cpu" else cpus,
                             **_target_fields(method, pick("target_ess", method, d, None),
                                              pick("max_draws", method, d, None)))
