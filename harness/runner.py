@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from harness import UsageError, environment, store
-from harness.cell import Cell, base_row
+from harness.cell import Cell, base_row, pin
 from harness.worker import peak_rss_mb
 
 DEFAULT_TIMEOUT_S = 1800.0
@@ -453,12 +453,34 @@ def run_cells(
     executor.check(cells)
     session = Session(out_dir, command, timeout_s, resume, save_draws, on_row, warm_start, max_memory_mb)
     try:
-        session.run(session.todo(cells), executor, progress)
+        todo = session.todo(cells)
+        if jobs > 1:
+            prime_bandwidth(executor, todo, session.run_id)
+        session.run(todo, executor, progress)
         if recheck:
             second_pass(session, executor, progress, cells)
     finally:
         executor.close()
     return session.rows
+
+
+PRIME = "from harness import roofline; roofline.bandwidth()"
+
+
+def prime_bandwidth(executor: LocalExecutor, cells: list[Cell], run_id: str) -> None:
+    """Measure the run's memory bandwidth (:func:`harness.roofline.bandwidth`) once per slot, one slot at a
+    time, before any cell starts: a cell would probe it itself, and under ``--jobs`` beside another cell,
+    whose reads would lower the figure. Each probe runs as a cell's process would (its environment, held to
+    the slot's cores), so the cells find it cached for this run. A failed probe is left to the cells."""
+    cpu = next((c for c in cells if c.device == "cpu" and c.cpus is not None and not c.xla_devices and not c.xla_flags),
+               None)
+    if cpu is None:
+        return
+    for cores in executor.cores.values():
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run([sys.executable, "-c", PRIME], env=cell_env(cpu, run_id), timeout=120,
+                           preexec_fn=lambda c=cores: pin(cpu.cpus, c), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
 
 
 def second_pass(session: Session, executor, progress=None, cells: Iterable[Cell] | None = None) -> None:

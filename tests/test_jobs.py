@@ -6,6 +6,7 @@ Cells are the fake ones of tests/fake_cells.py (loaded in every cell process thr
 
 from __future__ import annotations
 
+import datetime
 import os
 from pathlib import Path
 
@@ -69,9 +70,13 @@ def test_estimate_runs_alone_cells_after_the_shared_makespan(monkeypatch):
 
 
 @TWO_CORES
-def test_two_jobs_run_side_by_side_on_their_own_cores(tmp_path):
+def test_two_jobs_run_side_by_side_on_their_own_cores(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
     cells = [fake(2.0, seed=0), fake(2.0, seed=1)]
     rows = runner.run_cells(cells, tmp_path, jobs=2)
+    for r in rows:  # each slot's bandwidth was probed before any cell ran (the fake loop sleeps 2 s)
+        measured = datetime.datetime.fromisoformat(r["bandwidth_measured"]).timestamp()
+        assert measured < r["x_t_end"] - 1.0, (r["bandwidth_measured"], r["x_t_start"])
     assert sorted(r["cell_key"] for r in rows) == sorted(c.key() for c in cells)
     assert all(r["status"] == "ok" for r in rows), [r.get("error") for r in rows]
     assert {r["cpu_affinity"] for r in rows} == {str(c) for c in usable_cpus()[-2:]}  # one core each, disjoint

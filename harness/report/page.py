@@ -47,6 +47,16 @@ def _noise_figure(df: pd.DataFrame, out: Path) -> list:
     return [Image(f"figures/{path.name}", "each row's sampling seconds over its replays: min and max around the median")]
 
 
+def _compile_section(df: pd.DataFrame) -> list:
+    table = tables.compile_anatomy(df)
+    return [table] if table.rows else [Text("No row splits its compile time (rows written before trace_s existed).")]
+
+
+def _protocol_section(df: pd.DataFrame) -> list:
+    table = tables.protocol_cost(df)
+    return [table] if table.rows else [Text("No row records its phases (rows written before method_s existed).")]
+
+
 def _crossovers(cells: pd.DataFrame, baseline: str) -> list:
     said = crossovers.statements(cells, baseline=baseline)
     return [Bullets(said) if said else
@@ -161,6 +171,8 @@ def build(run_dir, out_dir=None, baseline: str = DEFAULT_BASELINE, traces: tuple
         Fold("Scaling with N", _scaling_figures(cells, out), in_markdown=True),
         Fold("Accuracy against time (MCMC and VI)", _accuracy_figures(cells, out), in_markdown=True),
         Fold("Noise: the replay spread", _noise_figure(df, out)),
+        Fold("Where compile time goes", _compile_section(df)),
+        Fold("What the protocol costs", _protocol_section(df)),
         *([Fold("Published figures: NumPyro's covtype benchmark", covtype, in_markdown=True)]
           if (covtype := published.covtype(df)) else []),
         Fold("Failed, timed-out and skipped rows", _failures(df)),

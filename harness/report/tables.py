@@ -346,3 +346,54 @@ def environment(df: pd.DataFrame) -> Table:
         ts = sorted(str(t) for t in df["timestamp"].dropna())
         rows.append(["measured", f"{ts[0]} to {ts[-1]}"])
     return Table(["item", "value"], rows)
+
+
+#: The compile anatomy's columns (harness.timing.compile_phases; warm: harness.runner.run_one).
+COMPILE = ["compile_s", "init_s", "trace_s", "lower_s", "xla_compile_s", "compiles", "hlo_ops", "time_to_result_s",
+           "warm_compile_s", "warm_init_s", "warm_time_to_result_s"]
+#: Where a cell's own wall time went (harness.worker.Phases), and its work.
+PHASES = ["startup_s", "data_s", "method_s", "summary_s", "replay_s", "roofline_s", "environment_s"]
+
+
+def _per_cell(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """Medians over the seeds of each cell's ok rows that carry ``cols[2]`` (rows written before it did not)."""
+    ok = df[(df["status"] == "ok") & df.get(cols[2], pd.Series(index=df.index, dtype=float)).notna()]
+    keys = ["model", "dataset", "n", "method", "device", "num_chains"]
+    if ok.empty:
+        return ok
+    have = [c for c in dict.fromkeys(cols) if c in ok]
+    return ok.groupby(keys, dropna=False, sort=True)[have].median(numeric_only=True).reset_index()
+
+
+def compile_anatomy(df: pd.DataFrame) -> Table:
+    """Per cell: what JAX compiled while the method ran, by phase (tracing, lowering, XLA), how many programs
+    and how large the sampling loop's, beside the row's compile and init seconds; and, where the run had
+    ``--warm-start``, the same cell's compile and time to result with the persistent cache filled."""
+    cells = _per_cell(df, COMPILE)
+    head = ["target", "N", "method", "device", "compile s", "init s", "trace s", "lower s", "XLA s", "programs",
+            "HLO ops", "time to result s", "warm compile s", "warm time to result s"]
+    rows = [[f"{r['model']}/{r['dataset']}", size_label(r["n"]), r["method"], r["device"],
+             *(fmt(r.get(c)) for c in ("compile_s", "init_s", "trace_s", "lower_s", "xla_compile_s")),
+             fmt(r.get("compiles")), fmt(r.get("hlo_ops")), fmt(r.get("time_to_result_s")),
+             fmt(r.get("warm_compile_s")), fmt(r.get("warm_time_to_result_s"))] for _, r in cells.iterrows()]
+    return Table(head, rows, caption="Medians over seeds. trace, lower and XLA: seconds JAX spent in each phase on "
+                 "every program while the method ran (its loops, NumPyro's init and its small jits), from jax.monitoring; "
+                 "programs: XLA compiles; HLO ops: instructions of the sampling loop's optimised HLO. warm: the cell "
+                 "run again with JAX's persistent compilation cache filled (harness run --warm-start); '-' where not run.")
+
+
+def protocol_cost(df: pd.DataFrame) -> Table:
+    """Per cell: the seconds of each phase of its process (harness.worker.Phases) and its wall over its own
+    work (compile + init + warmup + sampling): what the measurement protocol costs beside the work."""
+    cells = _per_cell(df, ["compile_s", "warmup_s", "method_s", "process_s", "wall_s", "init_s", "sample_s_first",
+                           "co_running", *PHASES])
+    head = ["target", "N", "method", *[p.removesuffix("_s") for p in PHASES], "wall / work", "co-running"]
+    rows = []
+    for _, r in cells.iterrows():
+        work = sum(float(r.get(c) or 0.0) for c in ("compile_s", "init_s", "warmup_s", "sample_s_first"))
+        rows.append([f"{r['model']}/{r['dataset']}", size_label(r["n"]), r["method"], *(fmt(r.get(p)) for p in PHASES),
+                     fmt(r["wall_s"] / work) if work > 0 else "-", fmt(r.get("co_running"))])
+    return Table(head, rows, caption="Medians over seeds, seconds. startup: interpreter, imports and JAX's start; "
+                 "method: compile, init, warmup, sampling and checks; replay: the floor's copies, the replays and the "
+                 "host reference; wall / work: the cell's wall after startup over compile + init + warmup + the "
+                 "sampling loop's first run; co-running: other cells in flight beside it (harness run --jobs).")
