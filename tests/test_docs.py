@@ -40,11 +40,22 @@ def test_readme_names_every_shipped_suite():
     assert [s for s in suites if f"`{s}`" not in text] == []
 
 
+def anchors(path: Path) -> set[str]:
+    """The anchors GitHub gives a Markdown file's headings (lower case, punctuation dropped, spaces
+    to hyphens)."""
+    heads = re.findall(r"^#+ (.*)$", path.read_text(encoding="utf-8"), flags=re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in heads}
+
+
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_relative_link_reaches_a_file(doc):
-    links = relative_links(doc.read_text(encoding="utf-8"))
+    text = doc.read_text(encoding="utf-8")
+    links = relative_links(text) + [t for t in LINK.findall(text) if t.startswith("#")]
     missing = [t for t in links if not (doc.parent / t.split("#")[0]).exists()]
     assert missing == []
+    sections = [t for t in links if "#" in t and (not t.split("#")[0] or t.split("#")[0].endswith(".md"))]
+    unknown = [t for t in sections if t.split("#")[1] not in anchors(doc.parent / t.split("#")[0] if t.split("#")[0] else doc)]
+    assert unknown == []
 
 
 def test_link_check_sees_a_broken_link(tmp_path):
@@ -52,6 +63,8 @@ def test_link_check_sees_a_broken_link(tmp_path):
     doc.write_text("[a](https://example.org) [b](#top) [c](missing.md#part) [d](x.md)")
     assert relative_links(doc.read_text()) == ["missing.md#part", "x.md"]
     assert [t for t in relative_links(doc.read_text()) if not (tmp_path / t.split("#")[0]).exists()] == ["missing.md#part"]
+    doc.write_text("# A heading, with `code`\n## Run to a target\n")
+    assert anchors(doc) == {"a-heading-with-code", "run-to-a-target"}
 
 
 def test_readme_headline_table_is_what_the_report_prints_from_the_stored_rows():
