@@ -95,13 +95,11 @@ def pin(cpus: int | None, cores: list[int] | None = None) -> None:
     (:class:`harness.runner.LocalExecutor`), so co-running cells never share a core.
 
     Why one core by default (``suites.DEFAULT_CPUS``): XLA's CPU backend splits a fused loop
-    over its thread pool (one thread per usable core) when its cost model says so, and on the
-    2-core machine a split small loop ran at one of two speeds, decided per compiled program and
-    kept by the process: NumPyro's potential gradient at N = 569 took 2.9 or 5.0 us (eight
-    compilations in each of three processes), 2.5 us in every one of four processes held to one
-    core, where XLA splits nothing. A held process is the asv ``--cpu-affinity`` / pyperf practice;
-    its price is the second core's bandwidth at large N (1.3x to 1.75x at N = 1e5 and 1e6).
-    The probe: ``python -m benchmarks.thread_split`` (``--n 100000`` for the large-N side).
+    over its thread pool (one thread per usable core) when its cost model says so, and a split
+    small loop was measured to run at one of two speeds, decided per compiled program; held to one
+    core, XLA splits nothing. A held process is the asv ``--cpu-affinity`` / pyperf practice; its
+    price is the other cores' bandwidth at large N. The figures and their probe
+    (``python -m benchmarks.thread_split``): docs/methodology.md, "One core per CPU cell".
     The last cores: a fixed choice, so that two runs on one host use the same core.
     """
     if cpus is not None:

@@ -1,25 +1,22 @@
 """A run's second pass: the cells a shared host may have slowed run once more, in a fresh process.
 
 Inside one cell the replays and the floor see the same machine, so a host that slows a whole
-cell (on the 2-core machine: the loop *and* its floor 1.3-1.8x for tens of seconds) leaves
-replays that agree with each other; no spread shows it. Two signs are visible from outside
-the cell, against the other cells of the same run:
+cell (the loop *and* its floor, for tens of seconds) leaves replays that agree with each other;
+no spread shows it. Two signs are visible from outside the cell, against the other cells of the
+same run:
 
 - ``host``: the cell's host reference (``ref_us_per_grad``: NumPyro's potential gradient at
   fixed points, the same program and inputs for every cell of its ``ref_group``, timed
   between the replays) is more than ``HOST_TOL`` slower than the fastest of its group in this
   run;
 - ``short``: its sampling loop is shorter than ``SHORT_LOOP_S``: such loops were measured to
-  settle at one of two speeds per process (eight_schools, tuned hand-rolled HMC: 5.7, 6.7 and
-  11.3 ms in three processes of one commit), which no reference shows.
+  settle at one of two speeds per process, which no reference shows.
 
 A third sign is inside the cell, when the disturbance came and went during its replays:
 
 - ``spread``: the median timing is more than ``SPREAD_TOL`` above the fastest (three timings or
-  more), i.e. at least half of them were slowed. kidiq NUTS (the noise suite) ran its loop in
-  0.25-0.26 s in every undisturbed process, yet its medians were 0.37 s and 0.62 s in the two
-  runs of one commit, each with a fastest timing of 0.254 s: the host slowed a run of replays
-  without touching the reference.
+  more), i.e. at least half of them were slowed: the host slowed a run of replays without
+  touching the reference.
 
 Each suspect runs once more after every other cell of the run (minutes later, so most likely
 in another state of the host). Same seed, same program: the draws are the same, only the
@@ -27,6 +24,8 @@ timings differ, and the row kept is the attempt with the lower ``sample_s`` (the
 disturbed one). It says so: ``attempts``, ``recheck`` (the reason), and each attempt's
 ``sample_s`` and ``ref_us_per_grad``. Both rows stay in the store; a reader keeps a cell's
 last row (:func:`harness.store.load`).
+
+The measurements behind each sign and its tolerance: docs/methodology.md, "The second pass".
 """
 
 from __future__ import annotations

@@ -50,10 +50,9 @@ POLL_S = 0.05
 
 
 #: XLA flags every cell process gets, before the cell's own (a repeated flag takes its last value).
-#: Eigen's intra-op thread pool off: with it on, a short sampling loop ran at two speeds on the 2-core
-#: machine, decided per process (eight_schools, tuned hand-rolled HMC, 5.5 ms in 4 processes of 6 and
-#: 9 ms in 2; 6 of 6 at 5.4-5.8 ms without it), while N = 1e5 ran as fast without it (hand-rolled HMC
-#: 4.1-4.2 s either way). The row records the flags a cell ran with (``xla_flags_env``).
+#: Eigen's intra-op thread pool off: with it on, a short sampling loop ran at two speeds decided per
+#: process, while large N ran no faster with it (the measurement: docs/methodology.md, "Timing
+#: protocol"). The row records the flags a cell ran with (``xla_flags_env``).
 BASE_XLA_FLAGS = ("--xla_cpu_multi_thread_eigen=false",)
 
 

@@ -24,17 +24,15 @@ import numpy as np
 
 
 #: Noise assumed for a figure timed once per process, where nothing was measured: 10 % for
-#: run seconds (warmup, a loop over 10 s), 25 % for compile seconds (NumPyro's own A/A runs
-#: measured 5 % and 25 %). ``harness compare`` and the report's time-to-result band use them.
+#: run seconds (warmup, a loop timed once), 25 % for compile seconds (provenance:
+#: docs/methodology.md, "Noise"). ``harness compare`` and the report's time-to-result band use them.
 UNREPLAYED_NOISE = 0.10
 COMPILE_NOISE = 0.25
 #: Between-process noise of a replayed figure, which no replay inside one process shows: the same
-#: cell run in two processes of one commit differs by more than its replays spread. Measured on the
-#: committed A/A pairs at 2f0bf8a (one core per cell), 115 cells: the default suite twice
-#: (results/default-aa: median 1.03x, 95th percentile 1.10x, worst 1.165x) and the noise suite twice
-#: (results/noise/aa: worst 1.11x), with replay bands as tight as +-1 %. The band is the worst
-#: of them, rounded up. ``harness compare`` never takes a one-seed comparison's band below it (with
-#: several seeds per side, their spread already holds it).
+#: cell run in two processes of one commit differs by more than its replays spread. The worst ratio
+#: of the committed A/A pairs (results/default-aa, results/noise/aa), rounded up; the figures and
+#: the commands that wrote them: docs/methodology.md, "Noise". ``harness compare`` never takes a
+#: one-seed comparison's band below it (with several seeds per side, their spread already holds it).
 PROCESS_NOISE = 0.17
 
 
