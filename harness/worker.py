@@ -334,8 +334,11 @@ def _is_scalar(v) -> bool:
     return isinstance(v, (int, float, str, bool)) or (hasattr(v, "ndim") and v.ndim == 0)
 
 
-def _exit_with_parent(poll_s: float = 1.0) -> None:
-    """End this cell process when the runner that started it dies (e.g. kill -9): no orphans left running."""
+def _exit_with_parent(job_dir: str | None = None, poll_s: float = 1.0) -> None:
+    """End this cell process when the runner that started it dies (e.g. kill -9): no orphans left running,
+    and no job directory left behind (``job_dir``, removed only when it is the runner's own temporary
+    ``harness-cell-*`` directory, whose owner can no longer remove it)."""
+    import shutil
     import threading
 
     parent = os.getppid()
@@ -344,6 +347,8 @@ def _exit_with_parent(poll_s: float = 1.0) -> None:
         while True:
             time.sleep(poll_s)
             if os.getppid() != parent:
+                if job_dir and os.path.basename(job_dir).startswith("harness-cell-"):
+                    shutil.rmtree(job_dir, ignore_errors=True)
                 os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
@@ -354,7 +359,7 @@ def main(argv=None) -> int:
     if len(argv) != 2:
         print("usage: python -m harness.worker JOB.json ROW.json", file=sys.stderr)
         return 2
-    _exit_with_parent()
+    _exit_with_parent(os.path.dirname(os.path.abspath(argv[0])))
     with open(argv[0]) as f:
         job = json.load(f)
     cell = Cell(**job["cell"])
