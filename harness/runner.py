@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from harness import UsageError, environment, store
-from harness.cell import Cell, base_row, pin
+from harness.cell import Cell, base_row
 from harness.worker import peak_rss_mb
 
 DEFAULT_TIMEOUT_S = 1800.0
@@ -463,23 +463,31 @@ def run_cells(
     return session.rows
 
 
-PRIME = "from harness import roofline; roofline.bandwidth()"
+PRIME = """
+import json, sys
+from harness import roofline
+from harness.cell import pin
+cpus, slots = json.loads(sys.argv[1])
+for cores in slots:
+    pin(cpus, cores)
+    roofline.bandwidth()
+"""
 
 
 def prime_bandwidth(executor: LocalExecutor, cells: list[Cell], run_id: str) -> None:
     """Measure the run's memory bandwidth (:func:`harness.roofline.bandwidth`) once per slot, one slot at a
     time, before any cell starts: a cell would probe it itself, and under ``--jobs`` beside another cell,
-    whose reads would lower the figure. Each probe runs as a cell's process would (its environment, held to
-    the slot's cores), so the cells find it cached for this run. A failed probe is left to the cells."""
+    whose reads would lower the figure. The probes run in one process started as a cell's would (its
+    environment), held to each slot's cores in turn, so the cells find them cached for this run. A failed
+    probe is left to the cells."""
     cpu = next((c for c in cells if c.device == "cpu" and c.cpus is not None and not c.xla_devices and not c.xla_flags),
                None)
     if cpu is None:
         return
-    for cores in executor.cores.values():
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            subprocess.run([sys.executable, "-c", PRIME], env=cell_env(cpu, run_id), timeout=120,
-                           preexec_fn=lambda c=cores: pin(cpu.cpus, c), stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run([sys.executable, "-c", PRIME, json.dumps([cpu.cpus, list(executor.cores.values())])],
+                       env=cell_env(cpu, run_id), timeout=300, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       stdin=subprocess.DEVNULL)
 
 
 def second_pass(session: Session, executor, progress=None, cells: Iterable[Cell] | None = None) -> None:
