@@ -130,6 +130,7 @@ def normalise(df: pd.DataFrame, run_dir: Path | None = None) -> pd.DataFrame:
     df["converged"] = _converged(df)
     df["reached_target"] = _bool(df["reached_target"]) if "reached_target" in df else pd.NA
 
+    df = df.copy()  # one block again: the columns added one by one above fragment the frame (pandas warns)
     vi = df["family"].eq("vi")
     # written before checks were counted: a stored time to result without them (x_diagnostic_s, no diagnostic_s)
     uncounted = df["diagnostic_s"].isna() & (pd.to_numeric(df["x_diagnostic_s"], errors="coerce").notna()
