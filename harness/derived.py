@@ -28,6 +28,8 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from harness import schema
+
 
 def _num(row, name: str):
     """Column ``name`` as floats (NaN where missing or not a number)."""
@@ -57,8 +59,8 @@ def _is_vi(row):
     return row.get("family") == "vi"
 
 
-#: The ESS-based figures, undefined for VI.
-ESS_BASED = ("ess_per_s", "ess_tail_per_s", "ess_per_grad")
+#: The ESS-based figures this module derives, undefined for VI (harness.schema declares them).
+ESS_BASED = tuple(c for c in schema.ESS_BASED if schema.BY_NAME[c].group == "derived")
 
 
 def figures(row: Mapping[str, Any] | pd.DataFrame) -> dict:

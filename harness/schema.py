@@ -43,13 +43,26 @@ class Tracked(NamedTuple):
 
 class Column(NamedTuple):
     """One column: ``name``, ``group`` (one of GROUPS), Python ``type`` (str, int, float, bool,
-    list or dict), what it holds (``doc``), and ``tracked`` when asv tracks it."""
+    list or dict), what it holds (``doc``), and how readers use it:
+
+    - ``tracked``: asv tracks it (:class:`Tracked`);
+    - ``better``: ``"higher"`` or ``"lower"``: ``harness compare --metric`` may judge it, in that
+      direction (None: not a figure to compare);
+    - ``ess``: an ESS figure: read off converged MCMC rows only, never for VI or a point estimate;
+    - ``console``: its place in ``harness run``'s table (ascending; None: not shown), under ``label``
+      with ``digits`` significant digits.
+    """
 
     name: str
     group: str
     type: type
     doc: str
     tracked: Tracked | None = None
+    better: str | None = None
+    ess: bool = False
+    console: float | None = None
+    label: str = ""
+    digits: int = 3
 
 
 def _c(group: str, type_: type, *names_docs: tuple[str, str]) -> list[Column]:
@@ -163,6 +176,27 @@ COLUMN_LIST: tuple[Column, ...] = tuple(
     + _c("provenance", str, ("command", "the command that wrote the row"), ("cell_key", "canonical configuration JSON"))
 )
 
+#: How readers use the figures (``Column.better``, ``ess``, ``console``, ``label``, ``digits``), by column.
+#: A new figure: its declaration above, and its line here if compare or the console table is to show it.
+USE = {
+    "ess_per_s": dict(better="higher", ess=True, console=1, label="ESS/s"),
+    "ess_tail_per_s": dict(better="higher", ess=True),
+    "ess_per_grad": dict(better="higher", ess=True, console=2, label="ESS/grad"),
+    "overhead_ratio": dict(better="lower", console=3, label="x floor"),
+    "compile_s": dict(better="lower", console=4, label="compile s"),
+    "ttfd_s": dict(better="lower", console=5, label="first draw s"),
+    "min_ess_bulk": dict(better="higher", ess=True, console=6, label="ESS bulk"),
+    "min_ess_tail": dict(ess=True),
+    "max_rhat": dict(console=7, label="max R-hat", digits=4),
+    "divergences": dict(console=8, label="div"),
+    "z_mean_max": dict(console=9, label="max |z| mean"),
+    "z_sd_max": dict(console=10, label="max |z| sd"),
+    "sample_s": dict(better="lower"), "warmup_s": dict(better="lower"), "wall_s": dict(better="lower"),
+    "time_to_result_s": dict(better="lower"), "us_per_grad": dict(better="lower"), "peak_rss_mb": dict(better="lower"),
+}
+COLUMN_LIST = tuple(c._replace(**USE.get(c.name, {})) for c in COLUMN_LIST)
+assert set(USE) <= {c.name for c in COLUMN_LIST}, "USE names an undeclared column"
+
 BY_NAME = {c.name: c for c in COLUMN_LIST}
 assert len(BY_NAME) == len(COLUMN_LIST), "a column is declared twice"
 assert all(c.group in GROUPS for c in COLUMN_LIST)
@@ -185,3 +219,9 @@ SETUP = [c for c in CONFIG if c not in ("method", "options", "seed")]
 NUMERIC = [c.name for c in COLUMN_LIST if c.type in (int, float)]
 #: Figures asv tracks, as (column, Tracked).
 TRACKED = [(c.name, c.tracked) for c in COLUMN_LIST if c.tracked is not None]
+#: Figures ``harness compare --metric`` takes: name -> whether higher is better.
+METRICS = {c.name: c.better == "higher" for c in COLUMN_LIST if c.better}
+#: ESS figures: converged MCMC rows only.
+ESS_BASED = tuple(c.name for c in COLUMN_LIST if c.ess)
+#: The console table's figure columns, in their order.
+CONSOLE = sorted((c for c in COLUMN_LIST if c.console is not None), key=lambda c: c.console)

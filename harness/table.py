@@ -9,7 +9,8 @@ It follows the report's rules (:mod:`harness.report.tables`):
 - no ESS figure (ESS/s, ESS/grad, bulk ESS) for VI rows or point estimates: a
   guide's draws are independent and a point has no chains, so their ESS
   measures nothing ("n/a");
-- the headline table's columns and number format (3 significant digits), per
+- the figure columns the schema places in the console (``Column.console``, :data:`harness.schema.CONSOLE`),
+  each shown where any row has it, in the headline's number format (3 significant digits), per
   row instead of per cell (seeds are not pooled here);
 - a closing line names the rows file and the command that writes the report.
 
@@ -22,9 +23,10 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from harness import store
+from harness import schema, store
 from harness.report.frame import normalise
 from harness.report.tables import fmt, size_label
 
@@ -33,6 +35,8 @@ NA = "n/a"
 #: Row identity: always shown.
 KEYS = {"model": "model", "dataset": "data", "n": "N", "method": "method", "device": "device",
         "num_chains": "chains"}
+#: Figures the report's frame reads under another name (older rows' aliases resolved: frame.normalise).
+NORMALISED = {"z_mean_max": "acc_z_mean", "z_sd_max": "acc_z_sd"}
 #: Configuration shown only when it takes more than one value in the rows (as the report's headline does).
 VARYING = {"precision": "precision", "options": "options", "num_warmup": "warmup", "num_samples": "samples"}
 
@@ -75,18 +79,10 @@ def format_table(df: pd.DataFrame, run_dir=None) -> str:
     out["seed"] = d["seed"].map(_text)
     out["status"] = d["status"].astype(str)
 
-    def ess(col: str) -> list[str]:
-        return [NA if skip else fmt(v) for v, skip in zip(d[col], no_ess)]
-
-    out["ESS/s"], out["ESS/grad"] = ess("ess_per_s"), ess("ess_per_grad")
-    if d["overhead_ratio"].notna().any():
-        out["x floor"] = d["overhead_ratio"].map(fmt)
-    out["compile s"] = d["compile_s"].map(fmt)
-    out["first draw s"] = d["ttfd_s"].map(fmt)
-    out["ESS bulk"] = ess("min_ess_bulk")
-    out["max R-hat"] = d["max_rhat"].map(lambda v: fmt(v, 4))
-    out["div"] = d["divergences"].map(fmt)
-    out["max |z| mean"] = d["acc_z_mean"].map(fmt)
-    out["max |z| sd"] = d["acc_z_sd"].map(fmt)
+    for c in schema.CONSOLE:  # each figure the schema shows here, where any row has it
+        values = pd.to_numeric(d.get(NORMALISED.get(c.name, c.name), pd.Series(np.nan, index=d.index)),
+                               errors="coerce")
+        if values.notna().any():
+            out[c.label] = [NA if c.ess and skip else fmt(v, c.digits) for v, skip in zip(values, no_ess)]
     out["flag"] = d["flag"]
     return f"{out.to_string(index=False)}\n\n{closing_line(run_dir)}"

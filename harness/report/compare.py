@@ -68,19 +68,15 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from harness import UsageError, store
+from harness import UsageError, schema, store
 from harness.report import frame, stats
 from harness.report.render import Table, Text, to_markdown
 from harness.report.tables import fmt, size_label
 
-#: Figures a run directory can be compared on, and whether higher is better.
-METRICS = {
-    "ess_per_s": True, "ess_per_grad": True, "min_ess_bulk": True,
-    "sample_s": False, "warmup_s": False, "compile_s": False, "wall_s": False, "ttfd_s": False,
-    "time_to_result_s": False, "us_per_grad": False, "overhead_ratio": False, "peak_rss_mb": False,
-}
+#: Figures a run directory can be compared on, and whether higher is better (declared in harness.schema).
+METRICS = schema.METRICS
 #: Figures read off converged rows only; every other figure is compared on every ok row.
-ESS_BASED = ("ess_per_s", "ess_per_grad", "min_ess_bulk")
+ESS_BASED = schema.ESS_BASED
 #: Figure -> (its spread's low and high as a function of the row's columns), where replays measured one.
 #: Figures proportional to the sampling seconds share their relative spread; ESS/s moves inversely.
 _SPREAD = {
