@@ -304,9 +304,9 @@ def audit(doc: dict, agree_sd_z: float = AGREE_SD_Z) -> tuple[str, str]:
         failures = disagreements(agree, AGREE_Z, agree_sd_z)
         if failures:
             return "fail", "; ".join(failures)
-        return "pass", (f"sds at most {agree['max_z_sd']:.1f} joint Monte Carlo errors apart ({agree['worst_sd']}), "
-                        f"means {agree['max_z_mean']:.1f} ({agree['worst_mean']}); at most {agree_sd_z:g} and "
-                        f"{AGREE_Z:g}")
+        return "pass", (f"sds at most {agree['max_z_sd']:.1f} joint Monte Carlo errors apart ({agree['worst_sd']}; "
+                        f"limit {agree_sd_z:g}), means {agree['max_z_mean']:.1f} ({agree['worst_mean']}; "
+                        f"limit {AGREE_Z:g})")
     what = "no per-sampler moments: recompute to audit"
     recorded = (doc.get("agreement") or {}).get("max_z_sd")
     if recorded is not None:

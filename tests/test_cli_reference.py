@@ -30,7 +30,7 @@ def test_audit_prints_a_line_per_shipped_file_and_fails_on_a_disagreement(tmp_pa
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == ["logistic/agree.json", "logistic/old.json",
                                                       "sparse_logistic/far.json"]
-    assert lines[0].startswith("logistic/agree.json: PASS: sds at most 2.4 joint Monte Carlo errors apart (x[0])")
+    assert lines[0].startswith("logistic/agree.json: PASS: sds at most 2.4 joint Monte Carlo errors apart (x[0]; limit 4)")
     assert lines[1].startswith("logistic/old.json: NO EVIDENCE: no per-sampler moments: recompute to audit")
     assert "sds up to 4.6 joint errors apart" in lines[1]
     assert lines[2] == "sparse_logistic/far.json: FAIL: the two samplers disagree: x[0] sds 7.1 Monte Carlo " \
