@@ -416,8 +416,10 @@ def add_reference(sub) -> None:
                        description="Compute per-site mean, sd and se_mean (= sd / sqrt(ESS)) from many long chains "
                                    "of NumPyro NUTS and BlackJAX NUTS (other seeds); refuse to write it unless each "
                                    "run is free of divergences and passes R-hat and ESS, and the two agree within "
-                                   "their Monte Carlo error; store it as JSON with both runs' diagnostics.")
-    p.add_argument("target", help="registered model (see `harness list models`)")
+                                   "their Monte Carlo error on every mean and sd; store it as JSON with both runs' "
+                                   "diagnostics and moments. --audit checks the shipped files against that gate.")
+    p.add_argument("target", nargs="?", help="registered model (see `harness list models`); with --audit, "
+                   "only its files (default: all)")
     p.add_argument("--dataset", help="dataset of the model (default: its first)")
     p.add_argument("--size", type=positive_int, help="synthetic data size N")
     p.add_argument("--chains", type=reference_chains, default=8, help="chains per sampler, at least 2: R-hat compares "
@@ -429,6 +431,12 @@ def add_reference(sub) -> None:
     p.add_argument("--dense-mass", action="store_true", help="adapt a dense mass matrix")
     p.add_argument("--min-ess", type=positive_float, default=1000.0, help="least bulk and tail ESS per coordinate (default 1000)")
     p.add_argument("--max-rhat", type=above_one_float, default=1.01, help="R-hat must be below this (default 1.01)")
+    p.add_argument("--agree-sd-z", type=positive_float, default=4.0,
+                   help="the two samplers' sds may differ by at most this many joint Monte Carlo errors, "
+                        "|sd_a - sd_b| / sqrt(se_sd_a^2 + se_sd_b^2) (default 4, the means' limit)")
+    p.add_argument("--audit", action="store_true",
+                   help="sample nothing: check each shipped reference file against the agreement gate, one line "
+                        "each; exit 1 if one fails")
     p.add_argument("--parallel", action="store_true",
                    help="run the two samplers at once, each in its own process on its own core")
     p.add_argument("--out", help="JSON path (default: the package's harness/references/<target>/...)")
@@ -460,7 +468,26 @@ def _new_file(path: Path, force: bool) -> None:
     writable_file(path, "--out")
 
 
+def audit_references(target: str | None, agree_sd_z: float) -> int:
+    """``harness reference --audit``: one line per shipped reference file, its verdict under the
+    agreement gate (:func:`harness.reference_runs.audit`); 1 if a file fails it, else 0."""
+    from harness import reference_runs, targets
+
+    if target is not None:
+        targets.get(target)  # an unknown name is bad input, not an empty audit
+    failed = 0
+    for path in reference_runs.shipped_files(target):
+        verdict, what = reference_runs.audit(json.loads(path.read_text()), agree_sd_z)
+        failed += verdict == "fail"
+        print(f"{path.parent.name}/{path.name}: {verdict.upper()}: {what}")
+    return 1 if failed else 0
+
+
 def cmd_reference(args) -> int:
+    if args.audit:
+        return audit_references(args.target, args.agree_sd_z)
+    if args.target is None:
+        raise UsageError("reference: give a TARGET (see `harness list models`), or --audit")
     if args.out:  # checked before JAX is imported, let alone anything sampled
         _new_file(Path(args.out), args.force)
     from harness import reference_runs, targets
@@ -481,7 +508,8 @@ def cmd_reference(args) -> int:
         doc = reference_runs.compute(
             target, dataset, n, num_chains=args.chains, num_warmup=args.warmup, num_samples=args.samples,
             seed=args.seed, target_accept_prob=args.target_accept, dense_mass=args.dense_mass,
-            min_ess=args.min_ess, max_rhat=args.max_rhat, command=command, parallel=args.parallel,
+            min_ess=args.min_ess, max_rhat=args.max_rhat, agree_sd_z=args.agree_sd_z, command=command,
+            parallel=args.parallel,
         )
     except reference_runs.ReferenceFailed as e:
         print(f"harness: {e}", file=sys.stderr)

@@ -82,9 +82,13 @@ def moments(z) -> dict:
     """Per-coordinate figures of draws z shaped (chain, draw, k), as float64 arrays of length k.
 
     ``mean``, ``sd`` (ddof 1 over all draws), ``ess_mean`` (ESS of the mean
-    estimator, for its standard error sd / sqrt(ess_mean)), ``ess_bulk``,
-    ``ess_tail`` and ``rhat`` (rank-normalised split R-hat). Used to compute
-    reference posteriors the Inference Gym way.
+    estimator, for its standard error sd / sqrt(ess_mean)), ``mcse_sd`` (Monte
+    Carlo standard error of the sd, ArviZ's ``mcse(method="sd")``: from the ESS
+    and the fourth moment of the squared deviations, so it widens for skewed,
+    heavy-tailed draws where sd / sqrt(2 ESS), exact for Gaussian draws, is too
+    small), ``ess_bulk``, ``ess_tail`` and ``rhat`` (rank-normalised split
+    R-hat). Used to compute reference posteriors the Inference Gym way; a
+    coordinate that never moves has NaN ``mcse_sd``.
     """
     z = np.asarray(z, dtype=np.float64)
     if z.ndim != 3:
@@ -96,6 +100,7 @@ def moments(z) -> dict:
             "mean": flat.mean(axis=0),
             "sd": flat.std(axis=0, ddof=1),
             "ess_mean": _per_coordinate(az.ess, z, method="mean"),
+            "mcse_sd": _per_coordinate(az.mcse, z, method="sd"),
             "ess_bulk": _per_coordinate(az.ess, z, method="bulk"),
             "ess_tail": _per_coordinate(az.ess, z, method="tail"),
             "rhat": _per_coordinate(az.rhat, z, method="rank"),

@@ -113,6 +113,17 @@ def test_moments_mean_sd_and_standard_error():
     np.testing.assert_allclose(m["mean"], z.reshape(-1, 2).mean(0))
     np.testing.assert_allclose(m["sd"], z.reshape(-1, 2).std(0, ddof=1))
     assert np.all(np.abs(m["ess_mean"] / 12000 - 1) < 0.15) and np.all(m["rhat"] < 1.01)
+    # iid Gaussian draws: se(sd) = sd / sqrt(2 N)
+    np.testing.assert_allclose(m["mcse_sd"], m["sd"] / np.sqrt(2 * 12000), rtol=0.15)
+
+
+def test_the_sd_error_widens_for_skewed_draws():
+    """Gamma(0.5) draws (kurtosis 15): se(sd) = sd sqrt((kurtosis - 1) / 4N), sqrt(7) = 2.65 times the
+    Gaussian sd / sqrt(2N), with which an sd gate would refuse two correct samplers."""
+    z = np.random.default_rng(3).gamma(0.5, 2.0, size=(4, 5000, 1))
+    m = metrics.moments(z)
+    gaussian = m["sd"] / np.sqrt(2 * 20000)
+    assert np.all(m["mcse_sd"] > 2.2 * gaussian) and np.all(m["mcse_sd"] < 3.1 * gaussian)
 
 
 def test_a_stuck_coordinate_is_not_dropped_from_the_summary():

@@ -6,7 +6,9 @@ Where it comes from, in order:
 1. the target's own ``reference(dataset, n)`` hook (analytic truth, posteriordb figures);
 2. a stored JSON file in the package, ``harness/references/<target>/<dataset>.json``
    for a dataset of fixed size, ``<dataset>-n<N>.json`` for synthetic data of size N,
-   written by ``harness reference`` (:mod:`harness.reference_runs`).
+   written by ``harness reference`` (:mod:`harness.reference_runs`). Its pooled ``sites``
+   are the reference; the per-sampler moments newer files keep under ``samplers`` are
+   evidence for ``harness reference --audit``, not read here, so older files read alike.
 
 Data may depend on the data seed (synthetic data, a user's ``make_data``): every
 reference describes the data of ``data_seed = 0`` (the default of every cell), so a

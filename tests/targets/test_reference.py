@@ -30,20 +30,30 @@ def test_compute_recovers_a_known_posterior_and_round_trips(tmp_path):
     assert [r["method"] for r in doc["samplers"]] == ["numpyro_nuts", "blackjax_nuts"]
     assert [r["seed"] for r in doc["samplers"]] == [0, 1] and doc["num_chains"] == 8
     assert doc["agreement"]["max_z_mean"] <= reference_runs.AGREE_Z and doc["checks"]["divergences"] == 0
+    assert doc["agreement"]["max_z_sd"] <= doc["thresholds"]["agree_sd_z"] == reference_runs.AGREE_SD_Z
+    # each sampler's own moments beside the pooled ones, and the pooled ones are what the reader returns
+    stored = json.loads(path.read_text())
+    for run in stored["samplers"]:
+        x = run["sites"]["x"]
+        assert len(x["mean"]) == len(x["sd"]) == len(x["se_mean"]) == len(x["se_sd"]) == 2
+        assert np.all(np.abs(np.asarray(x["mean"]) - GAUSS_MEAN) < 5 * np.asarray(x["se_mean"]))
+        assert np.all(np.asarray(x["se_sd"]) > 0) and np.all(np.asarray(x["se_sd"]) < 0.05 * np.asarray(x["sd"]))
+    np.testing.assert_array_equal(ref.mean["x"], stored["sites"]["x"]["mean"])
+    assert reference_runs.audit(stored)[0] == "pass"
     with pytest.raises(FileExistsError):
         reference_runs.write(doc, path)
 
 
-def _iid_gaussian_runs(shift: float = 0.0, divergences: int = 0):
+def _iid_gaussian_runs(shift: float = 0.0, divergences: int = 0, scale: float = 1.0):
     """A stand-in for the two samplers: iid N(0, 1) draws (ESS = their number); the second run's
-    mean moved by ``shift`` of its own standard error, or with ``divergences``."""
+    mean moved by ``shift`` of its own standard error, its sd times ``scale``, or with ``divergences``."""
     rng = np.random.default_rng(0)
     calls = []
 
     def run(post, method, accept, *, num_chains, num_samples, **_):
         x = rng.standard_normal((num_chains, num_samples, 1))
         if calls:
-            x = x + shift / np.sqrt(num_chains * num_samples)
+            x = scale * x + shift / np.sqrt(num_chains * num_samples)
         calls.append(method)
         return {"x": x}, (divergences if len(calls) == 2 else 0), 0.1
 
@@ -57,16 +67,87 @@ def test_two_samplers_that_agree_write_one_pooled_reference(monkeypatch):
     assert doc["sites"]["x"]["ess_bulk"][0] > 12_000  # both runs' 8,000 draws each, pooled
 
 
-@pytest.mark.parametrize("shift, divergences, says", [(12.0, 0, "disagree: x\\[0\\] means"),
-                                                      (0.0, 3, "blackjax_nuts: 3 divergences")])
-def test_a_reference_is_refused_when_the_samplers_disagree_or_diverge(monkeypatch, shift, divergences, says):
-    # 12 standard errors of one run apart = 12 / sqrt(2) joint errors: far beyond 4
-    monkeypatch.setattr(reference_runs, "_run", _iid_gaussian_runs(shift, divergences))
+@pytest.mark.parametrize("shift, divergences, scale, says", [
+    (12.0, 0, 1.0, "disagree: x\\[0\\] means"),
+    (0.0, 3, 1.0, "blackjax_nuts: 3 divergences"),
+    (0.0, 0, 1.1, "disagree: x\\[0\\] sds"),
+])
+def test_a_reference_is_refused_when_the_samplers_disagree_or_diverge(monkeypatch, shift, divergences, scale, says):
+    # 12 standard errors of one run apart = 12 / sqrt(2) joint errors: far beyond 4. An sd 10 % larger
+    # with 8,000 iid draws a run (se(sd) = sd / sqrt(16,000), 0.8 %): about 9 joint errors
+    monkeypatch.setattr(reference_runs, "_run", _iid_gaussian_runs(shift, divergences, scale))
     with pytest.raises(reference_runs.ReferenceFailed, match=says) as failed:
         reference_runs.compute(GAUSSIAN_2D, "analytic", None, num_chains=4, num_samples=2000)
     doc = failed.value.doc  # what failed, run by run, for the caller to keep
     assert [r["method"] for r in doc["samplers"]] == ["numpyro_nuts", "blackjax_nuts"]
     assert doc["failures"] and "sites" in doc and doc["agreement"]["threshold"] == reference_runs.AGREE_Z
+    assert all("x" in r["sites"] for r in doc["samplers"])  # each sampler's moments kept for a look
+
+
+def test_the_sd_threshold_is_the_callers(monkeypatch):
+    # the same 10 % wider second run passes when the caller allows 20 joint errors, and says so
+    monkeypatch.setattr(reference_runs, "_run", _iid_gaussian_runs(scale=1.1))
+    doc = reference_runs.compute(GAUSSIAN_2D, "analytic", None, num_chains=4, num_samples=2000, agree_sd_z=20.0)
+    assert reference_runs.AGREE_SD_Z < doc["agreement"]["max_z_sd"] <= 20.0
+    assert doc["thresholds"]["agree_sd_z"] == doc["agreement"]["sd_threshold"] == 20.0
+    assert reference_runs.audit(doc)[0] == "fail" and reference_runs.audit(doc, agree_sd_z=20.0)[0] == "pass"
+
+
+def _site(mean, sd, se_mean, se_sd):
+    return {"x": {"shape": [len(mean)], "mean": mean, "sd": sd, "se_mean": se_mean, "se_sd": se_sd}}
+
+
+def test_the_sd_gate_on_given_moments():
+    a = _site([0.0, 1.0], [1.0, 2.0], [0.01, 0.01], [0.03, 0.04])
+    close = _site([0.01, 1.0], [1.1, 2.0], [0.01, 0.01], [0.03, 0.03])  # sds 0.1 / hypot(0.03, 0.03) = 2.4 apart
+    far = _site([0.01, 1.0], [1.0, 2.3], [0.01, 0.01], [0.03, 0.03])  # x[1]: 0.3 / hypot(0.04, 0.03) = 6 apart
+    agree = reference_runs.agreement(a, close)
+    assert agree["max_z_sd"] == pytest.approx(0.1 / np.hypot(0.03, 0.03)) and agree["worst_sd"] == "x[0]"
+    assert reference_runs.disagreements(agree) == []
+    agree = reference_runs.agreement(a, far)
+    assert agree["max_z_sd"] == pytest.approx(6.0) and agree["worst_sd"] == "x[1]"
+    assert agree["max_z_mean"] == pytest.approx(1 / np.sqrt(2))  # the means agree: only the sds fail
+    assert reference_runs.disagreements(agree) == [
+        "the two samplers disagree: x[1] sds 6.0 Monte Carlo errors apart (at most 4)"]
+    assert reference_runs.disagreements(agree, agree_sd_z=6.5) == []
+    # an sd error that cannot be computed (NaN) fails the gate rather than vanish from it
+    nan = _site([0.0, 1.0], [1.0, 2.0], [0.01, 0.01], [float("nan"), 0.04])
+    assert reference_runs.disagreements(reference_runs.agreement(a, nan))[0].startswith(
+        "the two samplers disagree: x[0] sds inf")
+
+
+def test_the_audit_reads_old_and_new_files(tmp_path, monkeypatch):
+    old = {"sites": _site([0.0], [1.0], [0.01], [0.03]), "method": "numpyro_nuts + blackjax_nuts, pooled",
+           "samplers": [{"method": "numpyro_nuts"}, {"method": "blackjax_nuts"}],
+           "agreement": {"max_z_mean": 1.0, "max_z_sd": 5.3}}
+    single = {"sites": old["sites"], "method": "numpyro NUTS, diagonal mass"}
+    new = {"sites": old["sites"], "samplers": [{"method": "numpyro_nuts", "sites": _site([0.0], [1.0], [0.01], [0.03])},
+                                               {"method": "blackjax_nuts", "sites": _site([0.0], [1.3], [0.01], [0.04])}]}
+    verdict, line = reference_runs.audit(old)
+    assert verdict == "no evidence" and line.startswith("no per-sampler moments: recompute to audit")
+    assert "5.3" in line and "above 4" in line and "within 6" in reference_runs.audit(old, agree_sd_z=6.0)[1]
+    verdict, line = reference_runs.audit(single)
+    assert verdict == "no evidence" and "one sampler (numpyro NUTS, diagonal mass)" in line
+    assert reference_runs.audit(new) == ("fail", "the two samplers disagree: x[0] sds 6.0 Monte Carlo errors apart "
+                                                 "(at most 4)")
+    # the shipped files are listed (not posteriordb's figures, not a refusal's diagnostics) and each read
+    monkeypatch.setattr(reference, "package_dir", lambda: tmp_path)
+    for name, doc in (("t/a.json", old), ("t/b.json", new), ("t/b.failed.json", new), ("posteriordb/p/reference.json", {})):
+        reference_runs.write(doc, tmp_path / name)
+    assert [p.name for p in reference_runs.shipped_files()] == ["a.json", "b.json"]
+    assert reference_runs.shipped_files("u") == []
+    assert reference.from_json(json.loads((tmp_path / "t/b.json").read_text())).sd["x"].tolist() == [1.0]
+
+
+def test_the_shipped_references_are_audited():
+    files = reference_runs.shipped_files()
+    assert {p.parent.name for p in files} >= {"sparse_logistic", "eight_schools_noncentered"}
+    for path in files:
+        doc = json.loads(path.read_text())
+        verdict, line = reference_runs.audit(doc)
+        assert verdict in ("pass", "no evidence") and line, path  # a file that fails must be recomputed
+        if verdict == "no evidence" and "agreement" in doc:
+            assert f"{doc['agreement']['max_z_sd']:.1f}" in line
 
 
 def test_stored_references_are_found_by_target_dataset_and_size(tmp_path, monkeypatch):
@@ -146,6 +227,8 @@ def test_summarize_refuses_a_nan_rhat_and_nan_ess():
     ({"max_rhat": float("nan")}, "max_rhat must be a finite number > 1"),
     ({"max_rhat": 1.0}, "max_rhat"),
     ({"target_accept_prob": 1.0}, "target_accept must be a number in (0, 1)"),
+    ({"agree_sd_z": 0.0}, "agree_sd_z must be a finite number > 0"),
+    ({"agree_sd_z": float("inf")}, "agree_sd_z"),
 ])
 def test_compute_refuses_gates_that_cannot_refuse(kwargs, says):
     with pytest.raises(ValueError, match=re.escape(says)):
