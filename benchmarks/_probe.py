@@ -35,7 +35,8 @@ def row_figures(row: dict) -> dict:
     """The figures read off the cell's row and its derived figures (``harness.derived.figures``).
 
     Each tracked per-second figure (e.g. ``ess_per_s``) becomes ``1000 / figure`` seconds per
-    1,000 units (``seconds_per_kess``) only for a cell that converged (R-hat < 1.01 and bulk ESS
+    1,000 units (``seconds_per_kess``), a lower-is-better one (``Tracked.per`` None) stays as it
+    is, only for a cell that converged (R-hat < 1.01 and bulk ESS
     >= 400 everywhere); otherwise None (n/a in asv): an unmixed chain's ESS is not an efficiency,
     and must not read as a win.
     """
@@ -56,7 +57,8 @@ def row_figures(row: dict) -> dict:
     }
     for column, tracked in common.tracked():
         value = derived.get(column)
-        out[tracked.name] = 1000.0 / value if converged and value and value > 0 else None
+        per = getattr(tracked, "per", 1000.0)  # checkouts before Tracked.per tracked per-second figures only
+        out[tracked.name] = (per / value if per else value) if converged and value and value > 0 else None
     return out
 
 

@@ -126,7 +126,7 @@ def _tracker(tracked):
 
     track.__doc__ = (f"{tracked.doc} NaN (n/a in asv) when the cell did not converge (R-hat >= 1.01 or bulk "
                      "ESS < 400 anywhere): a fast sampler that has not mixed must not read as an improvement.")
-    track.unit = "seconds"
+    track.unit = getattr(tracked, "unit", "seconds")
     track.version = "1"  # unchanged for converged cells: their history goes on
     return track
 

@@ -34,11 +34,15 @@ GROUPS = ("config", "outcome", "timing", "work", "diagnostics", "derived", "accu
 
 
 class Tracked(NamedTuple):
-    """How asv tracks a per-second figure: as ``1000 / value`` seconds per 1000 units (lower is
-    better, as asv reads every figure), under the benchmark name ``name``, only for converged cells."""
+    """How asv tracks a figure, under the benchmark name ``name``, only for converged cells, lower
+    being better as asv reads every figure: a per-second figure as ``per / value`` (``per`` = 1000:
+    seconds per 1000 units); a figure that is already lower-is-better as it is (``per`` None), in
+    ``unit``."""
 
     name: str
     doc: str
+    per: float | None = 1000.0
+    unit: str = "seconds"
 
 
 class Column(NamedTuple):
