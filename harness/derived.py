@@ -82,6 +82,7 @@ def figures(row: Mapping[str, Any] | pd.DataFrame) -> dict:
             "us_per_grad": np.where(counted, 1e6 * sample_s / grads, np.nan),
             "ttfd_s": ttfd,
             "time_to_result_s": ttfd + sample_s + np.where(np.isfinite(checks), checks, 0.0),
+            "grads_to_result": np.where(counted, _num(row, "grad_evals_warmup") + grads, np.nan),
         }
     if isinstance(row, pd.DataFrame):
         return out

@@ -128,7 +128,11 @@ COLUMN_LIST: tuple[Column, ...] = tuple(
        Column("ess_per_grad", "derived", float, "min bulk ESS / sampling gradients"),
        Column("us_per_grad", "derived", float, "sampling microseconds per gradient evaluation (per chain)"),
        Column("ttfd_s", "derived", float, "time to the first usable draw: compile + init + warmup"),
-       Column("time_to_result_s", "derived", float, "ttfd_s + sample_s + diagnostic_s")]
+       Column("time_to_result_s", "derived", float, "ttfd_s + sample_s + diagnostic_s"),
+       Column("grads_to_result", "derived", float, "gradient evaluations of warmup and sampling, all chains",
+              Tracked("grads_to_result", "Gradient evaluations, warmup and sampling, to the cell's result.", None,
+                      "gradients"),
+              better="lower", console=5.5, label="grads")]
     + _c("accuracy", float, ("z_mean_max", "max |posterior mean - reference mean| / reference sd"),
          ("z_sd_max", "max |posterior sd - reference sd| / reference sd"),
          ("bias2_mean", "mean squared standardised bias"), ("bias2_max", "max squared standardised bias"))

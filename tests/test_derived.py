@@ -27,3 +27,16 @@ def test_time_to_result_counts_the_checks_from_the_column_or_an_older_rows_extra
     rows = pd.DataFrame([ROW, {**ROW, "x_diagnostic_s": 2.0}])
     assert derived.figures(rows)["time_to_result_s"].tolist() == [6.5, 8.5]
     assert derived.figures(ROW)["ttfd_s"] == 4.5  # the first draw comes before any check
+
+
+def test_grads_to_result_counts_warmup_and_sampling_and_reaches_every_reader():
+    from harness import schema
+    from harness.report import compare
+
+    row = {"grad_evals_warmup": 4000, "grad_evals": 2500, "sample_s": 1.0, "compile_s": 1.0, "warmup_s": 1.0}
+    assert derived.figures(row)["grads_to_result"] == 6500.0
+    assert np.isnan(derived.figures({**row, "no_grad_reason": "proxy work uncounted"})["grads_to_result"])
+    # declared once in the schema: compare judges it (lower is better), the console shows it, asv tracks it as is
+    assert compare.METRICS["grads_to_result"] is False
+    assert "grads" in [c.label for c in schema.CONSOLE]
+    assert dict(schema.TRACKED)["grads_to_result"].per is None
