@@ -281,7 +281,7 @@ def cmd_run(args) -> int:
 
             run_cells_dask(todo, out, args.scheduler, **kwargs)
         else:
-            runner.run_cells(todo, out, recheck=not args.no_recheck, jobs=jobs,
+            runner.run_cells(todo, out, recheck=not args.no_recheck and suite.get("recheck", True), jobs=jobs,
                              estimate=lambda c: suites.estimate_cell_s(c, timeout(c)),
                              warm_start=warm_start, max_memory_mb=args.max_memory, **kwargs)
     finally:

@@ -368,3 +368,17 @@ def test_a_data_entry_sets_its_own_options_and_devices_under_the_cli():
     bad = {**suite, "data": [{**suite["data"][1], "options": {"numpyro_nuts": {"chain_method": "pmap"}}}]}
     with pytest.raises(UsageError, match=r"data\[0\].options.numpyro_nuts: .*must be one of vectorized"):
         suites.check(bad, "t")
+
+
+def test_recheck_key_is_validated_and_a_suite_without_the_second_pass_is_priced_once():
+    from harness.cell import Cell
+
+    base = {"methods": ["handrolled_hmc"], "data": [{"model": "sparse_logistic"}]}
+    with pytest.raises(UsageError, match="recheck must be true or false"):
+        suites.check({**base, "recheck": "no"}, "t", False)
+    assert suites.load("quick")["recheck"] is False  # the first look answers fast: no second pass
+    short = Cell("eight_schools-eight_schools_noncentered", "posteriordb", None, "handrolled_hmc_tuned",
+                 num_warmup=0, num_samples=10)
+    once = suites.estimate_cell_s(short, rechecked=False)
+    assert suites.estimate_cell_s(short) == pytest.approx(2 * once)  # a short loop's cell runs twice
+    assert suites.estimate_s({**base, "recheck": False}, [short], 60.0) == pytest.approx(once)

@@ -20,6 +20,7 @@ Shipped suites live beside this module (``quick``, ``default``, ``scaling``,
     cpus = 1                                       # cores per CPU cell's process, or "all" (default 1)
     jobs = "all"                                   # cells at once (harness.runner.LocalExecutor; default "all")
     warm_start = false                             # also time each cell with the persistent cache filled
+    recheck = true                                 # the run's second pass (harness.recheck; --no-recheck: off)
 
     [[data]]                                       # one entry per model/dataset
     model = "sparse_logistic"
@@ -90,7 +91,8 @@ SCALARS = {"num_warmup": _NONNEG_INT, "num_samples": _POS_INT, "timeout_s": _POS
            "max_draws": _POS_INT}
 _CPUS = (lambda v: v == "all" or (_int(v) and v >= 1), 'a positive integer or "all"')
 TOP = {"description": _STR, **AXES, **SCALARS, "xla_devices": _POS_INT, "cpus": _CPUS, "jobs": _CPUS,
-       "warm_start": (lambda v: isinstance(v, bool), "true or false"), "data": None,
+       "warm_start": (lambda v: isinstance(v, bool), "true or false"),
+       "recheck": (lambda v: isinstance(v, bool), "true or false"), "data": None,
        "options": None, "settings": None}
 
 #: Cores a CPU cell's process is held to unless the suite or ``--cpus`` says otherwise
@@ -387,7 +389,8 @@ def _loglog(points, n: int | None) -> float:
     return float(np.exp(np.interp(x, np.log(pts[:, 0]), np.log(pts[:, 1]))))
 
 
-def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | None = None) -> float:
+def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | None = None,
+                    rechecked: bool = True) -> float:
     """Estimated wall seconds of one cell (see ``_costs.toml``), capped at its timeout.
 
     startup + compile + floor measurement
@@ -395,8 +398,9 @@ def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | No
         + the replay protocol's cost for a sampling loop of chains * samples iterations in a
           cell of that work (:func:`harness.timing.replay_cost_s`)
     (a run to a target is priced at its cap, ``max_draws`` per chain: the worst case),
-    all twice when that loop is shorter than :data:`harness.recheck.SHORT_LOOP_S` (the
-    run's second pass runs it again; the host-disturbed cells it reruns are not foreseen)
+    all twice when that loop is shorter than :data:`harness.recheck.SHORT_LOOP_S` and the run
+    ``rechecked`` (the run's second pass runs it again; the host-disturbed cells it reruns are not
+    foreseen)
     with n the subsample size for a subsampling method and chains the method's own
     ``num_chains`` option where it has one (an ensemble method such as ChEES), and a
     NUTS method's steps per iteration the model's ``nuts_steps`` where one is given
@@ -432,7 +436,7 @@ def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | No
         sample_s = chains * draws * per_iter_us * 1e-6
     work_s = m["compile_s"] + chains * warmup * per_iter_us * 1e-6 + sample_s
     total = fixed + chains * warmup * per_iter_us * 1e-6 + sample_s + timing.replay_cost_s(sample_s, work_s)
-    if sample_s < recheck.SHORT_LOOP_S:  # the second pass runs a short loop's cell again
+    if rechecked and sample_s < recheck.SHORT_LOOP_S:  # the second pass runs a short loop's cell again
         total *= 2
     return min(total, timeout_s) if timeout_s else total
 
@@ -445,7 +449,8 @@ def estimate_s(suite: dict, cells: list[Cell], default_timeout_s: float, jobs: i
 
     model = costs()
     slots, alone = [0.0] * jobs, 0.0
-    priced = [estimate_cell_s(c, timeout_for(suite, c, default_timeout_s), model) for c in cells]
+    priced = [estimate_cell_s(c, timeout_for(suite, c, default_timeout_s), model, suite.get("recheck", True))
+              for c in cells]
     for c, seconds in sorted(zip(cells, priced), key=lambda cs: -cs[1]) if jobs > 1 else zip(cells, priced):
         if jobs > 1 and not co_runs(c):
             alone += seconds
