@@ -15,7 +15,10 @@ Given a NumPyro model file, a data file and sizes, for each size N:
    :data:`harness.targets.user.REFERENCE_CACHE_ENV`; the rows' ``reference`` says "computed: ...");
 4. a recommendation per size is read from the rows (:func:`recommend`, thresholds
    :data:`MEAN_TOL` and :data:`SD_TOL`) and written as the first section of ``report.md``, before
-   the reference costs, the rows' figures and the run's full report (:func:`harness.report.build`).
+   the reference costs, the rows' figures and the run's full report (:func:`harness.report.build`);
+5. a posterior predictive check of each method's draws against the data (:func:`lppd`, from the
+   cells' saved draws: the mean log pointwise predictive density of the observed sites) goes in the
+   report's table of rows (the stored rows are left as the cells wrote them).
 """
 
 from __future__ import annotations
@@ -263,8 +266,53 @@ def recommend(rows: pd.DataFrame, n: int, ref: SizeReference | None, target_ess:
     m, s = min(scored.items(), key=lambda kv: max(kv[1]["z_mean"] / MEAN_TOL, kv[1]["z_sd"] / SD_TOL))
     miss = (f"{_name(m)} (the closest guide) misses by {s['z_mean']:.2g} posterior sd in a mean "
             f"and {s['z_sd']:.0%} in an sd (thresholds {MEAN_TOL:g} sd, {SD_TOL:.0%})")
-    verdict = "use NUTS" if nuts_ok else "use NUTS, run longer: it did not reach its target or the reference"
+    verdict = "use NUTS" if nuts_ok or base is None else \
+        "use NUTS, run longer: it did not reach its target or the reference"
     return f"{head} {miss}: {verdict}" + (f" ({nuts}, z_mean_max {base['z_mean']:.3f})" if base is not None and base["ok"] else "")
+
+
+# --- the posterior predictive check ---------------------------------------------------------------
+
+#: Draws (evenly thinned over chains and draws) the predictive check uses per row.
+PREDICTIVE_DRAWS = 500
+
+
+def lppd(model, data: dict, draws: dict, max_draws: int = PREDICTIVE_DRAWS) -> float:
+    """Mean log pointwise predictive density of the observed sites over the draws (in sample):
+
+        (1 / N) sum_i log( (1 / S) sum_s p(y_i | theta_s) ),
+
+    summed over the model's observed sites, i over the data rows, s over at most ``max_draws`` draws
+    (thinned evenly). The same draws-vs-data statistic for every method: a guide whose draws predict the
+    data worse than NUTS's shows a lower figure. ``draws``: {site: (chain, draw, *shape)}, constrained."""
+    from jax.scipy.special import logsumexp
+    from numpyro.infer.util import log_likelihood
+
+    flat = {k: np.asarray(v).reshape((-1,) + np.shape(v)[2:]) for k, v in draws.items()}
+    total = next(iter(flat.values())).shape[0]
+    keep = np.unique(np.linspace(0, total - 1, min(total, max_draws)).astype(int))
+    ll = log_likelihood(model, {k: v[keep] for k, v in flat.items()}, **data)
+    out = 0.0
+    for site in ll.values():
+        site = np.asarray(site, dtype=np.float64).reshape(len(keep), -1)
+        out += float(np.mean(logsumexp(site, axis=0) - np.log(len(keep))))
+    return out
+
+
+def predictive(p: Plan, rows, out_dir) -> list[float]:
+    """:func:`lppd` of each ok row with saved draws (NaN for the others), in row order."""
+    from harness import draws
+
+    out = []
+    for _, r in rows.iterrows():
+        path = r.get("draws_path")
+        if r["status"] != "ok" or not isinstance(path, str):
+            out.append(float("nan"))
+            continue
+        posterior = draws.load(Path(out_dir) / path).posterior
+        sites = {k: posterior[k].values for k in posterior.data_vars}
+        out.append(lppd(p.target.model, p.target.make_data(p.dataset, int(r["n"])), sites))
+    return out
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -295,6 +343,9 @@ def write_report(out_dir, lines: list[str], refs: dict[int, SizeReference], rows
              f"posterior sd of the reference mean (`z_mean_max`) and its sd within {SD_TOL:.0%} of the reference sd "
              f"(`z_sd_max`); times are time to result (compile + warmup + sampling or fit + convergence checks), "
              f"medians over seeds, ranges in brackets over seeds.", "",
+             "Predictive check: `lppd_mean` in the rows below is the mean log pointwise predictive density of "
+             f"the observed sites over the method's draws (at most {PREDICTIVE_DRAWS}, in sample: "
+             "(1/N) sum_i log mean_s p(y_i | theta_s)); a guide far below NUTS predicts its own data worse.", "",
              "## Data and references", "",
              f"Model `{p.target.source}`. Size N takes {data_file.RULE} ({p.rows_in_file} rows in the file).", ""]
     for n, r in refs.items():
@@ -343,9 +394,10 @@ def run(model_file, data_path, sizes: list[int], out_dir, *, methods: list[str] 
             say(f"harness: N = {_fmt_n(n)}: reference {'cached' if r.cached else 'computed'} "
                 f"({r.seconds} s to compute) -> {r.path}")
     with reference_cache(cache_dir):
-        runner.run_cells(todo, out_dir, command=command, timeout_s=timeout_s, recheck=recheck)
+        runner.run_cells(todo, out_dir, command=command, timeout_s=timeout_s, recheck=recheck, save_draws=True)
     rows = store.load(out_dir)
-    rows = rows[(rows["model"] == p.target.name) & rows["cell_key"].isin({c.key() for c in todo})]
+    rows = rows[(rows["model"] == p.target.name) & rows["cell_key"].isin({c.key() for c in todo})].copy()
+    rows["lppd_mean"] = predictive(p, rows, out_dir)
     from harness import methods as registry
 
     baseline = next((m for m in p.methods if registry.get(m).family == "mcmc"), "numpyro_nuts")

@@ -138,12 +138,29 @@ def test_a_guide_that_misses_or_is_slower_means_nuts():
     rows.loc[0, "reached_target"] = False
     rows.loc[1, "z_mean_max"] = 0.8
     assert "use NUTS, run longer: it did not reach its target or the reference" in mv.recommend(rows, 1000, REF, 400)
+    assert mv.recommend(rows[rows["method"] != "numpyro_nuts"], 1000, REF, 400).endswith("(thresholds 0.1 sd, 10%): use NUTS")
 
 
 def test_no_reference_means_no_verdict_on_accuracy():
     failed = mv.SizeReference(1000, None, None, cached=False, failure="min bulk ESS 80 < 1000")
     assert mv.recommend(pd.DataFrame([_row("svi_automvn", 1000, 8.0, None, None)]), 1000, failed, 400) == \
         "N = 1,000: no reference (min bulk ESS 80 < 1000): accuracy unknown, use NUTS"
+
+
+# --- the predictive check ----------------------------------------------------------------------
+
+def test_lppd_is_the_mean_log_pointwise_predictive_density(files):
+    from scipy.stats import norm
+
+    model, data = files
+    p = mv.plan(model, data, [50])
+    d = p.target.make_data(p.dataset, 50)
+    x, y = d["x"].astype(np.float64), d["y"].astype(np.float64)
+    one = {"a": np.full((1, 3), 1.0), "b": np.full((1, 3), 2.0), "sigma": np.full((1, 3), 0.5)}
+    assert mv.lppd(p.target.model, d, one) == pytest.approx(np.mean(norm.logpdf(y, 1.0 + 2.0 * x, 0.5)), rel=1e-5)
+    two = {"a": np.array([[1.0, 0.0]]), "b": np.array([[2.0, 2.0]]), "sigma": np.array([[0.5, 0.5]])}
+    dens = (norm.pdf(y, 1.0 + 2.0 * x, 0.5) + norm.pdf(y, 2.0 * x, 0.5)) / 2
+    assert mv.lppd(p.target.model, d, two) == pytest.approx(np.mean(np.log(dens)), rel=1e-5)
 
 
 # --- end to end --------------------------------------------------------------------------------
@@ -185,6 +202,9 @@ def test_a_guide_runs_as_a_cell_scored_against_the_cached_reference(tmp_path, fi
     first = report.split("## ")[1]
     assert first.startswith("Recommendation per size") and "N = 100:" in first and "N = 100:" in printed.out
     assert "cached, computed earlier in 21.5 s" in report
+    header, _, first_row = report.split("## Rows")[1].strip().splitlines()[:3]
+    lppd = float(first_row.split("|")[header.split("|").index(" lppd_mean ")])
+    assert -1.5 < lppd < 0.0  # residual sd 0.5: E log N(y | a + b x, 0.5) = -0.73 at the true a, b, sigma
 
 
 @pytest.mark.slow
