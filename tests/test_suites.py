@@ -348,3 +348,15 @@ def test_shipped_suites_expand_to_the_golden_cells():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.lines() == module.GOLDEN.read_text().splitlines()
+
+
+def test_crossover_suite_scales_the_plain_logistic_regression_with_nuts_to_a_target_and_both_guides():
+    cells = suites.expand(suites.load("crossover"))
+    log = [c for c in cells if c.model == "logistic"]
+    assert {c.dataset for c in log} == {"d30"} and sorted({c.n for c in log}) == [10**3, 10**4, 10**5, 10**6]
+    for n in (10**3, 10**6):  # every method at every size, three seeds each
+        assert sorted((c.method, c.seed) for c in log if c.n == n) == sorted(
+            (m, s) for m in ("numpyro_nuts", "svi_autonormal", "svi_automvn") for s in (0, 1, 2))
+    assert {c.target_ess for c in cells if c.method == "numpyro_nuts"} == {400.0}
+    assert {c.target_ess for c in cells if c.method != "numpyro_nuts"} == {None}
+    assert {c.model for c in cells} == {"logistic", "sparse_logistic"}
