@@ -207,10 +207,13 @@ def _summary(rows: pd.DataFrame) -> dict:
     zm = pd.to_numeric(ok["z_mean_max"], errors="coerce")
     zs = pd.to_numeric(ok["z_sd_max"], errors="coerce")
     scored = len(ok) > 0 and zm.notna().all() and zs.notna().all()
+    ess = pd.to_numeric(ok["min_ess_bulk"], errors="coerce") if "min_ess_bulk" in ok else pd.Series(dtype=float)
     return {
         "runs": len(rows), "ok": len(ok), "scored": bool(scored),
         "z_mean": float(zm.max()) if scored else float("nan"),
         "z_sd": float(zs.max()) if scored else float("nan"),
+        # Monte Carlo error of a z_mean, in posterior sds: 1 / sqrt(ESS) of the worst-mixing seed (VI: iid draws)
+        "mc": float(1 / np.sqrt(ess.min())) if len(ess) and ess.notna().all() and ess.min() > 0 else float("nan"),
         "t": float(t.median()) if len(t) else float("nan"),
         "t_min": float(t.min()) if len(t) else float("nan"), "t_max": float(t.max()) if len(t) else float("nan"),
         "reached": bool(ok["reached_target"].fillna(False).astype(bool).all()) if "reached_target" in ok and len(ok) else None,
@@ -220,6 +223,11 @@ def _summary(rows: pd.DataFrame) -> dict:
 
 def _accurate(s: dict) -> bool:
     return s["scored"] and s["z_mean"] <= MEAN_TOL and s["z_sd"] <= SD_TOL
+
+
+def _z(value: float, mc: float) -> str:
+    """A z figure with its Monte Carlo error when known: ``0.050 ± 0.022``."""
+    return f"{value:.3f}" + (f" ± {mc:.2g}" if np.isfinite(mc) else "")
 
 
 def _speedup(base: dict, s: dict) -> str:
@@ -252,7 +260,7 @@ def recommend(rows: pd.DataFrame, n: int, ref: SizeReference | None, target_ess:
     if good:
         m, s = min(good.items(), key=lambda kv: kv[1]["t"])
         fig = (f"{_name(m)} is within {MEAN_TOL:g} posterior sd of the reference on every coordinate "
-               f"(z_mean_max {s['z_mean']:.3f}), sd within {SD_TOL:.0%} (z_sd_max {s['z_sd']:.3f}), "
+               f"(z_mean_max {_z(s['z_mean'], s['mc'])}), sd within {SD_TOL:.0%} (z_sd_max {s['z_sd']:.3f}), "
                f"reaching it in {s['t']:.3g} s")
         if base is None or not base["ok"] or not np.isfinite(base["t"]):
             return f"{head} {fig}; {nuts or 'no NUTS row'}: VI suffices for means and sds"
@@ -268,7 +276,7 @@ def recommend(rows: pd.DataFrame, n: int, ref: SizeReference | None, target_ess:
             f"and {s['z_sd']:.0%} in an sd (thresholds {MEAN_TOL:g} sd, {SD_TOL:.0%})")
     verdict = "use NUTS" if nuts_ok or base is None else \
         "use NUTS, run longer: it did not reach its target or the reference"
-    return f"{head} {miss}: {verdict}" + (f" ({nuts}, z_mean_max {base['z_mean']:.3f})" if base is not None and base["ok"] else "")
+    return f"{head} {miss}: {verdict}" + (f" ({nuts}, z_mean_max {_z(base['z_mean'], base['mc'])})" if base is not None and base["ok"] else "")
 
 
 # --- the posterior predictive check ---------------------------------------------------------------
@@ -342,7 +350,8 @@ def write_report(out_dir, lines: list[str], refs: dict[int, SizeReference], rows
     text += ["", f"A guide suffices when, in every seed, every coordinate's mean is within {MEAN_TOL:g} reference "
              f"posterior sd of the reference mean (`z_mean_max`) and its sd within {SD_TOL:.0%} of the reference sd "
              f"(`z_sd_max`); times are time to result (compile + warmup + sampling or fit + convergence checks), "
-             f"medians over seeds, ranges in brackets over seeds.", "",
+             f"medians over seeds, ranges in brackets over seeds; ± is the Monte Carlo error of a z_mean, "
+             f"1 / sqrt(min bulk ESS) of the worst-mixing seed (a guide's draws are independent).", "",
              "Predictive check: `lppd_mean` in the rows below is the mean log pointwise predictive density of "
              f"the observed sites over the method's draws (at most {PREDICTIVE_DRAWS}, in sample: "
              "(1/N) sum_i log mean_s p(y_i | theta_s)); a guide far below NUTS predicts its own data worse.", "",
