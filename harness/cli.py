@@ -404,8 +404,7 @@ def cmd_ingest(args) -> int:
 
 
 def add_mcmc_vs_vi(sub) -> None:
-    from harness import mcmc_vs_vi as mv
-    from harness.targets.data_file import RULE, SUFFIXES
+    from harness import mcmc_vs_vi as mv  # light: numpy only (harness.targets would import JAX)
 
     d = mv.ReferenceSettings()
     p = sub.add_parser("mcmc-vs-vi", help="MCMC or VI for my model at my size? timing, accuracy against a "
@@ -416,10 +415,11 @@ def add_mcmc_vs_vi(sub) -> None:
                                    f"recommendation per size (a guide suffices within {mv.MEAN_TOL:g} sd in every "
                                    f"mean and {mv.SD_TOL:.0%} in every sd); OUT/report.md starts with it.")
     p.add_argument("--model-file", required=True, help="your NumPyro model: a .py file defining model(**data)")
-    p.add_argument("--data", required=True, help=f"data file ({', '.join(SUFFIXES)}): a dict of arrays, the "
+    p.add_argument("--data", required=True, help="data file (.pkl, .npz, .csv, .parquet): a dict of arrays, the "
                                                  "keyword arguments of model(**data)")
     p.add_argument("--sizes", required=True, metavar="N[,N...]",
-                   help=f"data sizes; size N takes {RULE} (not a random subsample)")
+                   help="data sizes; size N takes the first N rows along axis 0 of every array (not a random "
+                        "subsample: sizes are nested), each from 1 to the data's rows")
     p.add_argument("--methods", "--method", dest="methods", action="append",
                    help=f"methods to compare (default: {','.join(mv.DEFAULT_METHODS)}); the first MCMC one is the baseline")
     p.add_argument("--seeds", type=positive_int, default=1, metavar="K", help="seeds 0..K-1 per method and size")

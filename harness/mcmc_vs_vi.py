@@ -216,7 +216,8 @@ def _summary(rows: pd.DataFrame) -> dict:
         "mc": float(1 / np.sqrt(ess.min())) if len(ess) and ess.notna().all() and ess.min() > 0 else float("nan"),
         "t": float(t.median()) if len(t) else float("nan"),
         "t_min": float(t.min()) if len(t) else float("nan"), "t_max": float(t.max()) if len(t) else float("nan"),
-        "reached": bool(ok["reached_target"].fillna(False).astype(bool).all()) if "reached_target" in ok and len(ok) else None,
+        "reached": (bool(ok["reached_target"].fillna(False).astype(bool).all())
+                    if "reached_target" in ok and len(ok) else None),
         "failed": "; ".join(sorted(set(rows.loc[rows["status"] != "ok", "status"].astype(str)))),
     }
 
@@ -253,9 +254,13 @@ def recommend(rows: pd.DataFrame, n: int, ref: SizeReference | None, target_ess:
     vi = {m: s for m, s in by.items() if m != baseline and (at.loc[at["method"] == m, "family"] == "vi").any()}
     if not vi:
         return f"{head} no VI method ran"
-    nuts_ok = base is not None and base["ok"] > 0 and _accurate(base) and base["reached"] is not False
-    nuts = "" if base is None else (
-        f"{_name(baseline)} to ESS {target_ess:g} in {base['t']:.3g} s" if base["ok"] else f"{_name(baseline)} failed ({base['failed']})")
+    from harness.metrics import INACCURATE_Z
+
+    # NUTS is trusted where it reached its target and its rows are not flagged inaccurate (metrics.INACCURATE_Z)
+    nuts_ok = (base is not None and base["ok"] > 0 and base["reached"] is not False and base["scored"]
+               and max(base["z_mean"], base["z_sd"]) <= INACCURATE_Z)
+    nuts = "" if base is None else (f"{_name(baseline)} to ESS {target_ess:g} in {base['t']:.3g} s" if base["ok"]
+                                    else f"{_name(baseline)} failed ({base['failed']})")
     good = {m: s for m, s in vi.items() if _accurate(s)}
     if good:
         m, s = min(good.items(), key=lambda kv: kv[1]["t"])
@@ -276,7 +281,9 @@ def recommend(rows: pd.DataFrame, n: int, ref: SizeReference | None, target_ess:
             f"and {s['z_sd']:.0%} in an sd (thresholds {MEAN_TOL:g} sd, {SD_TOL:.0%})")
     verdict = "use NUTS" if nuts_ok or base is None else \
         "use NUTS, run longer: it did not reach its target or the reference"
-    return f"{head} {miss}: {verdict}" + (f" ({nuts}, z_mean_max {_z(base['z_mean'], base['mc'])})" if base is not None and base["ok"] else "")
+    if base is None or not base["ok"]:
+        return f"{head} {miss}: {verdict}"
+    return f"{head} {miss}: {verdict} ({nuts}, z_mean_max {_z(base['z_mean'], base['mc'])})"
 
 
 # --- the posterior predictive check ---------------------------------------------------------------
