@@ -220,6 +220,7 @@ def _summary(rows: pd.DataFrame) -> dict:
         "t_min": float(t.min()) if len(t) else float("nan"), "t_max": float(t.max()) if len(t) else float("nan"),
         "reached": (bool(ok["reached_target"].fillna(False).astype(bool).all())
                     if "reached_target" in ok and len(ok) else None),
+        "fit_converged": bool(ok["converged"].fillna(False).astype(bool).all()) if "converged" in ok and len(ok) else None,
         "failed": "; ".join(sorted(set(rows.loc[rows["status"] != "ok", "status"].astype(str)))),
     }
 
@@ -281,6 +282,8 @@ def recommend(rows: pd.DataFrame, n: int, ref: SizeReference | None, target_ess:
     m, s = min(scored.items(), key=lambda kv: max(kv[1]["z_mean"] / MEAN_TOL, kv[1]["z_sd"] / SD_TOL))
     miss = (f"{_name(m)} (the closest guide) misses by {s['z_mean']:.2g} posterior sd in a mean "
             f"and {s['z_sd']:.0%} in an sd (thresholds {MEAN_TOL:g} sd, {SD_TOL:.0%})")
+    if s["fit_converged"] is False:  # the optimiser stopped at its cap: the miss may be the fit's, not the guide's
+        miss += f", its fit short of its stopping rule (raise --option {m}.max_steps)"
     verdict = "use NUTS" if nuts_ok or base is None else \
         "use NUTS, run longer: it did not reach its target or the reference"
     if base is None or not base["ok"]:

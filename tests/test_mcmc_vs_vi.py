@@ -134,13 +134,17 @@ def test_a_guide_that_misses_or_is_slower_means_nuts():
     assert mv.recommend(rows, 1000, REF, 400) == (
         "N = 1,000: AutoMVN (the closest guide) misses by 0.8 posterior sd in a mean and 5% in an sd "
         "(thresholds 0.1 sd, 10%): use NUTS (NUTS to ESS 400 in 10 s, z_mean_max 0.020)")
+    rows["converged"] = [True, False, True]  # AutoMVN's optimiser stopped at its cap
+    assert mv.recommend(rows, 1000, REF, 400).startswith(
+        "N = 1,000: AutoMVN (the closest guide) misses by 0.8 posterior sd in a mean and 5% in an sd (thresholds "
+        "0.1 sd, 10%), its fit short of its stopping rule (raise --option svi_automvn.max_steps): use NUTS")
     rows.loc[1, "z_mean_max"] = 0.05
     rows.loc[0, "time_to_result_s"] = 6.0
     assert mv.recommend(rows, 1000, REF, 400).endswith("but NUTS to ESS 400 in 6 s is as fast (0.75x): use NUTS")
     rows.loc[0, "reached_target"] = False
     rows.loc[1, "z_mean_max"] = 0.8
     assert "use NUTS, run longer: it did not reach its target or the reference" in mv.recommend(rows, 1000, REF, 400)
-    assert mv.recommend(rows[rows["method"] != "numpyro_nuts"], 1000, REF, 400).endswith("(thresholds 0.1 sd, 10%): use NUTS")
+    assert mv.recommend(rows[rows["method"] != "numpyro_nuts"], 1000, REF, 400).endswith("max_steps): use NUTS")
 
 
 def test_no_reference_means_no_verdict_on_accuracy():
