@@ -541,6 +541,68 @@ def cmd_ingest(args) -> int:
     return 0
 
 
+def add_mcmc_vs_vi(sub) -> None:
+    from harness import mcmc_vs_vi as mv  # light: numpy only (harness.targets would import JAX)
+
+    d = mv.ReferenceSettings()
+    p = sub.add_parser("mcmc-vs-vi", help="MCMC or VI for my model at my size? timing, accuracy against a "
+                                           "computed reference, and a recommendation per size",
+                       description="For each size N (the data's first N rows), compute and cache a reference "
+                                   "(as `harness reference`: NumPyro and BlackJAX NUTS that agree), run NUTS to a "
+                                   "target ESS and the SVI guides as ordinary cells scored against it, and print a "
+                                   f"recommendation per size (a guide suffices within {mv.MEAN_TOL:g} sd in every "
+                                   f"mean and {mv.SD_TOL:.0%} in every sd); OUT/report.md starts with it.")
+    p.add_argument("--model-file", required=True, help="your NumPyro model: a .py file defining model(**data)")
+    p.add_argument("--data", required=True, help="data file (.pkl, .npz, .csv, .parquet): a dict of arrays, the "
+                                                 "keyword arguments of model(**data)")
+    p.add_argument("--sizes", required=True, metavar="N[,N...]",
+                   help="data sizes; size N takes the first N rows along axis 0 of every array (not a random "
+                        "subsample: sizes are nested), each from 1 to the data's rows")
+    p.add_argument("--methods", "--method", dest="methods", action="append",
+                   help=f"methods to compare (default: {','.join(mv.DEFAULT_METHODS)}); the first MCMC one is the baseline")
+    p.add_argument("--seeds", type=positive_int, default=1, metavar="K", help="seeds 0..K-1 per method and size")
+    p.add_argument("--chains", type=positive_int, default=4, help="chains per MCMC cell (default 4)")
+    p.add_argument("--warmup", type=non_negative_int, default=500, help="MCMC warmup per chain (default 500)")
+    p.add_argument("--samples", type=positive_int, default=500,
+                   help="MCMC chunk / VI draws per chain (default 500)")
+    p.add_argument("--target-ess", type=positive_float, default=mv.DEFAULT_TARGET_ESS, metavar="ESS",
+                   help=f"MCMC runs to this bulk and tail ESS and R-hat < 1.01 (default {mv.DEFAULT_TARGET_ESS:g})")
+    p.add_argument("--option", action="append", metavar="[METHOD.]KEY=VALUE", help="method option (repeatable)")
+    p.add_argument("--out", help="run directory (default: results/runs/<UTC time>); report.md goes here")
+    p.add_argument("--cache", metavar="DIR", help="reference cache, keyed by model hash, data hash and N "
+                                                  "(default: OUT/references)")
+    p.add_argument("--ref-chains", type=positive_int, default=d.chains, help=f"reference chains per sampler (default {d.chains})")
+    p.add_argument("--ref-warmup", type=non_negative_int, default=d.warmup, help=f"reference warmup (default {d.warmup})")
+    p.add_argument("--ref-samples", type=positive_int, default=d.samples, help=f"reference draws per chain (default {d.samples})")
+    p.add_argument("--ref-min-ess", type=positive_float, default=d.min_ess,
+                   help=f"reference: least bulk and tail ESS per coordinate (default {d.min_ess:g})")
+    p.add_argument("--ref-max-rhat", type=positive_float, default=d.max_rhat, help=f"reference: R-hat below this (default {d.max_rhat})")
+    p.add_argument("--timeout", type=positive_float, default=1800.0, help="per-cell wall-clock limit, seconds")
+    p.add_argument("--no-recheck", action="store_true", help="no second pass over cells a shared host may have slowed")
+    p.add_argument("--no-full-report", action="store_true", help="report.md only, not the run's full report under OUT/report")
+    p.set_defaults(func=cmd_mcmc_vs_vi)
+
+
+def cmd_mcmc_vs_vi(args) -> int:
+    from harness import mcmc_vs_vi as mv
+
+    methods = _split(args.methods) or list(mv.DEFAULT_METHODS)
+    out = Path(args.out) if args.out else DEFAULT_RESULTS / _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    ref = mv.ReferenceSettings(chains=args.ref_chains, warmup=args.ref_warmup, samples=args.ref_samples,
+                               min_ess=args.ref_min_ess, max_rhat=args.ref_max_rhat)
+    lines, path = mv.run(
+        args.model_file, args.data, mv.parse_sizes(args.sizes), out, methods=methods, seeds=list(range(args.seeds)),
+        chains=args.chains, warmup=args.warmup, samples=args.samples, target_ess=args.target_ess,
+        options=parse_options(args.option, methods), cache_dir=args.cache, ref=ref, timeout_s=args.timeout,
+        recheck=not args.no_recheck, full_report=not args.no_full_report,
+        command="harness " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        say=lambda line: print(line, file=sys.stderr),
+    )
+    print("\n".join(lines))
+    print(f"report: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="harness", description="Benchmarking harness for Bayesian inference on JAX.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -550,6 +612,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_compare(sub)
     add_reference(sub)
     add_ingest(sub)
+    add_mcmc_vs_vi(sub)
     return parser
 
 

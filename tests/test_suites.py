@@ -382,3 +382,15 @@ def test_recheck_key_is_validated_and_a_suite_without_the_second_pass_is_priced_
     once = suites.estimate_cell_s(short, rechecked=False)
     assert suites.estimate_cell_s(short) == pytest.approx(2 * once)  # a short loop's cell runs twice
     assert suites.estimate_s({**base, "recheck": False}, [short], 60.0) == pytest.approx(once)
+
+
+def test_crossover_suite_scales_the_plain_logistic_regression_with_nuts_to_a_target_and_both_guides():
+    cells = suites.expand(suites.load("crossover"))
+    log = [c for c in cells if c.model == "logistic"]
+    assert {c.dataset for c in log} == {"d30"} and sorted({c.n for c in log}) == [10**3, 10**4, 10**5, 10**6]
+    for n in (10**3, 10**6):  # every method at every size, three seeds each
+        assert sorted((c.method, c.seed) for c in log if c.n == n) == sorted(
+            (m, s) for m in ("numpyro_nuts", "svi_autonormal", "svi_automvn") for s in (0, 1, 2))
+    assert {c.target_ess for c in cells if c.method == "numpyro_nuts"} == {400.0}
+    assert {c.target_ess for c in cells if c.method != "numpyro_nuts"} == {None}
+    assert {c.model for c in cells} == {"logistic", "sparse_logistic"}

@@ -17,6 +17,14 @@ shapes and supports) at NumPyro's uniform initial values (``init_to_uniform``), 
 sampling the prior, so improper priors (``dist.ImproperUniform``) work; the flat log
 density comes from the model (``model_log_density``).
 A user reference, like every reference of synthetic data, describes data seed 0.
+
+With a data file (``harness mcmc-vs-vi --data``; :mod:`harness.targets.data_file`) the name is
+``file:<model path>#data=<data path>`` (:func:`spec`), ``make_data`` is not needed, and the one
+dataset is named for the data file and its hash (``<file name>@<first 12 hex of its SHA-256>``),
+synthetic-like: size N takes the first N rows. The source records both files' SHA-256. Its
+reference is a computed one, looked up by model hash, data hash and N (:func:`cache_path`) in the
+directory named by the environment variable :data:`REFERENCE_CACHE_ENV` (which the cells'
+processes inherit); the model file's own ``reference`` is not used with a data file.
 """
 
 from __future__ import annotations
@@ -33,15 +41,59 @@ from harness import UsageError
 from harness.targets.base import ANY_N, Layout, Param, Reference, Target
 
 PREFIX = "file:"
+DATA_SEP = "#data="
+#: Directory of computed references of model files with a data file (read by the cells' processes).
+REFERENCE_CACHE_ENV = "HARNESS_REFERENCE_CACHE"
 _WANTED = "model(**data) and make_data(n, seed)"
 #: What the user's code may raise that becomes one line naming the file: any error, and also a
 #: ``sys.exit`` or a KeyboardInterrupt raised by the file itself (else: exit 3 and no output).
 USER_FAULTS = (Exception, SystemExit, KeyboardInterrupt)
 
 
-def spec(path) -> str:
-    """The registry name of a model file: ``file:<absolute path>``."""
-    return PREFIX + str(Path(path).expanduser().resolve())
+def spec(path, data=None) -> str:
+    """The registry name of a model file: ``file:<absolute path>``, with a data file
+    ``file:<absolute path>#data=<absolute data path>``."""
+    name = PREFIX + str(Path(path).expanduser().resolve())
+    return name if data is None else name + DATA_SEP + str(Path(data).expanduser().resolve())
+
+
+def _paths(name: str) -> tuple[Path, Path | None]:
+    """(model path, data path or None) of a registry name (or a bare path)."""
+    name = name[len(PREFIX):] if name.startswith(PREFIX) else name
+    model, _, data = name.partition(DATA_SEP)
+    return Path(model).expanduser().resolve(), (Path(data).expanduser().resolve() if data else None)
+
+
+@functools.lru_cache(maxsize=None)
+def digests(name: str) -> tuple[str, str | None]:
+    """SHA-256 of the model file and of the data file (None without one), as loaded."""
+    from harness.targets import data_file
+
+    model, data = _paths(name)
+    return hashlib.sha256(model.read_bytes()).hexdigest(), (data_file.digest(data) if data else None)
+
+
+def cache_path(cache_dir, name: str, n: int) -> Path:
+    """Where the computed reference of a model file with a data file, at size ``n``, is cached:
+    ``<cache_dir>/<model sha256[:16]>/<data sha256[:16]>-n<N>.json``."""
+    model, data = digests(name)
+    if data is None:
+        raise ValueError(f"{name} has no data file: its reference is not computed")
+    return Path(cache_dir) / model[:16] / f"{data[:16]}-n{n}.json"
+
+
+def _cached_reference(name: str, n: int | None) -> Reference | None:
+    """The computed reference of (model, data, n) in :data:`REFERENCE_CACHE_ENV`'s directory, or None."""
+    import json
+    import os
+
+    from harness.targets.reference import from_json
+
+    cache = os.environ.get(REFERENCE_CACHE_ENV)
+    if not cache or n is None:
+        return None
+    path = cache_path(cache, name, n)
+    return from_json(json.loads(path.read_text())) if path.is_file() else None
 
 
 def _import(path: Path):
@@ -103,8 +155,10 @@ def _reference(module, path: Path) -> Reference | None:
 @functools.lru_cache(maxsize=None)
 def load(name: str) -> Target:
     """The Target of ``file:<path>`` (or a bare path); UsageError for a bad file."""
-    path = Path(name[len(PREFIX):] if name.startswith(PREFIX) else name).expanduser().resolve()
+    path, data_path = _paths(name)
     module = _import(path)
+    if data_path is not None:
+        return _with_data(module, path, data_path)
     missing = [f for f in ("model", "make_data") if not callable(getattr(module, f, None))]
     if missing:
         raise UsageError(f"model file {path} must define {' and '.join(missing)}: {_WANTED}")
@@ -130,9 +184,39 @@ def load(name: str) -> Target:
     )
 
 
+def _with_data(module, path: Path, data_path: Path) -> Target:
+    """The Target of a model file and a data file (:mod:`harness.targets.data_file`): the data's first
+    N rows at size N, a computed reference (:func:`_cached_reference`)."""
+    from harness.targets import data_file
+
+    if not callable(getattr(module, "model", None)):
+        raise UsageError(f"model file {path} must define model: model(**data), data from {data_path.name}")
+    data = data_file.read(data_path)
+    name = spec(path, data_path)
+    model_digest, data_digest = digests(name)
+    dataset = f"{data_path.name}@{data_digest[:12]}"
+
+    def make_data(dataset_: str, n: int | None, seed: int = 0) -> dict:
+        return data_file.first(data, data_file.rows(data) if n is None else n, f"data file {data_path}")
+
+    return Target(
+        name=name,
+        description=f"user model from {path.name} on {data_path.name} ({data_file.RULE})",
+        source=f"{path} (sha256 {model_digest}); data {data_path} (sha256 {data_digest})",
+        model=module.model,
+        datasets={dataset: ANY_N},
+        make_data=make_data,
+        layout=lambda d: layout_of(module.model, d, where=f"model file {path}"),
+        reference=lambda dataset_, n: _cached_reference(name, n),
+    )
+
+
 def check(target: Target, dataset: str, n: int | None) -> None:
     """Build the data once and check the file's reference against the model's sites (UsageError)."""
-    where = f"model file {target.name[len(PREFIX):]}"
+    model_path, data_path = _paths(target.name)
+    where = f"model file {model_path}"
+    call = f"model(**make_data({n}, 0))" if data_path is None else \
+        f"model(**data) on the keys of {data_path.name} ({', '.join(target.make_data(dataset, n, 0))})"
     try:
         data = target.make_data(dataset, n, 0)
     except UsageError:
@@ -144,7 +228,7 @@ def check(target: Target, dataset: str, n: int | None) -> None:
     except UsageError:
         raise
     except USER_FAULTS as e:  # the user's model on its own data
-        raise UsageError(f"{where}: model(**make_data({n}, 0)) failed: {type(e).__name__}: {e}".splitlines()[0]) from None
+        raise UsageError(f"{where}: {call} failed: {type(e).__name__}: {e}".splitlines()[0]) from None
     ref = target.reference(dataset, n) if target.reference else None
     if ref is None:
         return
