@@ -343,16 +343,22 @@ class Session:
                 in_flight = [f for f in in_flight if f is not None]
 
 
-#: Cells at least this large (data rows N) run alone under ``--jobs``: co-running two of them
-#: slows each one's gradients, since both stream their data through one memory system (see
-#: ``docs/methodology.md``, "Parallel cells"; the probe: ``python -m benchmarks.co_run``).
+#: Cells at once whose co-running was measured not to slow a gradient: on the project's 2-core machine
+#: two floors side by side ran at 0.89-0.96x their time alone at N = 569 .. 1e6 (``python -m
+#: benchmarks.co_run``, results/co-run), so up to this many jobs every CPU cell held to its cores co-runs.
+CO_RUN_MEASURED_JOBS = 2
+#: With more jobs than measured, cells at least this large (data rows N) run alone: many cells streaming
+#: their data at once share one memory system, which no probe here has measured (docs/methodology.md,
+#: "Parallel cells").
 CO_RUN_MAX_N = 20_000
 
 
-def co_runs(cell: Cell) -> bool:
-    """Whether ``cell`` may run beside other cells: a CPU cell held to its cores (``cpus`` set) whose
-    data is small enough (:data:`CO_RUN_MAX_N`) that its gradients do not fight for memory bandwidth."""
-    return cell.device == "cpu" and cell.cpus is not None and (cell.n is None or cell.n < CO_RUN_MAX_N)
+def co_runs(cell: Cell, jobs: int = CO_RUN_MEASURED_JOBS) -> bool:
+    """Whether ``cell`` may run beside other cells when ``jobs`` run at once: a CPU cell held to its cores
+    (``cpus`` set), at any size up to :data:`CO_RUN_MEASURED_JOBS` jobs, below :data:`CO_RUN_MAX_N` beyond."""
+    if cell.device != "cpu" or cell.cpus is None:
+        return False
+    return jobs <= CO_RUN_MEASURED_JOBS or cell.n is None or cell.n < CO_RUN_MAX_N
 
 
 class LocalExecutor:
@@ -389,7 +395,7 @@ class LocalExecutor:
                                  f"use fewer jobs or --cpus {per}")
 
     def exclusive(self, cell: Cell) -> bool:
-        return self.jobs > 1 and not co_runs(cell)
+        return self.jobs > 1 and not co_runs(cell, self.jobs)
 
     def slots(self) -> dict:
         return {slot: i == 0 for i, slot in enumerate(self.cores)}

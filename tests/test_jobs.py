@@ -51,12 +51,16 @@ def test_refusals_name_what_is_valid():
     ex.close()
 
 
-def test_large_cells_run_alone():
+def test_large_cells_run_alone_beyond_the_measured_jobs():
     big = Cell("sparse_logistic", "synthetic", runner.CO_RUN_MAX_N, "handrolled_hmc", cpus=1)
     small = Cell("sparse_logistic", "synthetic", runner.CO_RUN_MAX_N - 1, "handrolled_hmc", cpus=1)
-    assert not runner.co_runs(big) and runner.co_runs(small)
-    assert not runner.co_runs(Cell("sparse_logistic", "synthetic", 200, "handrolled_hmc", cpus=None))
-    assert not runner.co_runs(Cell("sparse_logistic", "synthetic", 200, "handrolled_hmc", device="gpu", cpus=1))
+    measured, more = runner.CO_RUN_MEASURED_JOBS, runner.CO_RUN_MEASURED_JOBS + 1
+    assert runner.co_runs(big, measured) and runner.co_runs(small, measured)  # measured: no slowdown up to 1e6
+    assert not runner.co_runs(big, more) and runner.co_runs(small, more)
+    for jobs in (measured, more):
+        assert not runner.co_runs(Cell("sparse_logistic", "synthetic", 200, "handrolled_hmc", cpus=None), jobs)
+        assert not runner.co_runs(Cell("sparse_logistic", "synthetic", 200, "handrolled_hmc", device="gpu", cpus=1),
+                                  jobs)
 
 
 def test_estimate_runs_alone_cells_after_the_shared_makespan(monkeypatch):
@@ -66,7 +70,8 @@ def test_estimate_runs_alone_cells_after_the_shared_makespan(monkeypatch):
     cells = [Cell("m", "d", 10, "a", cpus=1), Cell("m", "d", 10, "b", cpus=1),
              Cell("m", "d", runner.CO_RUN_MAX_N, "c", cpus=1)]
     assert suites.estimate_s({}, cells, 60.0, jobs=1) == 24.0
-    assert suites.estimate_s({}, cells, 60.0, jobs=2) == 14.0  # a and b side by side, then c alone
+    assert suites.estimate_s({}, cells, 60.0, jobs=2) == 14.0  # a and c side by side, b after c: all co-run
+    assert suites.estimate_s({}, cells, 60.0, jobs=3) == 14.0  # a, b side by side, then c alone
 
 
 @TWO_CORES
@@ -87,7 +92,7 @@ def test_two_jobs_run_side_by_side_on_their_own_cores(tmp_path, monkeypatch):
 
 @TWO_CORES
 def test_an_exclusive_cell_runs_with_nothing_beside_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(runner, "co_runs", lambda cell: cell.seed != 1)  # seed 1 must run alone
+    monkeypatch.setattr(runner, "co_runs", lambda cell, jobs: cell.seed != 1)  # seed 1 must run alone
     cells = [fake(1.0, seed=0), fake(1.0, seed=1), fake(1.0, seed=2)]
     rows = {r["seed"]: r for r in runner.run_cells(cells, tmp_path, jobs=2)}
     assert rows[1]["co_running"] == 0

@@ -452,7 +452,7 @@ def estimate_s(suite: dict, cells: list[Cell], default_timeout_s: float, jobs: i
     priced = [estimate_cell_s(c, timeout_for(suite, c, default_timeout_s), model, suite.get("recheck", True))
               for c in cells]
     for c, seconds in sorted(zip(cells, priced), key=lambda cs: -cs[1]) if jobs > 1 else zip(cells, priced):
-        if jobs > 1 and not co_runs(c):
+        if jobs > 1 and not co_runs(c, jobs):
             alone += seconds
         else:
             slots[slots.index(min(slots))] += seconds
