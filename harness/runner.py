@@ -104,24 +104,27 @@ WARM_FIGURES = ("compile_s", "init_s", "xla_compile_s", "ttfd_s", "time_to_resul
 def run_one(cell: Cell, timeout_s: float = DEFAULT_TIMEOUT_S, draws_path: str | None = None,
             run_id: str | None = None, cores: list[int] | None = None,
             cancel: threading.Event | None = None, warm_start: bool = False,
-            max_memory_mb: float | None = None) -> dict:
+            max_memory_mb: float | None = None, host_reference: bool = True) -> dict:
     """Run ``cell`` in a fresh Python process and return its row (never raises for the cell's faults).
 
     ``cores``: the cores the cell's process is held to (its ``cpus`` last ones; default: the cores this
     process may use); ``cancel``: when set, the child's process group is killed and the call raises
     KeyboardInterrupt (a parallel run interrupted in its main thread); ``max_memory_mb``: a cap on the
     process's resident memory, read every ``POLL_S`` (``/proc/PID/status``): a cell over it is killed
-    and recorded ``oom`` (a spike shorter than the poll can pass unseen; the kernel's own limit stays).
+    and recorded ``oom`` (a spike shorter than the poll can pass unseen; the kernel's own limit stays);
+    ``host_reference``: time the host reference (what the run's second pass reads, :mod:`harness.recheck`);
+    a run without a second pass leaves it out (its compile costs a small cell a second or more).
 
     ``warm_start``: after the measured (cold) run, what a user's second run costs with JAX's persistent
     compilation cache: the cell runs once more to fill a fresh cache directory, then once more reading
     it, each in a fresh process; the last one's figures join the cold row as ``warm_*``
     (:data:`WARM_FIGURES`). The cold figures stay those of a process without a cache."""
-    row = _run_process(cell, timeout_s, draws_path, run_id, cores, cancel, max_memory_mb)
+    job = {"cores": cores, "host_reference": host_reference}
+    row = _run_process(cell, timeout_s, run_id, cancel, max_memory_mb, None, draws_path=draws_path, **job)
     if warm_start and row.get("status") == "ok":
         with tempfile.TemporaryDirectory(prefix="harness-cache-") as cache:
-            _run_process(cell, timeout_s, None, run_id, cores, cancel, max_memory_mb, cache)
-            warm = _run_process(cell, timeout_s, None, run_id, cores, cancel, max_memory_mb, cache)
+            _run_process(cell, timeout_s, run_id, cancel, max_memory_mb, cache, **job)
+            warm = _run_process(cell, timeout_s, run_id, cancel, max_memory_mb, cache, **job)
         if warm.get("status") == "ok":
             row.update({f"warm_{k}": warm.get(k) for k in WARM_FIGURES})
     return row
@@ -139,14 +142,13 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _run_process(cell: Cell, timeout_s: float, draws_path: str | None, run_id: str | None,
-                 cores: list[int] | None, cancel: threading.Event | None, max_memory_mb: float | None = None,
-                 cache_dir: str | None = None) -> dict:
-    """:func:`run_one`'s one process (``cache_dir``: :func:`cell_env`)."""
+def _run_process(cell: Cell, timeout_s: float, run_id: str | None, cancel: threading.Event | None,
+                 max_memory_mb: float | None, cache_dir: str | None, **job) -> dict:
+    """:func:`run_one`'s one process (``cache_dir``: :func:`cell_env`; ``job``: what the worker reads beside the
+    cell, :func:`harness.worker.main`)."""
     with tempfile.TemporaryDirectory(prefix="harness-cell-") as tmp:
         job_path, row_path, log_path = Path(tmp) / "job.json", Path(tmp) / "row.json", Path(tmp) / "log.txt"
-        job_path.write_text(json.dumps({"cell": cell.to_dict(), "draws_path": draws_path, "cores": cores,
-                                        "spawned_at": time.time()}))
+        job_path.write_text(json.dumps({"cell": cell.to_dict(), **job, "spawned_at": time.time()}))
         t0 = time.perf_counter()
         with open(log_path, "w") as log:
             proc = subprocess.Popen(
@@ -207,7 +209,7 @@ class Session:
 
     def __init__(self, out_dir, command: str = "", timeout_s: float | Callable[[Cell], float] = DEFAULT_TIMEOUT_S,
                  resume: bool = False, save_draws: bool = False, on_row: Callable[[dict], None] | None = None,
-                 warm_start: bool = False, max_memory_mb: float | None = None):
+                 warm_start: bool = False, max_memory_mb: float | None = None, host_reference: bool = True):
         self.out_dir = Path(out_dir)
         self.command = command
         self.timeout_s = timeout_s
@@ -216,6 +218,7 @@ class Session:
         self.on_row = on_row
         self.warm_start = warm_start
         self.max_memory_mb = max_memory_mb
+        self.host_reference = host_reference
         self.no_gpu: str | None = None
         self.rows: list[dict] = []
         self.run_id = uuid.uuid4().hex[:12]  # the bandwidth probe runs once per run (harness.roofline)
@@ -239,6 +242,8 @@ class Session:
             kwargs["warm_start"] = True
         if self.max_memory_mb is not None:
             kwargs["max_memory_mb"] = self.max_memory_mb
+        if not self.host_reference:
+            kwargs["host_reference"] = False
         if self.save_draws:
             name = f"{hashlib.sha1(cell.key().encode()).hexdigest()[:16]}-{uuid.uuid4().hex[:8]}.nc"
             kwargs["draws_path"] = str((self.out_dir / "draws" / name).resolve())
@@ -456,7 +461,8 @@ def run_cells(
         cells.sort(key=estimate, reverse=True)  # stable: equal estimates keep the suite's order
     executor = LocalExecutor(jobs)
     executor.check(cells)
-    session = Session(out_dir, command, timeout_s, resume, save_draws, on_row, warm_start, max_memory_mb)
+    session = Session(out_dir, command, timeout_s, resume, save_draws, on_row, warm_start, max_memory_mb,
+                      host_reference=recheck)
     try:
         todo = session.todo(cells)
         if jobs > 1:

@@ -106,9 +106,10 @@ def _host_ref(posterior, positions, seconds: float):
     return timing.floor_loop(*posterior.density_and_data("model"), fixed, seconds=seconds, copies=1)
 
 
-def _replay(loop, result, posterior, density: str, positions, work: float):
+def _replay(loop, result, posterior, density: str, positions, work: float, host_reference: bool = True):
     """The sampling loop replayed against the floor (:func:`harness.timing.replay_paired`), as often as
-    a share of the cell's own work allows (:func:`harness.timing.replay_budget_s`).
+    a share of the cell's own work allows (:func:`harness.timing.replay_budget_s`), with the host
+    reference between the replays unless ``host_reference`` is False (a run without a second pass).
 
     ``loop`` is the method's recorded sampling phase; a method that timed none through
     ``run_timed(..., phase="sample")`` (a plugin) keeps its one measured ``sample_s``,
@@ -121,7 +122,8 @@ def _replay(loop, result, posterior, density: str, positions, work: float):
     floor = timing.floor_loop(*posterior.density_and_data(density), positions, seconds=seconds)
     if loop is not None:
         work_s = result.compile_s + (result.init_s or 0.0) + result.warmup_s + first_s
-        return timing.replay_paired(loop._replace(work=work), floor, _host_ref(posterior, positions, seconds), work_s)
+        ref = _host_ref(posterior, positions, seconds) if host_reference else None
+        return timing.replay_paired(loop._replace(work=work), floor, ref, work_s)
     floor()
     f = floor() / floor.work
     return timing.Replay((first_s,), (f,), (first_s / work / f if work > 0 else float("nan"),))
@@ -210,7 +212,8 @@ def _all_diverged(method, result) -> str:
             f"proposal), a step too large where they started; try {fix}")
 
 
-def run_cell(cell: Cell, draws_path: str | None = None, spawned_at: float | None = None) -> dict:
+def run_cell(cell: Cell, draws_path: str | None = None, spawned_at: float | None = None,
+             host_reference: bool = True) -> dict:
     """Run one cell here and return its row (never raises; failures become the row's status).
 
     ``spawned_at``: the wall-clock time (``time.time()``) at which the runner started this process,
@@ -256,7 +259,7 @@ def run_cell(cell: Cell, draws_path: str | None = None, spawned_at: float | None
         work = 0.0 if method.uncounted_work else grads / result.parallel_devices
         batch = int(result.grad_batch or cell.num_chains)
         positions = _floor_positions(posterior, z, batch, cell.seed)
-        timed = _replay(loop, result, posterior, method.density, positions, work)
+        timed = _replay(loop, result, posterior, method.density, positions, work, host_reference)
         phases.lap("replay_s")
         sample_s = timed.seconds
         row.update(
@@ -369,7 +372,7 @@ def main(argv=None) -> int:
         row = skipped_row(cell, why)
     else:
         load_plugins()
-        row = run_cell(cell, job.get("draws_path"), job.get("spawned_at"))
+        row = run_cell(cell, job.get("draws_path"), job.get("spawned_at"), job.get("host_reference", True))
     from harness.store import _clean
 
     with open(argv[1], "w") as f:

@@ -65,7 +65,7 @@ def test_large_cells_run_alone_beyond_the_measured_jobs():
 
 def test_estimate_runs_alone_cells_after_the_shared_makespan(monkeypatch):
     costs = {"a": 10.0, "b": 10.0, "c": 4.0}
-    monkeypatch.setattr(suites, "estimate_cell_s", lambda c, timeout, model=None: costs[c.method])
+    monkeypatch.setattr(suites, "estimate_cell_s", lambda c, *args: costs[c.method])
     monkeypatch.setattr(suites, "costs", lambda: {})
     cells = [Cell("m", "d", 10, "a", cpus=1), Cell("m", "d", 10, "b", cpus=1),
              Cell("m", "d", runner.CO_RUN_MAX_N, "c", cpus=1)]
@@ -109,6 +109,8 @@ def test_phases_tile_the_cell(tmp_path):
     # the phases tile the worker's time; the process's wall adds only the exit and the runner's polling
     assert row["wall_s"] <= inside <= row["process_s"] + 0.01
     assert row["method_s"] > 0 and row["startup_s"] > 0.1  # a fresh interpreter importing JAX is never free
+    # no second pass in this run: no host reference timed (it is what the second pass reads)
+    assert row.get("ref_us_per_grad") is None and row["floor_us_per_grad"] > 0
 
 
 def test_second_pass_reruns_only_this_invocations_cells(tmp_path, monkeypatch):

@@ -100,10 +100,10 @@ def test_every_configuration_column_reaches_the_compare_label(monkeypatch):
 
 def test_derived_figures_one_row_and_a_frame_agree():
     row = {"min_ess_bulk": 400.0, "min_ess_tail": 300.0, "sample_s": 2.0, "grad_evals": 4000, "compile_s": 1.0,
-           "init_s": None, "warmup_s": 3.0}
+           "init_s": None, "warmup_s": 3.0, "grad_evals_warmup": 6000}
     one = derived.figures(row)
     assert one == {"ess_per_s": 200.0, "ess_tail_per_s": 150.0, "ess_per_grad": 0.1, "us_per_grad": 500.0, "ttfd_s": 4.0,
-                   "time_to_result_s": 6.0}
+                   "time_to_result_s": 6.0, "grads_to_result": 10000.0}
     many = derived.figures(pd.DataFrame([row, {**row, "no_grad_reason": "proxy", "grad_evals_full_equiv": 8000}]))
     assert list(many["ess_per_s"]) == [200.0, 200.0]
     assert many["us_per_grad"][0] == 500.0 and pd.isna(many["us_per_grad"][1]) and pd.isna(many["ess_per_grad"][1])
