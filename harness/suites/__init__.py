@@ -465,12 +465,9 @@ DEFAULT_JOBS = "all"
 
 def jobs(suite: dict, override: int | str | None = None) -> int:
     """Cells to run at once: ``override`` (``--jobs``), else the suite's ``jobs``, else :data:`DEFAULT_JOBS`;
-    ``"all"`` is every core this process may use. Refuses (UsageError) more jobs than cores."""
+    ``"all"`` is every core this process may use. The executor that runs them refuses more jobs than
+    cores (:class:`harness.runner.LocalExecutor`)."""
     from harness.environment import usable_cpus
 
     value = override if override is not None else suite.get("jobs", DEFAULT_JOBS)
-    cores = len(usable_cpus())
-    value = cores if value == "all" else value
-    if not 1 <= value <= cores:
-        raise UsageError(f"--jobs must be between 1 and the {cores} core(s) this process may use, got {value}")
-    return value
+    return len(usable_cpus()) if value == "all" else value
