@@ -52,6 +52,13 @@ def _compile_section(df: pd.DataFrame) -> list:
     return [table] if table.rows else [Text("No row splits its compile time (rows written before trace_s existed).")]
 
 
+def _chains_section(cells: pd.DataFrame, df: pd.DataFrame) -> list:
+    table, said = tables.chain_ways(cells, df)
+    if not table.rows:
+        return [Text("No cell ran its chains more than one way (the chains suite does: harness run --suite chains).")]
+    return [Bullets(said) if said else Text("No method had two usable ways to compare."), table]
+
+
 def _protocol_section(df: pd.DataFrame) -> list:
     table = tables.protocol_cost(df)
     return [table] if table.rows else [Text("No row records its phases (rows written before method_s existed).")]
@@ -172,6 +179,7 @@ def build(run_dir, out_dir=None, baseline: str = DEFAULT_BASELINE, traces: tuple
         Fold("Accuracy against time (MCMC and VI)", _accuracy_figures(cells, out), in_markdown=True),
         Fold("Noise: the replay spread", _noise_figure(df, out)),
         Fold("Where compile time goes", _compile_section(df)),
+        Fold("How to run chains", _chains_section(cells, df)),
         Fold("What the protocol costs", _protocol_section(df)),
         *([Fold("Published figures: NumPyro's covtype benchmark", covtype, in_markdown=True)]
           if (covtype := published.covtype(df)) else []),

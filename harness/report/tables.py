@@ -12,6 +12,7 @@ Flagged cells follow, unranked, with the reason; failed cells (no seed ok) come 
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -397,3 +398,65 @@ def protocol_cost(df: pd.DataFrame) -> Table:
                  "method: compile, init, warmup, sampling and checks; replay: the floor's copies, the replays and the "
                  "host reference; wall / work: the cell's wall after startup over compile + init + warmup + the "
                  "sampling loop's first run; co-running: other cells in flight beside it (harness run --jobs).")
+
+
+def _chain_way(cell) -> str:
+    """How a cell ran its chains: its ``chain_method`` option (NumPyro), else 'vectorized' (BlackJAX vmaps its chains)."""
+    try:
+        opts = json.loads(cell["options"]) if isinstance(cell.get("options"), str) else {}
+    except ValueError:
+        opts = {}
+    way = opts.get("chain_method", "vectorized")
+    devices = cell.get("xla_devices")
+    return f"{way} ({int(devices)} devices)" if way == "parallel" and devices is not None and np.isfinite(devices) else way
+
+
+def chain_ways(cells: pd.DataFrame, df: pd.DataFrame) -> tuple[Table, list[str]]:
+    """How to run chains: per target, N, device and chain count, each method's ways (vectorized,
+    parallel, sequential), by time to result, with ESS/s and the lockstep factor (the longest
+    trajectory of each iteration over the mean, :func:`harness.metrics.lockstep_factor`: what a
+    vectorized NUTS waits for). Within a method, each way's time over its fastest usable way's,
+    with the interval of :func:`harness.report.stats.ratio_interval`. Returns the table and one
+    sentence per (N, chains, method) with two ways or more: which way won, and by how much."""
+    if "options" not in cells or cells.empty:
+        return Table([], [], ""), []
+    lockstep = pd.Series(dtype=float)
+    if "x_lockstep_factor" in df:
+        keys = [c for c in schema.REPEAT_KEY if c in df and df[c].notna().any()]
+        ok = df[df["status"] == "ok"]
+        lockstep = ok.groupby(keys, dropna=False)["x_lockstep_factor"].median()
+        cells = cells.merge(lockstep.rename("lockstep").reset_index(), on=keys, how="left")
+    cells = cells.assign(way=[_chain_way(r) for _, r in cells.iterrows()])
+    group = ["model", "dataset", "n", "device", "num_chains"]
+    rows, said = [], []
+    for (model, dataset, n, device, chains), g in cells.groupby(group, dropna=False, sort=True):
+        if g["way"].nunique() < 2:
+            continue
+        for method, m in g.groupby("method", sort=True):
+            m = m.sort_values("time_to_result_s_med", kind="stable")
+            usable = m[m["usable"]]
+            best = usable.iloc[0] if len(usable) else None
+            for _, r in m.iterrows():
+                vs = "-"
+                if best is not None and r["usable"] and r["way"] != best["way"]:
+                    vs = _ratio(r, best, "time_to_result_s").text(noise_word=True)
+                elif best is not None and r["way"] == best["way"]:
+                    vs = "fastest" if len(usable) > 1 else "-"
+                rows.append([f"{model}/{dataset}", size_label(n), device, fmt(chains), method, r["way"],
+                             fmt(r["time_to_result_s_med"]), fmt(r["ess_per_s_med"]), fmt(r.get("lockstep")), vs,
+                             r["flag"] or "usable"])
+            if len(usable) > 1:
+                runner = usable.iloc[1]
+                ratio = _ratio(runner, best, "time_to_result_s")
+                verdict = (f"{ratio.text()} ahead of {runner['way']}" if ratio.decided()
+                           else f"within noise of {runner['way']} ({ratio.text()})")
+                said.append(f"{model}/{dataset} N = {size_label(n)}, {fmt(chains)} chains, {method} ({device}): "
+                            f"{best['way']} first, {verdict}.")
+    table = Table(["target", "N", "device", "chains", "method", "chains run", "time to result s", "ESS/s", "lockstep",
+                   "time / fastest way's", "flag"], rows,
+                  "Per target, N, device and chain count where chains ran more than one way: time to result (compile + "
+                  "init + warmup + sampling + checks) and ESS/s, medians over seeds; lockstep: the longest trajectory "
+                  "of each iteration over the mean (what vectorized chains wait for; 1 = no waiting); each way's time "
+                  "over its method's fastest usable way's [95 % interval: bootstrap over seeds, "
+                  f"+-{stats.PROCESS_NOISE:.0%} process noise for a one-seed side].")
+    return table, said
