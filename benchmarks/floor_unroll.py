@@ -50,7 +50,7 @@ def loop_fn(density_of, inner: int, unroll: int):
     return loop
 
 
-def time_variant(density_of, data, z, inner: int, unroll: int, repeats: int, seconds: float = 0.2):
+def measure_variant(density_of, data, z, inner: int, unroll: int, repeats: int, seconds: float = 0.2):
     """Median and spread of microseconds per gradient per point of one compiled variant."""
     import jax
     import jax.numpy as jnp
@@ -88,7 +88,7 @@ def probe(n: int, inners: list[int], repeats: int) -> list[dict]:
     z = jax.device_put(post.initial_positions(jax.random.key(0), 4).astype(np.float32))
     density_of, data = post.density_and_data("target")
     variants = [(k, u) for k in inners for u in sorted({1, k})]
-    return [{"n": n, **time_variant(density_of, data, z, k, u, repeats)} for k, u in variants]
+    return [{"n": n, **measure_variant(density_of, data, z, k, u, repeats)} for k, u in variants]
 
 
 def main(argv=None) -> int:

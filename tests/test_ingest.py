@@ -19,9 +19,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def bench_json(tmp_path_factory) -> Path:
     """JSON written by an actual pytest-benchmark run of the ESS benchmark of tests/perf."""
     out = tmp_path_factory.mktemp("bench") / "bench.json"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    # one process (-n 0): pytest-benchmark times nothing while xdist spreads tests over workers
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/perf/test_ess.py",
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", "tests/perf/test_ess.py",
          f"--benchmark-json={out}"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )
