@@ -59,8 +59,10 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import UsageError, recheck, timing
+from harness import UsageError, recheck
 from harness.cell import PRECISIONS, Cell, load_plugins, validate
+from harness.environment import usable_cpus
+from harness.runner import co_runs
 
 DEVICES = ("cpu", "gpu")
 COSTS_FILE = "_costs.toml"
@@ -406,8 +408,9 @@ def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | No
     NUTS method's steps per iteration the model's ``nuts_steps`` where one is given
     (a number, or measured [N, steps] points).
     """
+    from harness import methods, timing
+
     model = model or costs()
-    from harness import methods
 
     try:
         method = methods.get(cell.method)
@@ -445,8 +448,6 @@ def estimate_s(suite: dict, cells: list[Cell], default_timeout_s: float, jobs: i
     """Estimated wall seconds of running ``cells`` of ``suite``, ``jobs`` at a time as the runner schedules
     them (:func:`harness.runner.run_cells`): the longest first, each to the first free slot, a cell that
     does not :func:`harness.runner.co_runs` alone."""
-    from harness.runner import co_runs
-
     model = costs()
     slots, alone = [0.0] * jobs, 0.0
     priced = [estimate_cell_s(c, timeout_for(suite, c, default_timeout_s), model, suite.get("recheck", True))
@@ -467,7 +468,5 @@ def jobs(suite: dict, override: int | str | None = None) -> int:
     """Cells to run at once: ``override`` (``--jobs``), else the suite's ``jobs``, else :data:`DEFAULT_JOBS`;
     ``"all"`` is every core this process may use. The executor that runs them refuses more jobs than
     cores (:class:`harness.runner.LocalExecutor`)."""
-    from harness.environment import usable_cpus
-
     value = override if override is not None else suite.get("jobs", DEFAULT_JOBS)
     return len(usable_cpus()) if value == "all" else value
