@@ -90,7 +90,8 @@ def test_importing_every_light_module_leaves_jax_out():
 
 
 def test_the_walk_sees_planted_imports_at_module_level_and_in_nested_functions():
-    planted = "import jax.numpy\nfrom ..methods import base\ndef f():\n    def g():\n        from harness import targets\n"
+    planted = ("import jax.numpy\nfrom ..methods import base\n"
+               "def f():\n    def g():\n        from harness import targets\n")
     found = imports(MODULES["harness.report.tables"], planted)
     assert found == [(None, "jax.numpy"), (None, "harness.methods.base"), ("f.g", "harness.targets")]
     assert all(boundary.is_heavy(name) for _, name in found)
