@@ -1,7 +1,7 @@
 """Reading and checking a suite file: its keys, their types, and the names it uses.
 
-:func:`load` reads a shipped suite (by name) or a user's (a path to a ``.toml`` file) and
-:func:`check`\ s it: every malformed key is a :class:`harness.UsageError` naming it. With
+:func:`load` reads a shipped suite (by name) or a user's (a path to a ``.toml`` file) and checks
+it (:func:`check`): every malformed key is a :class:`harness.UsageError` naming it. With
 ``resolve`` (the default) the method selectors are expanded and every model, dataset, method
 and option name is checked against the registries (a crossing onto the heavy side,
 :mod:`harness.boundary`); without it only the file's shape is checked, which imports no JAX.
