@@ -15,8 +15,8 @@ skipped (shown as "n/a"), never as a failure:
 - a size not listed for that target in SIZES_BY_TARGET (a fixed-size dataset at
   another N, or a size kept out of the suite to bound its run time).
 
-Heavy imports (jax, harness) happen inside functions: asv imports this module
-in every benchmark process, including the ones it is about to skip.
+Heavy imports (jax, the harness's methods and targets) happen inside functions: asv
+imports this module in every benchmark process, including the ones it is about to skip.
 """
 
 from __future__ import annotations
@@ -25,37 +25,37 @@ import json
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
 #: The matrix, in the suites' language: harness/suites/asv.toml (also runnable as `harness run --suite asv`).
-#: Read with tomllib at import (asv imports this module in every benchmark process: no harness import here).
-MATRIX_FILE = Path(__file__).resolve().parents[1] / "harness" / "suites" / "asv.toml"
-#: N of the fixed-size datasets the matrix names (a suite entry without sizes runs a dataset at its own N;
-#: tests/test_asv.py checks these against the targets).
+MATRIX_FILE = ROOT / "harness" / "suites" / "asv.toml"
+#: This checkout's suites parser and its shipped methods as data, both loaded by their paths (asv runs
+#: this module against the harness of the commit under test, and imports it in every benchmark
+#: process: a suite's shape is checked and its selectors ("family:mcmc", "-numpyro_sa") expanded
+#: without importing JAX or any sampler).
+SPEC_FILE = ROOT / "harness" / "suites" / "spec.py"
+CATALOG_FILE = ROOT / "harness" / "methods" / "catalog.py"
+#: N of the fixed-size datasets the matrix names (a suite entry without sizes runs a dataset at its own N).
+#: Only the target registry knows it, and that imports JAX; tests/test_asv.py checks these against it.
 FIXED_N = {"sparse_logistic/breast_cancer": 569}
 
 
-#: The shipped methods as data (harness/methods/catalog.py, pure Python), loaded by its path: the
-#: matrix's selectors ("family:mcmc", "-numpyro_sa") expand without importing any sampler.
-CATALOG_FILE = Path(__file__).resolve().parents[1] / "harness" / "methods" / "catalog.py"
-
-
-def _catalog():
+def _by_path(path: Path):
+    """The module in the file ``path``, loaded under a private name (not as part of the harness imported)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("_harness_method_catalog", CATALOG_FILE)
+    spec = importlib.util.spec_from_file_location(f"_benchmarks_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 def _matrix() -> tuple[list[str], dict[str, list[int]], dict]:
-    with open(MATRIX_FILE, "rb") as f:
-        suite = tomllib.load(f)
+    suite = _by_path(SPEC_FILE).load(str(MATRIX_FILE), resolve=False)
     sizes = {f"{d['model']}/{d['dataset']}": d.get("sizes") or [FIXED_N[f"{d['model']}/{d['dataset']}"]]
              for d in suite["data"]}
-    catalog = _catalog()
+    catalog = _by_path(CATALOG_FILE)
     return catalog.select(suite["methods"], catalog.CATALOG), sizes, suite
 
 

@@ -17,7 +17,13 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from harness import StoreError, UsageError
+from harness import StoreError, UsageError, ingest, report, runner, store, suites
+from harness import mcmc_vs_vi as mv
+from harness.cell import load_plugins
+from harness.dask_executor import check_address, run_cells_dask
+from harness.progress import Progress
+from harness.report import compare
+from harness.table import format_table
 
 DEFAULT_RESULTS = Path("results") / "runs"
 
@@ -196,8 +202,6 @@ def _check_run_flags(args) -> None:
     except ValueError as e:
         raise UsageError(f"--xla-flags {args.xla_flags!r}: cannot split it into flags: {e}") from None
     if args.scheduler:
-        from harness.dask_executor import check_address
-
         check_address(args.scheduler)
     if args.out:
         out = Path(args.out)
@@ -216,10 +220,6 @@ def _writable_dir(out: Path) -> None:
 
 
 def cmd_run(args) -> int:
-    from harness import runner, store, suites
-    from harness.progress import Progress
-    from harness.table import format_table
-
     if args.resume and not args.out:
         raise UsageError("--resume needs --out DIR (the run directory to resume)")
     if args.jobs is not None and args.scheduler:
@@ -277,8 +277,6 @@ def cmd_run(args) -> int:
                   progress=progress)
     try:
         if args.scheduler:
-            from harness.dask_executor import run_cells_dask
-
             run_cells_dask(todo, out, args.scheduler, **kwargs)
         else:
             runner.run_cells(todo, out, recheck=not args.no_recheck and suite.get("recheck", True), jobs=jobs,
@@ -298,7 +296,7 @@ def add_list(sub) -> None:
 
 
 def cmd_list(args) -> int:
-    from harness import methods, suites, targets
+    from harness import methods, targets
 
     if args.what in (None, "models"):
         print("models:")
@@ -343,8 +341,7 @@ def add_report(sub) -> None:
 
 def _known_methods(run_dir) -> list[str]:
     """Method names ``report`` takes: the registry's and those of the run's rows (a plugin's)."""
-    from harness import methods, store
-    from harness.cell import load_plugins
+    from harness import methods
 
     load_plugins()
     in_rows = [r["method"] for r in store.read_rows(run_dir) if isinstance(r.get("method"), str)]
@@ -352,8 +349,6 @@ def _known_methods(run_dir) -> list[str]:
 
 
 def cmd_report(args) -> int:
-    from harness import report
-
     known = _known_methods(args.run_dir)
     if args.baseline not in known:
         raise UsageError(f"--baseline {args.baseline!r}: unknown method; valid: {', '.join(known)}")
@@ -387,8 +382,6 @@ def add_compare(sub) -> None:
 
 
 def cmd_compare(args) -> int:
-    from harness.report import compare
-
     table = compare.compare(args.base, args.new, metric=args.metric,
                             threshold=None if args.noise is None else args.noise / 100,
                             allow_machines=args.allow_machines)
@@ -533,8 +526,6 @@ def add_ingest(sub) -> None:
 
 
 def cmd_ingest(args) -> int:
-    from harness import ingest, store
-
     command = "harness " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     rows = ingest.ingest(args.json, args.out, command=command)
     print(f"{len(rows)} row(s) from {args.json} -> {store.rows_path(args.out)}")
@@ -542,8 +533,6 @@ def cmd_ingest(args) -> int:
 
 
 def add_mcmc_vs_vi(sub) -> None:
-    from harness import mcmc_vs_vi as mv  # light: numpy only (harness.targets would import JAX)
-
     d = mv.ReferenceSettings()
     p = sub.add_parser("mcmc-vs-vi", help="MCMC or VI for my model at my size? timing, accuracy against a "
                                            "computed reference, and a recommendation per size",
@@ -584,8 +573,6 @@ def add_mcmc_vs_vi(sub) -> None:
 
 
 def cmd_mcmc_vs_vi(args) -> int:
-    from harness import mcmc_vs_vi as mv
-
     methods = _split(args.methods) or list(mv.DEFAULT_METHODS)
     out = Path(args.out) if args.out else DEFAULT_RESULTS / _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     ref = mv.ReferenceSettings(chains=args.ref_chains, warmup=args.ref_warmup, samples=args.ref_samples,

@@ -21,12 +21,14 @@ directory's path: on several machines that path must be a shared file system.
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Callable, Iterable
 from urllib.parse import urlsplit
 
 from harness import UsageError
 from harness.cell import Cell
+from harness.environment import usable_cpus
 from harness.runner import DEFAULT_TIMEOUT_S, Session, failure_row, run_one
 
 GPU_RESOURCE = "GPU"
@@ -36,10 +38,6 @@ NO_GPU_WORKER = f"no Dask worker declares a {GPU_RESOURCE} resource (start one w
 
 def _host_cores() -> tuple[str, list[int]]:
     """Run on a worker: its host's name and the cores its process may use."""
-    import socket
-
-    from harness.environment import usable_cpus
-
     return socket.gethostname(), usable_cpus()
 
 

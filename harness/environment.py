@@ -64,6 +64,17 @@ def git_commit() -> str:
         return "unknown"
 
 
+#: The environment variable naming the run a cell's process belongs to (set by
+#: :func:`harness.runner.cell_env`; read by :mod:`harness.roofline` for its once-per-run probe).
+RUN_ENV = "HARNESS_RUN_ID"
+
+
+def peak_rss_mb(usage) -> float:
+    """``ru_maxrss`` of a ``resource.getrusage`` result in MiB (Linux reports KiB, macOS bytes)."""
+    scale = 1.0 / 2**20 if sys.platform == "darwin" else 1.0 / 2**10
+    return usage.ru_maxrss * scale
+
+
 def usable_cpus() -> list[int]:
     """The cores this process may run on, ascending (``os.sched_getaffinity``)."""
     return sorted(os.sched_getaffinity(0))

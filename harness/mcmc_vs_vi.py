@@ -32,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import UsageError
+from harness import UsageError, report, runner, store
+from harness.cell import Cell, validate
 
 DEFAULT_METHODS = ("numpyro_nuts", "svi_autonormal", "svi_automvn")
 DEFAULT_TARGET_ESS = 400.0
@@ -155,7 +156,6 @@ def cells(p: Plan, *, seeds: list[int], chains: int, warmup: int, samples: int, 
     ``target_ess`` in chunks of ``samples`` draws; the others (VI: ``samples`` draws from the fitted
     guide) keep a fixed budget."""
     from harness import methods as registry
-    from harness.cell import Cell, validate
 
     out = []
     for n in p.sizes:
@@ -321,7 +321,7 @@ def lppd(model, data: dict, draws: dict, max_draws: int = PREDICTIVE_DRAWS) -> f
 
 def predictive(p: Plan, rows, out_dir) -> list[float]:
     """:func:`lppd` of each ok row with saved draws (NaN for the others), in row order."""
-    from harness import draws
+    from harness import draws  # ArviZ (a second at import): only when draws are read
 
     out = []
     for _, r in rows.iterrows():
@@ -398,8 +398,6 @@ def run(model_file, data_path, sizes: list[int], out_dir, *, methods: list[str] 
     """The whole command: check, reference per size, cells, recommendation and report.
 
     Returns the recommendation lines and the path of ``report.md``. ``say`` prints progress lines."""
-    from harness import runner, store
-
     p = plan(model_file, data_path, sizes, methods)
     todo = cells(p, seeds=list(seeds), chains=chains, warmup=warmup, samples=samples, target_ess=target_ess,
                  options=options)
@@ -425,8 +423,6 @@ def run(model_file, data_path, sizes: list[int], out_dir, *, methods: list[str] 
     lines = [recommend(rows, n, refs[n], target_ess, baseline) for n in p.sizes]
     full = None
     if full_report:
-        from harness import report
-
         full = str(report.build(out_dir, out_dir / "report").with_suffix(".md"))
     path = write_report(out_dir, lines, refs, rows, p, full)
     return lines, path

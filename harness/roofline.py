@@ -39,12 +39,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness.environment import cpu_affinity
+from harness.environment import RUN_ENV, cpu_affinity
 
 PROBE_BYTES = {"cpu": 512 * 2**20, "gpu": 2 * 2**30}
 REPEATS = 10
 CACHE_ENV = "HARNESS_CACHE_DIR"
-RUN_ENV = "HARNESS_RUN_ID"
 
 
 class Bandwidth(NamedTuple):

@@ -43,7 +43,7 @@ from typing import Callable, Iterable
 
 from harness import UsageError, environment, store
 from harness.cell import Cell, base_row
-from harness.worker import peak_rss_mb
+from harness.environment import RUN_ENV, peak_rss_mb
 
 DEFAULT_TIMEOUT_S = 1800.0
 POLL_S = 0.05
@@ -59,13 +59,11 @@ BASE_XLA_FLAGS = ("--xla_cpu_multi_thread_eigen=false",)
 def cell_env(cell: Cell, run_id: str | None = None, cache_dir: str | None = None) -> dict:
     """The child's environment: device platform, no compilation cache, :data:`BASE_XLA_FLAGS` and
     then the cell's XLA flags only (nothing inherited); ``run_id`` (the run's, for its
-    once-per-run bandwidth probe: :data:`harness.roofline.RUN_ENV`) when given. ``cache_dir``: JAX's
+    once-per-run bandwidth probe: :data:`harness.environment.RUN_ENV`) when given. ``cache_dir``: JAX's
     persistent compilation cache on, in that directory, for every program however small or quick to
     compile (a warm start, :func:`run_one`); never for a measured cell."""
     env = dict(os.environ)
     if run_id:
-        from harness.roofline import RUN_ENV
-
         env[RUN_ENV] = run_id
     env["JAX_PLATFORMS"] = "cuda" if cell.device == "gpu" else "cpu"
     env["JAX_ENABLE_COMPILATION_CACHE"] = "false"

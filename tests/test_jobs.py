@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness import UsageError, cli, recheck, runner, schema, store, suites
+from harness.suites import cost_model
 from harness.cell import Cell, validate
 from harness.environment import usable_cpus
 
@@ -65,8 +66,8 @@ def test_large_cells_run_alone_beyond_the_measured_jobs():
 
 def test_estimate_runs_alone_cells_after_the_shared_makespan(monkeypatch):
     costs = {"a": 10.0, "b": 10.0, "c": 4.0}
-    monkeypatch.setattr(suites, "estimate_cell_s", lambda c, *args: costs[c.method])
-    monkeypatch.setattr(suites, "costs", lambda: {})
+    monkeypatch.setattr(cost_model, "estimate_cell_s", lambda c, *args: costs[c.method])
+    monkeypatch.setattr(cost_model, "costs", lambda: {})
     cells = [Cell("m", "d", 10, "a", cpus=1), Cell("m", "d", 10, "b", cpus=1),
              Cell("m", "d", runner.CO_RUN_MAX_N, "c", cpus=1)]
     assert suites.estimate_s({}, cells, 60.0, jobs=1) == 24.0

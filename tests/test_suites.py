@@ -4,6 +4,9 @@ well-formed; CLI flags narrow or override; per-method settings; the duration est
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -199,6 +202,42 @@ timeout_s = 1200
                         (100000, "handrolled_hmc"): 100, (100000, "numpyro_nuts"): 1200}
 
 
+def test_timeouts_and_cell_settings_follow_one_precedence(tmp_path):
+    """settings.<method> over the data entry over the top level, for timeout_s as for num_warmup."""
+    path = tmp_path / "s.toml"
+    path.write_text("""
+methods = ["handrolled_hmc", "numpyro_nuts"]
+num_warmup = 10
+timeout_s = 10
+[[data]]
+model = "sparse_logistic"
+dataset = "synthetic"
+sizes = [1000]
+num_warmup = 20
+timeout_s = 20
+[[data]]
+model = "sparse_logistic"
+dataset = "synthetic"
+sizes = [2000]
+[settings.numpyro_nuts]
+num_warmup = 30
+timeout_s = 30
+""")
+    suite = suites.load(str(path))
+    got = {(c.n, c.method): (c.num_warmup, suites.timeout_for(suite, c, 1800)) for c in suites.expand(suite)}
+    assert got == {(1000, "handrolled_hmc"): (20, 20), (1000, "numpyro_nuts"): (30, 30),
+                   (2000, "handrolled_hmc"): (10, 10), (2000, "numpyro_nuts"): (30, 30)}
+
+
+def test_a_suites_shape_is_checked_without_jax():
+    """resolve=False reads and checks a file with the registries untouched (benchmarks/common.py does)."""
+    code = ("import sys; from harness.suites import spec; s = spec.load('asv', resolve=False); "
+            "print(s['methods'][-1], 'jax' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(suites.__file__).parents[2])
+    assert out.stdout.split() == ["-numpyro_barkermh", "False"]
+
+
 def test_data_entry_precisions_and_cli_override(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text("""
@@ -345,7 +384,6 @@ def test_shipped_suites_expand_to_the_golden_cells():
     typed options, the schema and the Cell/worker split changed none): same keys, so --resume and
     compare pair old rows with new ones. Regenerate: python tests/fixtures/make_suite_cells.py."""
     import importlib.util
-    from pathlib import Path
 
     spec = importlib.util.spec_from_file_location("make_suite_cells", Path(__file__).parent / "fixtures" / "make_suite_cells.py")
     module = importlib.util.module_from_spec(spec)

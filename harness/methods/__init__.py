@@ -10,34 +10,14 @@ from __future__ import annotations
 
 import importlib
 
-from harness import UsageError
 from harness.methods.base import Method, RunConfig, RunResult
 from harness.methods.catalog import CATALOG, select
+from harness.registry import Registry
 
-_REGISTRY: dict[str, Method] = {}
-
-
-def register(method: Method) -> Method:
-    if method.name in _REGISTRY:
-        raise ValueError(f"method {method.name!r} is already registered")
-    _REGISTRY[method.name] = method
-    return method
-
-
-def names() -> list[str]:
-    return sorted(_REGISTRY)
-
-
-def registered() -> list[Method]:
-    """Every registered method, in registration order (the catalog's, then plugins')."""
-    return list(_REGISTRY.values())
-
-
-def get(name: str) -> Method:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise UsageError(f"unknown method {name!r}; valid: {', '.join(names())}") from None
+REGISTRY: Registry[Method] = Registry("method")
+register, get, names = REGISTRY.register, REGISTRY.get, REGISTRY.names
+#: every registered method, in registration order (the catalog's, then plugins')
+registered = REGISTRY.values
 
 
 def _from_catalog() -> None:
@@ -52,4 +32,4 @@ def _from_catalog() -> None:
 
 _from_catalog()
 
-__all__ = ["Method", "RunConfig", "RunResult", "get", "names", "register", "registered", "select"]
+__all__ = ["REGISTRY", "Method", "RunConfig", "RunResult", "get", "names", "register", "registered", "select"]

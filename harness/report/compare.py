@@ -69,7 +69,7 @@ import numpy as np
 import pandas as pd
 
 from harness import UsageError, schema, store
-from harness.report import frame, stats
+from harness.report import frame, stats, tables
 from harness.report.render import Table, Text, to_markdown
 from harness.report.tables import fmt, size_label
 
@@ -344,8 +344,6 @@ def as_table(table: pd.DataFrame) -> Table:
 
 def _rankings(path) -> dict:
     """(model, dataset, N) -> (ranked cells in order as (label, tier), pairs marked 'within noise')."""
-    from harness.report import tables
-
     out = {}
     for key, g in frame.aggregate(frame.load(path)).groupby(tables.GROUP, dropna=False, sort=True):
         order = tables.ranked(g).reset_index(drop=True)

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness import UsageError, derived, schema, store
+from harness import UsageError, derived, environment, schema, store
 from harness.report import stats
 
 #: Configuration columns: rows equal on these (seed aside) are repeats of one cell.
@@ -162,8 +162,6 @@ def machines(df: pd.DataFrame) -> list[str]:
     ``accelerator`` column names no accelerator: it takes the GPU device kinds that the rows of this run
     on the same host (CPU, cores, hostname, JAX) ran on, so that a GPU host's CPU and GPU cells share one
     machine, as they do in newer rows."""
-    from harness import environment
-
     rows = df.to_dict("records")
     host = [tuple(str(r.get(c)) for c in HOST) for r in rows]
     gpus: dict = {}

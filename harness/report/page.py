@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.report import crossovers, figures, frame, published, stats, tables
+from harness.report import traces as tr
 from harness.report.baseline import DEFAULT_BASELINE
 from harness.report.render import Bullets, Code, Fold, Heading, Image, Table, Text, to_html, to_markdown
 
@@ -97,8 +98,6 @@ def _diagnostics(df: pd.DataFrame, out: Path, traces: tuple) -> list:
         chosen = pd.concat([chosen, df[df["method"].isin(want) & diagnosable]]).drop_duplicates(subset=["_row"])
     if chosen.empty:
         return blocks + [Text("No flagged cell (and none requested): nothing to diagnose.")]
-    from harness.report import traces as tr
-
     missing = []
     keys = frame.config_columns(chosen)
     for _, g in chosen.groupby(keys, dropna=False, sort=False):

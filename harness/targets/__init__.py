@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-from harness import UsageError
+from harness.registry import Registry
 from harness.targets.base import ANY_N, Layout, Param, Posterior, Reference, Target
 from harness.targets import covtype, eight_schools, funnel, gaussian, linear_regression, logistic, posteriordb
 from harness.targets import sparse_logistic, stochastic_volatility, user
 
-_REGISTRY: dict[str, Target] = {}
-
-
-def register(target: Target) -> Target:
-    if target.name in _REGISTRY:
-        raise ValueError(f"target {target.name!r} is already registered")
-    _REGISTRY[target.name] = target
-    return target
-
-
-def names() -> list[str]:
-    return sorted(_REGISTRY)
+REGISTRY: Registry[Target] = Registry("target", asked_as="model")
+register, names = REGISTRY.register, REGISTRY.names
 
 
 def get(name: str) -> Target:
     """A registered target, or a user's model file named ``file:<path>`` (see harness.targets.user)."""
     if name.startswith(user.PREFIX):
         return user.load(name)
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise UsageError(f"unknown model {name!r}; valid: {', '.join(names())}") from None
+    return REGISTRY.get(name)
 
 
 register(sparse_logistic.TARGET)
@@ -44,4 +31,4 @@ register(stochastic_volatility.TARGET)
 for _t in posteriordb.TARGETS:
     register(_t)
 
-__all__ = ["ANY_N", "Layout", "Param", "Posterior", "Reference", "Target", "get", "names", "register"]
+__all__ = ["ANY_N", "REGISTRY", "Layout", "Param", "Posterior", "Reference", "Target", "get", "names", "register"]

@@ -43,7 +43,7 @@ def test_a_suite_with_a_bad_selector_is_a_usage_error(tmp_path):
 
 def test_a_method_added_to_the_registry_joins_the_asv_and_perf_matrices(monkeypatch):
     new = dataclasses.replace(methods.get("numpyro_nuts"), name="new_mcmc")
-    monkeypatch.setitem(methods._REGISTRY, "new_mcmc", new)
+    monkeypatch.setitem(methods.REGISTRY.entries, "new_mcmc", new)
     for name in ("asv", "perf"):
         chosen = suites.load(name)["methods"]
         assert chosen[-1] == "new_mcmc" and "numpyro_sa" not in chosen, name

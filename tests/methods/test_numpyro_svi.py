@@ -105,7 +105,7 @@ def test_the_rule_does_not_fire_early_at_large_n():
 
 
 def test_autodelta_row_reports_a_point_and_no_ess(monkeypatch):
-    monkeypatch.setitem(targets._REGISTRY, GAUSSIAN_2D.name, GAUSSIAN_2D)
+    monkeypatch.setitem(targets.REGISTRY.entries, GAUSSIAN_2D.name, GAUSSIAN_2D)
     c = cell.validate(cell.Cell(GAUSSIAN_2D.name, "analytic", None, "svi_autodelta", dict(FAST),
                                 num_chains=2, num_warmup=0, num_samples=50))
     row = worker.run_cell(c)
