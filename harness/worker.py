@@ -34,6 +34,7 @@ import resource
 import sys
 import time
 import traceback
+from typing import Any
 
 import numpy as np
 
@@ -111,9 +112,8 @@ def _replay(loop, result, posterior, density: str, positions, work: float, host_
     a share of the cell's own work allows (:func:`harness.timing.replay_budget_s`), with the host
     reference between the replays unless ``host_reference`` is False (a run without a second pass).
 
-    ``loop`` is the method's recorded sampling phase; a method that timed none through
-    ``run_timed(..., phase="sample")`` (a plugin) keeps its one measured ``sample_s``,
-    paired with one floor run after it.
+    ``loop`` is the method's sampling loop (``RunResult.loop``); a method that returns none
+    (a plugin) keeps its one measured ``sample_s``, paired with one floor run after it.
     """
     from harness import timing
 
@@ -218,6 +218,13 @@ def run_cell(cell: Cell, draws_path: str | None = None, spawned_at: float | None
 
     ``spawned_at``: the wall-clock time (``time.time()``) at which the runner started this process,
     so ``startup_s`` counts the interpreter's start and the imports too."""
+    return measure(cell, draws_path, spawned_at, host_reference)[0]
+
+
+def measure(cell: Cell, draws_path: str | None = None, spawned_at: float | None = None,
+            host_reference: bool = True) -> tuple[dict, Any]:
+    """:func:`run_cell`'s row and the sampling loop it replayed (``RunResult.loop``; None when the method
+    returned none or the cell failed before it ran): the asv probe reads the compiled loop's memory estimate."""
     phases = Phases()
     import jax
 
@@ -225,12 +232,12 @@ def run_cell(cell: Cell, draws_path: str | None = None, spawned_at: float | None
         jax.config.update("jax_enable_x64", True)
     why = device_unavailable(cell.device)
     if why:
-        return skipped_row(cell, why)
+        return skipped_row(cell, why), None
 
     from harness import derived, environment, methods, metrics, timing
     from harness.methods.to_target import ToTarget
 
-    row = base_row(cell)
+    row, loop = base_row(cell), None
     t0 = time.perf_counter()
     phases.lap("startup_s")
     try:
@@ -239,12 +246,11 @@ def run_cell(cell: Cell, draws_path: str | None = None, spawned_at: float | None
         target = None if cell.target_ess is None else ToTarget(cell.target_ess, cell.max_draws)
         config = methods.RunConfig(cell.num_chains, cell.num_warmup, cell.num_samples, cell.options, target)
         phases.lap("data_s")
-        with timing.recording_runs() as runs, timing.compile_phases() as compiles:
+        with timing.compile_phases() as compiles:
             result = method.run(posterior, config, jax.random.key(cell.seed))
         phases.lap("method_s")
-        loop = timing.sampling_call(runs)
+        loop = result.loop
         row.update(compiles, hlo_ops=timing.hlo_ops(loop.compiled) if loop is not None else None)
-        del runs  # only the sampling loop's arguments stay alive
         row["peak_device_mb"] = _device_peak_mb(jax)
         z = posterior.layout.unconstrain(result.draws)  # (chain, draw, dim); chains as run (ChEES: its ensemble)
         finite = bool(np.all(np.isfinite(z)))
@@ -330,7 +336,7 @@ def run_cell(cell: Cell, draws_path: str | None = None, spawned_at: float | None
     if spawned_at is not None:  # the interpreter's start and the imports before this function ran
         phases.seconds["startup_s"] += max(0.0, phases.began - spawned_at)
     row.update(phases.seconds)
-    return row
+    return row, loop
 
 
 def _is_scalar(v) -> bool:
