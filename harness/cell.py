@@ -75,18 +75,19 @@ class Cell:
         return f"{self.model}/{size}/{self.method}/{self.device}/c{self.num_chains}/s{self.seed}{extra}"
 
     def ref_group(self, batch: int) -> str:
-        """Cells that time the same host reference (:func:`_host_ref`): the floor group less the density."""
-        group = json.loads(self.floor_group(batch))
-        del group["density"]
-        return json.dumps(group, sort_keys=True)
+        """Cells that time the same host reference (``harness.worker._host_ref``): the floor group less the density."""
+        return json.dumps(self._host_group(batch), sort_keys=True)
 
-    def floor_group(self, batch: int) -> str:
+    def floor_group(self, batch: int, density: str | None = None) -> str:
         """Cells that share a gradient floor: same posterior, device, precision, XLA setup, batch,
-        and the same program differentiated (``Method.density``: the target's flat density or
-        NumPyro's potential of the model)."""
+        and the same program differentiated (``density``, the method's ``Method.density``: the target's
+        flat density or NumPyro's potential of the model; None: looked up, :func:`floor_density`)."""
+        density = floor_density(self.method) if density is None else density
+        return json.dumps({**self._host_group(batch), "density": density}, sort_keys=True)
+
+    def _host_group(self, batch: int) -> dict:
         keep = ("model", "dataset", "n", "data_seed", "device", "precision", "xla_devices", "xla_flags", "cpus")
-        return json.dumps({**{k: getattr(self, k) for k in keep}, "batch": batch, "density": floor_density(self.method)},
-                          sort_keys=True)
+        return {**{k: getattr(self, k) for k in keep}, "batch": batch}
 
 
 def pin(cpus: int | None, cores: list[int] | None = None) -> None:
@@ -181,10 +182,11 @@ def _run_to_target(cell: Cell, method) -> dict:
 
 def base_row(cell: Cell, registry: bool = True) -> dict:
     """The columns every row has, failures included: the configuration, its key, and what the
-    method registry says of the method (family, library, whether it subsamples), so that no
-    reader has to guess them from the method's name. ``registry=False``: not the latter (a
-    process whose device is missing must not import the methods: BlackJAX computes at import;
-    readers then look the method up themselves, :mod:`harness.report.frame`)."""
+    method registry says of the method (:func:`method_columns`), so that no reader has to guess
+    them from the method's name. ``registry=False``: not the latter (a process whose device is
+    missing must not import the methods: BlackJAX computes at import; readers then look the
+    method up themselves, :mod:`harness.report.frame`; the worker adds them from the method it
+    resolved)."""
     row = cell.to_dict()
     row["options"] = json.dumps(cell.options, sort_keys=True)
     row["cell_key"] = cell.key()
@@ -193,8 +195,12 @@ def base_row(cell: Cell, registry: bool = True) -> dict:
     from harness import methods
 
     try:
-        m = methods.get(cell.method)
-        row.update(family=m.family, library=m.library or None, subsamples=m.subsamples)
+        row.update(method_columns(methods.get(cell.method)))
     except UsageError:  # a method no registry here knows (the row is a failure row)
         pass
     return row
+
+
+def method_columns(method) -> dict:
+    """What the registry says of a method, as row columns: family, library, whether it subsamples."""
+    return {"family": method.family, "library": method.library or None, "subsamples": method.subsamples}

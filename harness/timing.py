@@ -86,19 +86,11 @@ def hlo_ops(compiled) -> int | None:
     return sum(" = " in line for line in text.splitlines()) if text else None
 
 
-def run_timed(compiled: Callable, *args, phase: str = "") -> tuple[Any, float]:
-    """Call an already compiled function and block on its result; returns (out, seconds).
-
-    ``phase`` names what the call is (``"sample"``: the sampling loop whose seconds are
-    the run's ``sample_s``), so that a recorder (:func:`recording_runs`) can find it and
-    replay it (:func:`replay_paired`).
-    """
+def run_timed(compiled: Callable, *args) -> tuple[Any, float]:
+    """Call an already compiled function and block on its result; returns (out, seconds)."""
     t0 = time.perf_counter()
     out = jax.block_until_ready(compiled(*args))
-    seconds = time.perf_counter() - t0
-    for runs in _RECORDERS:
-        runs.append(TimedCall(compiled, args, seconds, phase=phase))
-    return out, seconds
+    return out, time.perf_counter() - t0
 
 
 def _floor_loop_fn(log_density_of: Callable) -> Callable:
@@ -131,70 +123,35 @@ class TimedCall(NamedTuple):
     """A compiled function, the arguments it was (or is to be) called with, and seconds / work.
 
     ``seconds`` is what one blocked call took when recorded; ``work`` is the
-    number of units (e.g. gradient evaluations) one call performs, when known;
-    ``phase`` what :func:`run_timed` was told the call is (e.g. ``"sample"``).
+    number of units (e.g. gradient evaluations) one call performs, when known.
+    A method's result carries its sampling loop as one (``RunResult.loop``), which the
+    cell replays (:func:`replay_paired`): the same executable and arguments, so the same work.
     """
 
     compiled: Callable
     args: tuple
     seconds: float = float("nan")
     work: float = 1
-    phase: str = ""
 
     def __call__(self) -> float:
         """Call again with the same arguments, blocked on; returns seconds."""
         return run_timed(self.compiled, *self.args)[1]
 
 
-_RECORDERS: list[list[TimedCall]] = []
+def _run_in_order(*calls: TimedCall) -> list:
+    return [jax.block_until_ready(c.compiled(*c.args)) for c in calls]
 
 
-@contextlib.contextmanager
-def recording_runs():
-    """Record every :func:`run_timed` call made inside the block, as TimedCall records.
+def chain(calls: list[TimedCall]) -> TimedCall:
+    """Several timed calls as one re-runnable TimedCall: run in order, their seconds summed.
 
-    Benchmarks use it to re-run exactly the compiled loop a method timed (same
-    executable, same arguments, so the same work and gradient count) without a
-    second copy of any sampler. Recording keeps references to the arguments alive
-    until the list is dropped.
+    A loop run in pieces (chunks to a target, NumPyro's sequential chains, SVI's optimisation
+    chunks and its draw) is replayed whole, each piece with its own recorded arguments; the
+    pieces are the chained call's ``args``. One call is returned as it is.
     """
-    runs: list[TimedCall] = []
-    _RECORDERS.append(runs)
-    try:
-        yield runs
-    finally:  # by identity: nested recorders (the asv probe around a cell's own) hold equal lists
-        del _RECORDERS[next(i for i, r in enumerate(_RECORDERS) if r is runs)]
-
-
-def sampling_call(runs: list[TimedCall], phase: str = "sample") -> TimedCall | None:
-    """The recorded calls of ``phase`` as one re-runnable TimedCall (None if there are none).
-
-    A method that runs its chains one after another (NumPyro ``sequential``) times
-    one call per chain and sums them: the replay runs them all, in order.
-    """
-    calls = [c for c in runs if c.phase == phase]
-    if len(calls) <= 1:
-        return calls[0] if calls else None
-
-    def run_all():
-        return [jax.block_until_ready(c.compiled(*c.args)) for c in calls]
-
-    return TimedCall(run_all, (), sum(c.seconds for c in calls), phase=phase)
-
-
-def capture_run(fn: Callable[[], Any], phase: str = "sample") -> tuple[Any, TimedCall]:
-    """Call ``fn()`` while recording; returns (its result, its recorded ``phase`` call(s) as one TimedCall).
-
-    E.g. ``capture_run(lambda: method.run(posterior, config, key))`` gives the
-    RunResult and the method's compiled sampling loop with its arguments. Raises
-    LookupError when ``fn`` timed no call of that phase through :func:`run_timed`.
-    """
-    with recording_runs() as runs:
-        result = fn()
-    call = sampling_call(runs, phase)
-    if call is None:
-        raise LookupError(f"no run_timed call of phase {phase!r} among {len(runs)} recorded")
-    return result, call
+    if len(calls) == 1:
+        return calls[0]
+    return TimedCall(_run_in_order, tuple(calls), sum(c.seconds for c in calls))
 
 
 #: The floor is the fastest of this many compiled copies (see :func:`floor_loop`).
@@ -245,7 +202,7 @@ def floor_loop(log_density_of: Callable, data, positions, seconds: float = 0.05,
             for i, c in enumerate(compiled):
                 best[i] = min(best[i], run_timed(c, positions, trial, data)[1])
     fastest = compiled[best.index(min(best))]
-    return TimedCall(fastest, (positions, jnp.int32(iters), data), work=work, phase="floor")
+    return TimedCall(fastest, (positions, jnp.int32(iters), data), work=work)
 
 
 #: Replay rule (see :func:`replay_count`).

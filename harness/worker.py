@@ -34,10 +34,11 @@ import resource
 import sys
 import time
 import traceback
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from harness.cell import Cell, base_row, load_plugins, pin
+from harness.cell import Cell, base_row, load_plugins, method_columns, pin
 
 OOM_MARKERS = ("RESOURCE_EXHAUSTED", "Out of memory", "out of memory", "OOM")
 
@@ -58,13 +59,29 @@ def _cast_make_data(make_data, dtype):
     return cast
 
 
-def _posterior(cell: Cell):
-    from harness import targets
+class Resolved(NamedTuple):
+    """A validated cell resolved once, then passed down: its method (registry record), its posterior
+    (the target bound to its data, in the cell's precision), the program its gradient floor times
+    (``Method.density``) and the run configuration. Nothing below looks the cell's names up again."""
+
+    method: Any
+    posterior: Any
+    density: str
+    config: Any
+
+
+def resolve(cell: Cell, method) -> Resolved:
+    """``cell`` with its ``method`` (already looked up) resolved: the target, its data, the run configuration."""
+    from harness import methods, targets
+    from harness.methods.to_target import ToTarget
 
     target = targets.get(cell.model)
     if cell.precision != "float32":
         target = dataclasses.replace(target, make_data=_cast_make_data(target.make_data, cell.precision))
-    return targets.Posterior(target, cell.dataset, cell.n, cell.data_seed)
+    posterior = targets.Posterior(target, cell.dataset, cell.n, cell.data_seed)
+    to = None if cell.target_ess is None else ToTarget(cell.target_ess, cell.max_draws)
+    config = methods.RunConfig(cell.num_chains, cell.num_warmup, cell.num_samples, cell.options, to)
+    return Resolved(method, posterior, method.density, config)
 
 
 def _device_peak_mb(jax) -> float | None:
@@ -111,9 +128,8 @@ def _replay(loop, result, posterior, density: str, positions, work: float, host_
     a share of the cell's own work allows (:func:`harness.timing.replay_budget_s`), with the host
     reference between the replays unless ``host_reference`` is False (a run without a second pass).
 
-    ``loop`` is the method's recorded sampling phase; a method that timed none through
-    ``run_timed(..., phase="sample")`` (a plugin) keeps its one measured ``sample_s``,
-    paired with one floor run after it.
+    ``loop`` is the method's sampling loop (``RunResult.loop``); a method that returns none
+    (a plugin) keeps its one measured ``sample_s``, paired with one floor run after it.
     """
     from harness import timing
 
@@ -218,6 +234,13 @@ def run_cell(cell: Cell, draws_path: str | None = None, spawned_at: float | None
 
     ``spawned_at``: the wall-clock time (``time.time()``) at which the runner started this process,
     so ``startup_s`` counts the interpreter's start and the imports too."""
+    return measure(cell, draws_path, spawned_at, host_reference)[0]
+
+
+def measure(cell: Cell, draws_path: str | None = None, spawned_at: float | None = None,
+            host_reference: bool = True) -> tuple[dict, Any]:
+    """:func:`run_cell`'s row and the sampling loop it replayed (``RunResult.loop``; None when the method
+    returned none or the cell failed before it ran): the asv probe reads the compiled loop's memory estimate."""
     phases = Phases()
     import jax
 
@@ -225,26 +248,24 @@ def run_cell(cell: Cell, draws_path: str | None = None, spawned_at: float | None
         jax.config.update("jax_enable_x64", True)
     why = device_unavailable(cell.device)
     if why:
-        return skipped_row(cell, why)
+        return skipped_row(cell, why), None
 
     from harness import derived, environment, methods, metrics, timing
-    from harness.methods.to_target import ToTarget
 
-    row = base_row(cell)
+    row, loop = base_row(cell, registry=False), None
     t0 = time.perf_counter()
     phases.lap("startup_s")
     try:
         method = methods.get(cell.method)
-        posterior = _posterior(cell)
-        target = None if cell.target_ess is None else ToTarget(cell.target_ess, cell.max_draws)
-        config = methods.RunConfig(cell.num_chains, cell.num_warmup, cell.num_samples, cell.options, target)
+        row.update(method_columns(method))
+        run = resolve(cell, method)
+        posterior = run.posterior
         phases.lap("data_s")
-        with timing.recording_runs() as runs, timing.compile_phases() as compiles:
-            result = method.run(posterior, config, jax.random.key(cell.seed))
+        with timing.compile_phases() as compiles:
+            result = method.run(posterior, run.config, jax.random.key(cell.seed))
         phases.lap("method_s")
-        loop = timing.sampling_call(runs)
+        loop = result.loop
         row.update(compiles, hlo_ops=timing.hlo_ops(loop.compiled) if loop is not None else None)
-        del runs  # only the sampling loop's arguments stay alive
         row["peak_device_mb"] = _device_peak_mb(jax)
         z = posterior.layout.unconstrain(result.draws)  # (chain, draw, dim); chains as run (ChEES: its ensemble)
         finite = bool(np.all(np.isfinite(z)))
@@ -259,7 +280,7 @@ def run_cell(cell: Cell, draws_path: str | None = None, spawned_at: float | None
         work = 0.0 if method.uncounted_work else grads / result.parallel_devices
         batch = int(result.grad_batch or cell.num_chains)
         positions = _floor_positions(posterior, z, batch, cell.seed)
-        timed = _replay(loop, result, posterior, method.density, positions, work, host_reference)
+        timed = _replay(loop, result, posterior, run.density, positions, work, host_reference)
         phases.lap("replay_s")
         sample_s = timed.seconds
         row.update(
@@ -306,11 +327,11 @@ def run_cell(cell: Cell, draws_path: str | None = None, spawned_at: float | None
             row["x_opt_converged"] = bool(result.opt_converged)
         if result.point_estimate:
             row["x_point_estimate"] = True
-        row.update(floor_us_per_grad=timed.floor * 1e6, floor_batch=batch, floor_density=method.density,
-                   floor_group=cell.floor_group(batch), overhead_ratio=timed.ratio,
+        row.update(floor_us_per_grad=timed.floor * 1e6, floor_batch=batch, floor_density=run.density,
+                   floor_group=cell.floor_group(batch, run.density), overhead_ratio=timed.ratio,
                    overhead_ratio_min=min(timed.ratios), overhead_ratio_max=max(timed.ratios),
                    ref_us_per_grad=timed.ref * 1e6, ref_group=cell.ref_group(batch))
-        row.update(_roofline(posterior, method.density, positions, timed.floor * 1e6))
+        row.update(_roofline(posterior, run.density, positions, timed.floor * 1e6))
         phases.lap("roofline_s")
         if draws_path:
             from harness import draws
@@ -330,7 +351,7 @@ def run_cell(cell: Cell, draws_path: str | None = None, spawned_at: float | None
     if spawned_at is not None:  # the interpreter's start and the imports before this function ran
         phases.seconds["startup_s"] += max(0.0, phases.began - spawned_at)
     row.update(phases.seconds)
-    return row
+    return row, loop
 
 
 def _is_scalar(v) -> bool:

@@ -17,7 +17,7 @@ import numpy as np
 
 from harness import methods, targets
 from harness.methods.base import Method, Option, RunResult
-from harness.timing import compile_timed, run_timed
+from harness.timing import TimedCall, compile_timed, run_timed
 from tests import toys
 
 TINY = toys.gaussian_target("test_tiny", "the toy 2-D Gaussian, hand-written density (runner tests)",
@@ -39,7 +39,7 @@ def _run(posterior, config, key):
     steps = config.num_chains * config.num_samples
     grad = jax.vmap(jax.grad(posterior.log_density))
     work, compile_s = compile_timed(lambda z: jax.lax.fori_loop(0, config.num_samples, lambda i, z: z + 1e-6 * grad(z), z), z0)
-    _, sample_s = run_timed(work, z0, phase="sample")
+    _, sample_s = run_timed(work, z0)
     time.sleep(config.options["sleep_s"])
     shape = (config.num_chains, config.num_samples)
     z = toys.exact_draws(key, shape).astype(z0.dtype)
@@ -51,6 +51,7 @@ def _run(posterior, config, key):
         step_size=float("nan"),
         extra={"dtype": str(z0.dtype), "device_count": jax.device_count(), "t_start": t_start, "t_end": time.time(),
                "accept_prob": np.ones(shape)},
+        loop=TimedCall(work, (z0,), sample_s),
     )
 
 

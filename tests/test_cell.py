@@ -22,6 +22,17 @@ def test_numpyro_methods_floor_on_the_model_potential_the_others_on_the_target_d
     assert floor_density("no_such_method") == "target"
 
 
+def test_a_resolved_density_is_taken_as_given_and_the_host_group_is_the_floor_group_less_it():
+    """The worker passes the density it resolved once: no registry lookup, the same group as a lookup gives."""
+    nuts = Cell("sparse_logistic", "breast_cancer", None, "numpyro_nuts")
+    assert nuts.floor_group(4, "model") == nuts.floor_group(4)
+    unknown = Cell("sparse_logistic", "breast_cancer", None, "no_such")
+    assert json.loads(unknown.floor_group(4, "model"))["density"] == "model"
+    group = json.loads(nuts.floor_group(4))
+    del group["density"]
+    assert json.loads(nuts.ref_group(4)) == group
+
+
 def test_both_density_sources_are_the_same_posterior():
     post = targets.Posterior(targets.get("sparse_logistic"), "breast_cancer", None)
     z = post.initial_positions(jax.random.key(3), 3)

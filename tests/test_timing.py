@@ -97,8 +97,8 @@ def _loop(posterior, positions, evals_per_count: int, iters: int = 200):
         return jax.lax.fori_loop(0, iters, body, (z, jnp.zeros((), z.dtype)))
 
     compiled, _ = timing.compile_timed(run, positions, data)
-    _, seconds = timing.run_timed(compiled, positions, data, phase="sample")
-    return timing.TimedCall(compiled, (positions, data), seconds, work=iters * positions.shape[0], phase="sample")
+    _, seconds = timing.run_timed(compiled, positions, data)
+    return timing.TimedCall(compiled, (positions, data), seconds, work=iters * positions.shape[0])
 
 
 def test_paired_ratio_tells_a_method_at_the_floor_from_one_three_times_slower():
@@ -131,29 +131,14 @@ def test_replay_pairs_every_timed_run_with_a_floor_run_and_reports_medians():
     assert all(math.isnan(q) for q in no_work.ratios) and no_work.seconds > 0
 
 
-def test_sampling_call_chains_a_phase_recorded_several_times():
-    """Sequential chains time one call each: the replay runs them all and their seconds add up."""
-    calls = []
+def test_chain_replays_every_piece_in_order_and_sums_their_seconds():
+    """A loop run in pieces (sequential chains, chunks to a target) is replayed whole: each piece with
+    its own arguments, in order; one piece is returned as it is."""
+    seen = []
     f = jax.jit(lambda x: x * 2).lower(jnp.ones(3)).compile()
-    with timing.recording_runs() as runs:
-        for _ in range(3):
-            calls.append(timing.run_timed(f, jnp.ones(3), phase="sample")[1])
-        timing.run_timed(f, jnp.ones(3))  # another phase: not part of the loop
-    loop = timing.sampling_call(runs)
-    assert loop.seconds == pytest.approx(sum(calls))
-    assert loop() > 0
-    assert timing.sampling_call([c for c in runs if c.phase != "sample"]) is None
-
-
-def test_nested_recorders_both_record_and_leave_cleanly():
-    """The asv probe records around a cell whose worker records too: both see the call, and each block
-    leaves its own recorder (they hold equal lists, so removal is by identity)."""
-    import jax.numpy as jnp
-
-    compiled, _ = timing.compile_timed(lambda x: x + 1, jnp.zeros(3))
-    with timing.recording_runs() as outer:
-        with timing.recording_runs() as inner:
-            timing.run_timed(compiled, jnp.zeros(3), phase="sample")
-        assert len(inner) == 1
-        timing.run_timed(compiled, jnp.zeros(3), phase="sample")
-    assert len(outer) == 2 and timing._RECORDERS == []
+    record = lambda x: seen.append(float(x[0])) or f(x)  # noqa: E731
+    pieces = [timing.TimedCall(record, (jnp.full(3, float(i)),), seconds=0.5 * i) for i in range(3)]
+    loop = timing.chain(pieces)
+    assert loop.seconds == pytest.approx(1.5) and loop.args == tuple(pieces)
+    assert loop() > 0 and seen == [0.0, 1.0, 2.0]
+    assert timing.chain(pieces[:1]) is pieces[0]

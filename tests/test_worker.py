@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 
@@ -49,3 +51,22 @@ def test_a_cell_run_to_a_target_records_where_it_stopped():
         assert row["max_rhat"] < 1.01 and row["min_ess_bulk"] >= 100 and row["min_ess_tail"] >= 100
     else:
         assert row["draws_per_chain"] == 800
+
+
+def test_a_cell_is_resolved_once_and_its_loop_comes_from_the_result(monkeypatch):
+    """One registry lookup of the method and one of the target per cell (the worker passes what it resolved
+    down: the floor and host groups take its density); the replayed loop is the one the method returned."""
+    from harness import methods, targets
+    from harness.cell import Cell, validate
+    from harness.worker import measure
+
+    cell = validate(Cell("eight_schools_noncentered", "eight_schools", None, "handrolled_hmc", num_chains=2,
+                         num_warmup=20, num_samples=20))
+    looked_up = []
+    for registry in (methods, targets):
+        monkeypatch.setattr(registry, "get", lambda name, real=registry.get: looked_up.append(name) or real(name))
+    row, loop = measure(cell)
+    assert row["status"] == "ok", row.get("error")
+    assert sorted(looked_up) == ["eight_schools_noncentered", "handrolled_hmc"]
+    assert row["family"] == "mcmc" and row["floor_density"] == "target" == json.loads(row["floor_group"])["density"]
+    assert loop is not None and loop.seconds == row["sample_s_first"]

@@ -4,7 +4,9 @@ A method is ``run(posterior, config, key) -> RunResult``: it receives a target
 bound to its data (:class:`harness.targets.Posterior`), the chain counts and its
 own options, and a PRNG key; it returns named constrained draws shaped
 (chain, draw, ...), exact gradient-evaluation counts for warmup and sampling,
-and compile / warmup / sampling seconds measured apart (see harness.timing).
+compile / warmup / sampling seconds measured apart (see harness.timing), and its compiled
+sampling loop for the replays. The MCMC adapters describe their loops to one driver
+(:mod:`harness.methods.driver`), which compiles, times and runs them.
 """
 
 from __future__ import annotations
@@ -62,6 +64,10 @@ class RunResult(NamedTuple):
             (:mod:`harness.methods.to_target`); None for a fixed budget.
         extra: method-specific figures the harness only records (scalars become ``x_<key>``
             columns, per-draw arrays shaped (chain, draw) go to the saved draws).
+        loop: the compiled sampling loop with the arguments it ran with
+            (:class:`harness.timing.TimedCall`; pieces chained by :func:`harness.timing.chain`), which
+            the cell replays against the gradient floor; None: no re-runnable loop (a plugin), and
+            the one measured ``sample_s`` stands.
     """
 
     draws: dict[str, np.ndarray]
@@ -82,6 +88,7 @@ class RunResult(NamedTuple):
     point_estimate: bool = False
     reached_target: bool | None = None
     extra: Mapping[str, Any] = MappingProxyType({})
+    loop: Any = None
 
 
 class Option(NamedTuple):

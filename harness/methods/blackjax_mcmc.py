@@ -3,8 +3,9 @@
 BlackJAX is used as it is meant to be: pure ``init`` / kernel functions and
 its adaptation algorithms (``window_adaptation``, ``dual_averaging_adaptation``,
 ``chees_adaptation``), driven under our own ``jit`` + ``lax.scan``. Warmup and
-sampling are two functions compiled ahead of time and timed apart
-(harness.timing); the data enter both as jit arguments, the log density being
+sampling are two functions that the driver (:mod:`harness.methods.driver`)
+compiles ahead of time, times apart and runs in chunks to a target; the data
+enter both as jit arguments, the log density being
 rebuilt from them inside (``Posterior.density_and_data``: device arrays,
 placed once before any timed call).
 
@@ -38,11 +39,10 @@ import numpy as np
 import optax
 from blackjax.adaptation.base import get_filter_adapt_info_fn
 
-from harness import UsageError, metrics
-from harness.methods import to_target
+from harness import UsageError
+from harness.methods import driver, to_target
 from harness.methods.base import Method, Option, RunConfig, RunResult, positive, probability
 from harness.methods.handrolled import default_step_size, or_default
-from harness.timing import compile_timed, run_timed
 
 MALA_TARGET_ACCEPT = 0.574  # optimal MALA acceptance (Roberts & Rosenthal 1998)
 MALA_INITIAL_STEP = 1e-3  # BlackJAX MALA's step h: x' = x + h grad + sqrt(2h) xi; dual averaging moves it
@@ -60,56 +60,22 @@ class Trace(NamedTuple):
     num_grads: jax.Array
 
 
-class Plan(NamedTuple):
-    """A method's two compiled phases.
+def _drive(posterior, data, config: RunConfig, key, warmup: Callable, sample: Callable, extra: dict) -> RunResult:
+    """Drive the two loops (:func:`harness.methods.driver.drive`) and read BlackJAX's statistics off them.
 
-    warmup(z0, key, data) -> (carry, warmup gradients per chain, final step size per chain or shared);
-    sample(carry, keys (draw, chain), data) -> (carry, (positions (draw, chain, dim), Trace (draw, chain))),
-    the carry it returns being where the next chunk starts (:mod:`harness.methods.to_target`).
-    """
-
-    warmup: Callable
-    sample: Callable
-
-
-def _drive(posterior, data, config: RunConfig, key, plan: Plan, extra: dict) -> RunResult:
-    """Compile warmup, run it, compile sampling, run it; every phase blocked and timed apart.
-
-    ``data``: the device arrays of ``posterior.density_and_data()``, passed to both phases.
+    ``warmup(z0, key, data) -> (carry, (warmup gradients per chain, final step size per chain or shared))``;
+    ``sample(carry, keys (draw, chain), data) -> (carry, (positions (draw, chain, dim), Trace (draw, chain)))``;
+    ``data``: the device arrays of ``posterior.density_and_data()``, passed to both.
     """
     key_init, key_warmup, key_sample = jax.random.split(key, 3)
     z0 = posterior.initial_positions(key_init, config.num_chains)
     keys = to_target.sample_keys(key_sample, config.num_chains, config.num_samples, config.target)
-    warmup_c, t_c1 = compile_timed(plan.warmup, z0, key_warmup, data)
-    (carry, warm_grads, step_size), warmup_s = run_timed(warmup_c, z0, key_warmup, data)
-    sample_c, t_c2 = compile_timed(plan.sample, carry, keys[:config.num_samples], data)
-    reached = None
-    if config.target is None:
-        (_, (zs, trace)), sample_s = run_timed(sample_c, carry, keys, data, phase="sample")
-    else:
-        run_chunk = to_target.keyed_chunks(sample_c, keys, data, config.num_samples)
-        _, (zs, trace), sample_s, done = to_target.run_chunks(run_chunk, carry, config.num_samples, config.target,
-                                                              positions=lambda out: out[0])
-        reached = done.pop("reached_target")
-        extra = {**extra, **done}
-
-    z = np.swapaxes(np.asarray(zs), 0, 1)  # (draw, chain, dim) -> (chain, draw, dim)
-    grads = np.asarray(trace.num_grads)
-    extra = {**extra, "mean_num_steps": float(grads.mean()), "lockstep_factor": metrics.lockstep_factor(grads.T)}
-    return RunResult(
-        draws=posterior.layout.constrain(z),
-        grad_evals_warmup=int(np.sum(warm_grads)),
-        grad_evals_sample=int(grads.sum()),
-        compile_s=t_c1 + t_c2,
-        warmup_s=warmup_s,
-        sample_s=sample_s,
-        accept_rate=float(np.mean(trace.accept_prob)),
-        divergences=int(np.sum(trace.is_divergent)),
-        step_size=float(np.mean(step_size)),
-        grad_batch=config.num_chains,
-        reached_target=reached,
-        extra=extra,
-    )
+    driven = driver.drive(driver.Plan(warmup, sample, ((z0, key_warmup),), data, keys), config)
+    warm_grads, step_size = driven.infos[0]
+    zs, trace = driven.outs[0]
+    transitions = driver.Transitions(driver.swap(trace.num_grads), trace.accept_prob, trace.is_divergent)
+    return driver.result(posterior, driven, driver.swap(zs), transitions, np.sum(warm_grads), np.mean(step_size),
+                         extra, grad_batch=config.num_chains)
 
 
 def _scan_keys(step, carry, keys, record):
@@ -149,7 +115,7 @@ def _window_warmup(algorithm, log_density_of, config: RunConfig, opts, **params)
             return (state, parameters["step_size"], parameters["inverse_mass_matrix"]), grads
 
         carry, grads = jax.vmap(one_chain)(jax.random.split(key, config.num_chains), z0)
-        return carry, grads, carry[1]
+        return carry, (grads, carry[1])
 
     return warmup
 
@@ -227,9 +193,9 @@ def run_hmc(posterior, config: RunConfig, key) -> RunResult:
             state = jax.vmap(blackjax.hmc.init, (0, None))(z0, logdensity)
             steps = lambda s, i: i.num_integration_steps
             state, steps = _scan_chains(jax.vmap(one), state, key, config.num_warmup, chains, steps)
-            return (state, eps, imm), chains + jnp.sum(steps), eps
+            return (state, eps, imm), (chains + jnp.sum(steps), eps)
     sample = _euclidean_sample(kernel, log_density_of, config, num_integration_steps=num_steps)
-    return _drive(posterior, data, config, key, Plan(warmup, sample), {"num_steps": num_steps})
+    return _drive(posterior, data, config, key, warmup, sample, {"num_steps": num_steps})
 
 
 def run_nuts(posterior, config: RunConfig, key) -> RunResult:
@@ -239,7 +205,7 @@ def run_nuts(posterior, config: RunConfig, key) -> RunResult:
     log_density_of, data = posterior.density_and_data()
     warmup = _window_warmup(blackjax.nuts, log_density_of, config, opts, max_num_doublings=depth)
     sample = _euclidean_sample(blackjax.nuts.build_kernel(), log_density_of, config, max_num_doublings=depth)
-    return _drive(posterior, data, config, key, Plan(warmup, sample), {})
+    return _drive(posterior, data, config, key, warmup, sample, {})
 
 
 def run_mala(posterior, config: RunConfig, key) -> RunResult:
@@ -272,7 +238,7 @@ def run_mala(posterior, config: RunConfig, key) -> RunResult:
             da = jax.vmap(lambda _: da_init(MALA_INITIAL_STEP))(jnp.arange(chains))
             (state, da), _ = _scan_chains(jax.vmap(one), (state, da), key, config.num_warmup, chains, lambda c, i: None)
             eps = jax.vmap(da_final)(da) if config.num_warmup else jnp.full(chains, MALA_INITIAL_STEP, z0.dtype)
-        return (state, eps), jnp.full(chains, 1 + config.num_warmup), eps
+        return (state, eps), (jnp.full(chains, 1 + config.num_warmup), eps)
 
     def sample(carry, keys, data):
         logdensity = log_density_of(data)
@@ -283,7 +249,7 @@ def run_mala(posterior, config: RunConfig, key) -> RunResult:
         state, out = _scan_keys(step, state, keys, record)
         return (state, eps), out
 
-    return _drive(posterior, data, config, key, Plan(warmup, sample), {"adapted": fixed is None})
+    return _drive(posterior, data, config, key, warmup, sample, {"adapted": fixed is None})
 
 
 def run_chees(posterior, config: RunConfig, key) -> RunResult:
@@ -320,7 +286,7 @@ def run_chees(posterior, config: RunConfig, key) -> RunResult:
         kernel_fns.update({k: params[k] for k in ("next_random_arg_fn", "integration_steps_fn")})
         grads = chains + jnp.sum(info.info.num_integration_steps)  # chains: each initial gradient
         carry = (state, params["step_size"], params["inverse_mass_matrix"], params["integration_steps_params"])
-        return carry, grads, params["step_size"]
+        return carry, (grads, params["step_size"])
 
     def sample(carry, keys, data):
         state, step_size, inverse_mass, steps_params = carry
@@ -331,8 +297,7 @@ def run_chees(posterior, config: RunConfig, key) -> RunResult:
         state, out = _scan_keys(jax.vmap(dhmc.step), state, keys, record)
         return (state, step_size, inverse_mass, steps_params), out
 
-    plan = Plan(warmup, sample)
-    return _drive(posterior, data, config._replace(num_chains=chains), key, plan, {"num_chains": chains})
+    return _drive(posterior, data, config._replace(num_chains=chains), key, warmup, sample, {"num_chains": chains})
 
 
 BLACKJAX_HMC = Method(

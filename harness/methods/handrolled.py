@@ -18,6 +18,8 @@ style warmup per chain: dual averaging of log step size (Hoffman & Gelman 2014,
 Algorithm 5) towards a target acceptance, and a diagonal inverse mass set to a
 regularised Welford variance at the end of each doubling slow window.
 
+Both methods hand their warmup and sampling loops to the driver
+(:mod:`harness.methods.driver`), which compiles, times and runs them.
 Data enter the compiled loops as arguments (``Posterior.density_and_data``), never
 as closure constants, so chains through ``vmap`` share one read of the data;
 they are placed on the device once, before any timed call, so no timed call
@@ -36,9 +38,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness.methods import to_target
+from harness.methods import driver, to_target
 from harness.methods.base import Method, RunConfig, RunResult, positive, probability
-from harness.timing import compile_timed, run_timed
 
 DIVERGENCE_THRESHOLD = 1000.0  # energy error above which a transition counts as divergent (BlackJAX's)
 SEED_STEP_SIZE, SEED_N = 0.05, 569  # the seed's step at N = 569; scaled like 1/sqrt(N)
@@ -120,37 +121,14 @@ def or_default(value, default):
     return default if value is None else value
 
 
-def _sample(sample_c, carry, keys, data, config: RunConfig):
-    """Run the compiled sampling loop ``sample_c(carry, keys, data) -> (carry, (zs, info))``: once over all
-    of ``keys`` (a fixed budget), or in chunks of ``num_samples`` to ``config.target``
-    (:mod:`harness.methods.to_target`). Returns ((zs, info), seconds, reached_target or None, extra)."""
-    if config.target is None:
-        (_, out), sample_s = run_timed(sample_c, carry, keys, data, phase="sample")
-        return out, sample_s, None, {}
-    run_chunk = to_target.keyed_chunks(sample_c, keys, data, config.num_samples)
-    _, out, sample_s, done = to_target.run_chunks(run_chunk, carry, config.num_samples, config.target,
-                                                  positions=lambda out: out[0])
-    return out, sample_s, done.pop("reached_target"), done
-
-
-def _result(posterior, config, zs, info, grads_per_iter, grads_init, timings, step_size, extra,
-            reached_target=None) -> RunResult:
-    chains = config.num_chains
-    compile_s, warmup_s, sample_s = timings
-    z = np.swapaxes(np.asarray(zs), 0, 1)  # (draw, chain, dim) -> (chain, draw, dim)
-    return RunResult(
-        draws=posterior.layout.constrain(z),
-        grad_evals_warmup=chains * (grads_init + config.num_warmup * grads_per_iter),
-        grad_evals_sample=chains * z.shape[1] * grads_per_iter,
-        compile_s=compile_s,
-        warmup_s=warmup_s,
-        sample_s=sample_s,
-        accept_rate=float(np.mean(info.accept_prob)),
-        divergences=int(np.sum(info.is_divergent)),
-        step_size=step_size,
-        reached_target=reached_target,
-        extra=extra,
-    )
+def _result(posterior, config: RunConfig, driven: driver.Driven, grads_per_iter: int, grads_init: int, step_size,
+            extra: dict) -> RunResult:
+    """Every transition pays ``grads_per_iter`` gradients; warmup ``grads_init`` per chain more."""
+    zs, info = driven.outs[0]
+    z = driver.swap(zs)
+    transitions = driver.Transitions(np.full(z.shape[:2], grads_per_iter), info.accept_prob, info.is_divergent)
+    grads_warmup = config.num_chains * (grads_init + config.num_warmup * grads_per_iter)
+    return driver.result(posterior, driven, z, transitions, grads_warmup, step_size, extra, count_steps=False)
 
 
 def run(posterior, config: RunConfig, key) -> RunResult:
@@ -166,7 +144,7 @@ def run(posterior, config: RunConfig, key) -> RunResult:
 
     def burn_in(z, keys, data):
         step = kernel(data)
-        return jax.lax.scan(lambda z, k: (step(k, z)[0], None), z, keys)[0]
+        return jax.lax.scan(lambda z, k: (step(k, z)[0], None), z, keys)[0], None
 
     def sample(z, keys, data):
         step = kernel(data)
@@ -182,13 +160,8 @@ def run(posterior, config: RunConfig, key) -> RunResult:
     warm_keys = jax.random.split(key_warmup, (config.num_warmup, chains))
     sample_keys = to_target.sample_keys(key_sample, chains, config.num_samples, config.target)
 
-    burn_in_c, t_c1 = compile_timed(burn_in, z0, warm_keys, data)
-    sample_c, t_c2 = compile_timed(sample, z0, sample_keys[:config.num_samples], data)
-    z_warm, warmup_s = run_timed(burn_in_c, z0, warm_keys, data)
-    (zs, info), sample_s, reached, extra = _sample(sample_c, z_warm, sample_keys, data, config)
-    timings = (t_c1 + t_c2, warmup_s, sample_s)
-    return _result(posterior, config, zs, info, num_steps + 1, 0, timings, step_size, {"num_steps": num_steps, **extra},
-                   reached)
+    driven = driver.drive(driver.Plan(burn_in, sample, ((z0, warm_keys),), data, sample_keys), config)
+    return _result(posterior, config, driven, num_steps + 1, 0, step_size, {"num_steps": num_steps})
 
 
 # ----------------------------------------------------------------------------- tuned
@@ -285,7 +258,7 @@ def run_tuned(posterior, config: RunConfig, key) -> RunResult:
         carry = (jax.vmap(init, in_axes=(0, None))(z, logdensity), adapt0)
         carry, _ = jax.lax.scan(lambda c, x: (step(x[0], *c, x[1], x[2]), None), carry, (keys, collect, window_end))
         state, adapt = carry
-        return state, jnp.exp(adapt.log_step_avg), adapt.inverse_mass
+        return (state, jnp.exp(adapt.log_step_avg), adapt.inverse_mass), None
 
     def sample(carry, keys, data):
         state, step_size, inverse_mass = carry
@@ -304,17 +277,11 @@ def run_tuned(posterior, config: RunConfig, key) -> RunResult:
     sample_keys = to_target.sample_keys(key_sample, chains, config.num_samples, config.target)
     collect, window_end = (jnp.asarray(a, z0.dtype) for a in window_schedule(config.num_warmup))
 
-    warm_args = (z0, warm_keys, collect, window_end, data)
-    warmup_c, t_c1 = compile_timed(warmup, *warm_args)
-    carry, warmup_s = run_timed(warmup_c, *warm_args)
-    sample_c, t_c2 = compile_timed(sample, carry, sample_keys[:config.num_samples], data)
-    (zs, info), sample_s, reached, extra = _sample(sample_c, carry, sample_keys, data, config)
-
-    timings = (t_c1 + t_c2, warmup_s, sample_s)
-    step_sizes = np.asarray(carry[1])
-    extra = {"num_steps": num_steps, "step_size_min": float(step_sizes.min()), "step_size_max": float(step_sizes.max()),
-             **extra}
-    return _result(posterior, config, zs, info, num_steps, 1, timings, float(step_sizes.mean()), extra, reached)
+    start = (z0, warm_keys, collect, window_end)
+    driven = driver.drive(driver.Plan(warmup, sample, (start,), data, sample_keys), config)
+    step_sizes = np.asarray(driven.carries[0][1])
+    extra = {"num_steps": num_steps, "step_size_min": float(step_sizes.min()), "step_size_max": float(step_sizes.max())}
+    return _result(posterior, config, driven, num_steps, 1, float(step_sizes.mean()), extra)
 
 
 HANDROLLED_HMC = Method(

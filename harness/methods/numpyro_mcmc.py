@@ -3,7 +3,8 @@
 ``numpyro.infer.MCMC.run`` re-traces and recompiles its loop on every call, so
 its wall time mixes compile and sampling. Here each kernel's ``init`` and
 ``sample`` are used directly: the warmup (adaptation) and sampling loops are
-compiled ahead of time (harness.timing), then run and blocked on separately.
+compiled ahead of time, then run and blocked on separately, by the driver
+(:mod:`harness.methods.driver`) every MCMC method shares.
 
 Chains are initialised one at a time (``kernel.init`` with one key and the
 chain's start from ``Posterior.initial_positions``, outside any timed region:
@@ -76,8 +77,8 @@ import optax
 from numpyro.infer import HMC, HMCECS, NUTS, SA, BarkerMH
 from numpyro.infer.initialization import init_to_value
 
-from harness import UsageError, metrics
-from harness.methods import to_target
+from harness import UsageError
+from harness.methods import driver
 from harness.methods.base import Method, Option, RunConfig, RunResult, positive, probability
 from harness.timing import compile_timed, run_timed
 
@@ -162,58 +163,38 @@ def _stack(trees):
     return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
 
 
-def _drive(kernel, spec, states, posterior, config: RunConfig, chain_method: str):
-    """Compile and run warmup and sampling under one chain method.
-
-    Returns (final states stacked over chains, warmup grads (chain, iter),
-    draws {name: (chain, draw, ...)}, stats {k: (chain, draw)}, compile_s, warmup_s, sample_s,
-    what a run to a target did (:func:`harness.methods.to_target.run_chunks`; None for a fixed budget)).
-    A run to a target needs ``chain_method="vectorized"`` (the caller checks).
-    """
+def _plan(kernel, spec: KernelSpec, states, posterior, config: RunConfig, chain_method: str) -> driver.Plan:
+    """The warmup and sampling loops under one chain method, for :func:`harness.methods.driver.drive`:
+    ``vectorized``, the stacked states in one vmapped program; ``parallel``, one chain per device
+    (``pmap``, the inputs sharded before any timed call); ``sequential``, the single-chain program
+    compiled once and run chain after chain (seconds summed, the replay runs every chain)."""
     data, names = jax.block_until_ready(jax.device_put(posterior.data)), posterior.layout.names  # no timed copy
     single = lambda s, d: kernel.sample(s, (), d)  # noqa: E731
-    if chain_method == "vectorized":
+    if chain_method == "vectorized":  # the kernels carry their keys in their state: chunks continue one chain
         warmup, sample = _loops(jax.vmap(single, in_axes=(0, None)), spec, names, config)
-        state = _stack(states)
-        warmup_c, t1 = compile_timed(warmup, state, data)
-        sample_c, t2 = compile_timed(sample, state, data)
-        (state, wgrads), warmup_s = run_timed(warmup_c, state, data)
-        done = None
-        if config.target is None:
-            (state, (draws, stats)), sample_s = run_timed(sample_c, state, data, phase="sample")
-        else:  # to a target: the kernels carry their keys in their state, so chunks continue one chain
-            run_chunk = lambda s, k: run_timed(sample_c, s, data, phase="sample")  # noqa: E731
-            state, (draws, stats), sample_s, done = to_target.run_chunks(
-                run_chunk, state, config.num_samples, config.target,
-                positions=lambda out: posterior.layout.flatten(out[0]))
-        swap = lambda x: np.swapaxes(np.asarray(x), 0, 1)  # noqa: E731  (draw, chain) -> (chain, draw)
-        return (state, swap(wgrads), jax.tree.map(swap, draws), jax.tree.map(swap, stats), t1 + t2, warmup_s,
-                sample_s, done)
+        return driver.Plan(warmup, sample, ((_stack(states),),), data,
+                           positions=lambda out: posterior.layout.flatten(out[0]))
     warmup, sample = _loops(single, spec, names, config)
     if chain_method == "parallel":
         devices = jax.local_devices()[: config.num_chains]
-        pm = lambda f: jax.pmap(f, in_axes=(0, None), devices=devices)  # noqa: E731
-        state = _stack(states)
-        warmup_c, t1 = compile_timed(pm(warmup), state, data)
-        sample_c, t2 = compile_timed(pm(sample), state, data)
-        # shard the inputs before timing: a first call would otherwise pay the placement
-        state, data = jax.block_until_ready(jax.device_put((state, data), warmup_c.input_shardings[0]))
-        (state, wgrads), warmup_s = run_timed(warmup_c, state, data)
-        (state, (draws, stats)), sample_s = run_timed(sample_c, state, data, phase="sample")
-        as_np = lambda x: np.asarray(x)  # noqa: E731
-        return (state, as_np(wgrads), jax.tree.map(as_np, draws), jax.tree.map(as_np, stats), t1 + t2, warmup_s,
-                sample_s, None)
-    # sequential: compiled once for the single-chain shapes, run chain after chain
-    warmup_c, t1 = compile_timed(warmup, states[0], data)
-    sample_c, t2 = compile_timed(sample, states[0], data)
-    finals, wgrads, outs, warmup_s, sample_s = [], [], [], 0.0, 0.0
-    for s in states:
-        (s, wg), tw = run_timed(warmup_c, s, data)
-        (s, out), ts = run_timed(sample_c, s, data, phase="sample")
-        finals.append(s), wgrads.append(wg), outs.append(out)
-        warmup_s, sample_s = warmup_s + tw, sample_s + ts
-    draws, stats = jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *outs)
-    return _stack(finals), np.stack(wgrads), draws, stats, t1 + t2, warmup_s, sample_s, None
+
+        def place(warmup_c, start, data):  # shard before timing: a first call would otherwise pay the placement
+            state, data = jax.block_until_ready(jax.device_put((*start, data), warmup_c.input_shardings[0]))
+            return (state,), data
+
+        return driver.Plan(warmup, sample, ((_stack(states),),), data, place=place,
+                           jit=lambda f: jax.pmap(f, in_axes=(0, None), devices=devices))
+    return driver.Plan(warmup, sample, tuple((s,) for s in states), data)
+
+
+def _gathered(driven: driver.Driven, chain_method: str):
+    """(final states, warmup gradients, draws, statistics), chains first: (chain, iteration, ...)."""
+    if chain_method == "vectorized":  # one program, scanned over draws: (draw, chain, ...)
+        return (driven.carries[0], driver.swap(driven.infos[0]), *jax.tree.map(driver.swap, driven.outs[0]))
+    if chain_method == "parallel":  # pmap: chains lead already
+        return (driven.carries[0], np.asarray(driven.infos[0]), *jax.tree.map(np.asarray, driven.outs[0]))
+    stack = lambda *xs: np.stack([np.asarray(x) for x in xs])  # noqa: E731  sequential: one run per chain
+    return _stack(driven.carries), np.stack(driven.infos), *jax.tree.map(stack, *driven.outs)
 
 
 def _run_kernel(spec: KernelSpec, posterior, config: RunConfig, key, extra: dict | None = None,
@@ -236,32 +217,18 @@ def _run_kernel(spec: KernelSpec, posterior, config: RunConfig, key, extra: dict
         raise UsageError(f"a run to a target needs chain_method='vectorized', got {used!r}")
 
     kernel, states, init_s = _init_chains(spec, posterior, config, key)
-    state, wgrads, draws, stats, compile_s, warmup_s, sample_s, done = _drive(kernel, spec, states, posterior,
-                                                                              config, used)
-    reached = None if done is None else done.pop("reached_target")
-    extra.update(done or {})
-    z = posterior.layout.flatten(draws)  # (chain, draw, dim) unconstrained
+    driven = driver.drive(_plan(kernel, spec, states, posterior, config, used), config)
+    state, wgrads, draws, stats = _gathered(driven, used)
+    driven = driven._replace(compile_s=driven.compile_s + compile_s_before, warmup_s=driven.warmup_s + warmup_s_before)
     for k, v in stats.items():
         if k.startswith("x_"):
             extra[k[2:]] = float(np.mean(v))
-    step = float(np.mean(spec.step_size(state))) if spec.step_size else float("nan")
-    return RunResult(
-        draws=posterior.layout.constrain(z),
-        grad_evals_warmup=int(np.sum(wgrads)) + spec.init_grads * config.num_chains,
-        grad_evals_sample=int(np.sum(stats["grads"])),
-        compile_s=compile_s + compile_s_before,
-        warmup_s=warmup_s + warmup_s_before,
-        sample_s=sample_s,
-        accept_rate=float(np.mean(stats["accept"])),
-        divergences=int(np.sum(stats["diverging"])),
-        step_size=step,
-        init_s=init_s,
-        grad_batch=config.num_chains if used == "vectorized" else 1,
-        parallel_devices=config.num_chains if used == "parallel" else 1,
-        reached_target=reached,
-        extra={"mean_num_steps": float(np.mean(stats["grads"])), "lockstep_factor": metrics.lockstep_factor(stats["grads"]),
-               **extra},
-    )
+    step = np.mean(spec.step_size(state)) if spec.step_size else float("nan")
+    transitions = driver.Transitions(stats["grads"], stats["accept"], stats["diverging"])
+    return driver.result(posterior, driven, posterior.layout.flatten(draws), transitions,
+                         np.sum(wgrads) + spec.init_grads * config.num_chains, step, extra, init_s=init_s,
+                         grad_batch=config.num_chains if used == "vectorized" else 1,
+                         parallel_devices=config.num_chains if used == "parallel" else 1)
 
 
 def _options(config: RunConfig) -> dict:

@@ -38,8 +38,9 @@ draws in one compiled call, reshaped to (chain, draw, ...) so every downstream
 metric applies (ESS of independent draws is close to their number).
 
 Timed loop. What produces a VI posterior is the optimisation, so the fit and the
-draw together are the method's timed loop: every chunk and the draw are timed with
-``phase="sample"``, and the cell's replays (:func:`harness.timing.replay_paired`)
+draw together are the method's timed loop: every chunk and the draw are timed and
+chained into ``RunResult.loop`` (:func:`harness.timing.chain`), and the cell's
+replays (:func:`harness.timing.replay_paired`)
 re-run all of them in order with their recorded inputs (the same steps, the same
 work). A draw alone is a sub-millisecond call whose median flips between processes
 (dispatch-bound); the fit is seconds of single-threaded steps.
@@ -87,7 +88,7 @@ from numpyro.infer.initialization import init_to_value
 from numpyro.optim import optax_to_numpyro
 
 from harness.methods.base import Method, RunConfig, RunResult, positive
-from harness.timing import compile_timed, run_timed
+from harness.timing import TimedCall, chain, compile_timed, run_timed
 
 OPTIONS = {"learning_rate": positive(float, 0.01), "num_particles": positive(int, 1),
            "max_steps": positive(int, 63500), "window": positive(int, 500), "tol": positive(float, 0.1)}
@@ -165,9 +166,11 @@ def _run_svi(method: Method, make_guide, posterior, config: RunConfig, key) -> R
 
     chunk_c, compile_s = compile_timed(chunk, state, data)
     opt_s, chunks, done, moved, tol = 0.0, 0, False, float("nan"), float(opts["tol"])
-    prev, size, acc, losses_acc, count = None, 1, None, 0.0, 0
+    prev, size, acc, losses_acc, count, calls = None, 1, None, 0.0, 0, []
     while chunks < num_chunks:
-        (state, chunk_params, losses), dt = run_timed(chunk_c, state, data, phase="sample")
+        args = (state, data)
+        (state, chunk_params, losses), dt = run_timed(chunk_c, *args)
+        calls.append(TimedCall(chunk_c, args, dt))
         opt_s += dt
         chunks += 1
         loss = float(np.mean(losses))
@@ -191,7 +194,8 @@ def _run_svi(method: Method, make_guide, posterior, config: RunConfig, key) -> R
         return guide.sample_posterior(key, params, sample_shape=(total,))
 
     draw_c, t_c = compile_timed(draw, key_draw, params)
-    samples, draw_s = run_timed(draw_c, key_draw, params, phase="sample")
+    samples, draw_s = run_timed(draw_c, key_draw, params)
+    calls.append(TimedCall(draw_c, (key_draw, params), draw_s))
     draws = {
         p.name: np.asarray(samples[p.name]).reshape((config.num_chains, config.num_samples) + p.shape)
         for p in layout.params
@@ -224,6 +228,7 @@ def _run_svi(method: Method, make_guide, posterior, config: RunConfig, key) -> R
         opt_converged=bool(done),
         point_estimate=point,
         extra=extra,
+        loop=chain(calls),
     )
 
 

@@ -33,8 +33,6 @@ from typing import Any, Callable, NamedTuple
 import jax
 import numpy as np
 
-from harness.timing import run_timed
-
 #: Default cap: this many chunks (``num_samples`` draws each) per chain.
 DEFAULT_MAX_CHUNKS = 32
 #: Largest growth of the draws between two checks (after the first four chunks, each checked).
@@ -78,7 +76,7 @@ def passes(summary: dict, target: ToTarget) -> bool:
 def run_chunks(run_chunk: Callable, carry, chunk: int, target: ToTarget,
                positions: Callable[[Any], np.ndarray]) -> tuple[Any, Any, float, dict]:
     """Run chunks to the target: ``run_chunk(carry, k) -> ((carry, out), seconds)`` runs the k-th chunk
-    of ``chunk`` draws, timed (``run_timed(..., phase="sample")``, so the cell replays them all).
+    of ``chunk`` draws, timed (:func:`harness.methods.driver.drive` keeps each call, so the cell replays them all).
 
     ``out``'s leaves lead with the chunk's draws; ``positions(out)`` gives its unconstrained positions
     as (draw, chain, dim). Returns (the last chunk's carry, every chunk's out concatenated along the
@@ -102,9 +100,3 @@ def run_chunks(run_chunk: Callable, carry, chunk: int, target: ToTarget,
     out = jax.tree.map(lambda *xs: np.concatenate([np.asarray(x) for x in xs]), *outs)
     return carry, out, seconds, {"reached_target": reached, "target_checks": checks, "diagnostic_s": diagnostic_s,
                           "target_draws": len(outs) * chunk}
-
-
-def keyed_chunks(sample_c: Callable, keys, data, chunk: int) -> Callable:
-    """``run_chunk`` for a loop ``sample_c(carry, keys, data) -> (carry, out)`` that takes its keys: chunk k
-    runs on rows k*chunk .. (k+1)*chunk - 1 of ``keys`` (:func:`sample_keys`)."""
-    return lambda carry, k: run_timed(sample_c, carry, keys[k * chunk:(k + 1) * chunk], data, phase="sample")

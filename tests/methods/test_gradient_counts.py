@@ -1,8 +1,8 @@
 """Gradient counts checked against an independent count: the density counts its own evaluations.
 
 A target whose model calls a host callback on every evaluation (``jax.debug.callback``,
-once per point: per chain under ``vmap``) is run by each method; its recorded sampling loop
-is then replayed once with the counter reset, and the evaluations the host saw must equal
+once per point: per chain under ``vmap``) is run by each method; its sampling loop
+(``RunResult.loop``) is then replayed once with the counter reset, and the evaluations the host saw must equal
 the gradients the method reports for sampling. NUTS pays the sum of its tree sizes, the
 seed HMC L + 1 per iteration: a method that miscounts fails here, whatever its own bookkeeping.
 """
@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from harness import methods, timing
+from harness import methods
 from harness.targets import Posterior
 from tests import toys
 
@@ -45,10 +45,9 @@ NUTS = ("numpyro_nuts", "blackjax_nuts")
 def _replayed_evaluations(name: str, chains: int):
     method = methods.get(name)
     config = methods.RunConfig(chains, 100, 50, method.resolve_options(METHODS[name]))
-    result, loop = timing.capture_run(lambda: method.run(Posterior(COUNTING, "analytic", None), config,
-                                                         jax.random.key(3)))
+    result = method.run(Posterior(COUNTING, "analytic", None), config, jax.random.key(3))
     EVALS[0] = 0
-    loop()
+    result.loop()
     jax.effects_barrier()
     return EVALS[0], result
 

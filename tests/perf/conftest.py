@@ -1,8 +1,8 @@
 """Fixtures of the pytest-benchmark suite: each method's compiled sampling loop, ready to re-time.
 
 A method runs once per session through ``harness.methods`` (compile, warmup,
-sampling) while ``harness.timing`` records its compiled calls; benchmarks then
-re-run only the recorded sampling loop with the same arguments, so compile is
+sampling) and returns its compiled sampling loop (``RunResult.loop``); benchmarks then
+re-run only that loop with the same arguments, so compile is
 never inside a timed region and the work (gradient count) is the method's own.
 """
 
@@ -38,13 +38,14 @@ class Loop(NamedTuple):
 def _sampling_loop(method_name: str, posterior) -> Loop:
     import jax
 
-    from harness import methods, metrics, timing
+    from harness import methods, metrics
 
     method = methods.get(method_name)
     config = methods.RunConfig(NUM_CHAINS, NUM_WARMUP, NUM_SAMPLES, method.resolve_options({}))
-    result, call = timing.capture_run(lambda: method.run(posterior, config, jax.random.key(0)))
+    result = method.run(posterior, config, jax.random.key(0))
     summary = metrics.summarize(posterior.layout.unconstrain(result.draws))
-    return Loop(method_name, posterior, call._replace(work=result.grad_evals_sample), result, summary["min_ess_bulk"])
+    return Loop(method_name, posterior, result.loop._replace(work=result.grad_evals_sample), result,
+                summary["min_ess_bulk"])
 
 
 _LOOPS: dict[str, Loop] = {}

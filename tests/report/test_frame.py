@@ -80,9 +80,9 @@ def test_rows_of_the_producer_are_read_by_their_real_names():
 
     from harness import worker as producer
 
-    written = inspect.getsource(producer.run_cell) + inspect.getsource(producer._summary)
+    written = inspect.getsource(producer.measure) + inspect.getsource(producer._summary)
     for name in ("family", "converged", "grad_evals_full_equiv", "floor_batch", "reference", "no_ess_reason"):
-        assert f"{name}=" in written or f'"{name}"' in written, f"run_cell no longer writes {name!r}"
+        assert f"{name}=" in written or f'"{name}"' in written, f"run_cell (measure) no longer writes {name!r}"
     rows = [
         _produced_row("numpyro_nuts", "mcmc", 0.0),
         _produced_row("numpyro_nuts", "mcmc", 1.0, seed=1),  # means 1 reference sd off: inaccurate
