@@ -48,6 +48,8 @@ def _workers_of(tmp: Path) -> list[int]:
     return pids
 
 
+# slow (about 50 s): a stress test of many kills; tests/test_runner.py's kill -9 and resume runs in CI
+@pytest.mark.slow
 def test_kill_nine_at_random_instants_then_resume_loses_nothing(tmp_path):
     out, tmp = tmp_path / "run", tmp_path / "tmp"
     tmp.mkdir()

@@ -117,7 +117,9 @@ def drive(plan: Plan, config: RunConfig) -> Driven:
         else:
             carry, out, seconds, done = to_target.run_chunks(run_chunk, carry, size, config.target, plan.positions)
         sample_s += seconds
-        carries.append(carry), infos.append(info), outs.append(out)
+        carries.append(carry)
+        infos.append(info)
+        outs.append(out)
     return Driven(carries, infos, outs, compile_s, warmup_s, sample_s, chain(calls), done)
 
 

@@ -236,6 +236,8 @@ def test_compute_refuses_gates_that_cannot_refuse(kwargs, says):
                                **{"num_warmup": 1, "num_samples": 1, **kwargs})
 
 
+# slow (about 30 s): two full reference computations; the serial compute is tested in CI above
+@pytest.mark.slow
 def test_parallel_samplers_run_in_their_own_processes_and_match_the_serial_run():
     # a registered target (the processes look it up by name); the same programs and seeds, so the
     # same draws whether the two samplers run one after another here or at once in two processes
