@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
 
 import pandas as pd
 
-from harness.report import crossovers, figures, frame, published, stats, tables
+from harness.report import crossovers, figures, frame, published, stats, styles, tables
 from harness.report import traces as tr
 from harness.report.baseline import DEFAULT_BASELINE
 from harness.report.render import Bullets, Code, Fold, Heading, Image, Table, Text, to_html, to_markdown
+
+#: Written beside report.md: method -> the colour and marker its figures draw it with.
+STYLES_FILE = "styles.json"
 
 
 def _slug(*parts) -> str:
@@ -194,6 +198,10 @@ def build(run_dir, out_dir=None, baseline: str = DEFAULT_BASELINE, traces: tuple
              + (f" --machine {shlex.quote(machine)}" if machine else "")),
     ]
     (out / "report.md").write_text(to_markdown(blocks))
+    # the look of each method in this report's figures, for a reader's legend and the test that every
+    # committed report draws a method alike (tests/report/test_styles.py)
+    looks = {m: styles.style(m)._asdict() for m in sorted(df["method"].dropna().astype(str).unique())}
+    (out / STYLES_FILE).write_text(json.dumps(looks, indent=1) + "\n")
     html_path = out / "report.html"
     html_path.write_text(to_html(blocks, f"harness report: {run_dir.name}"))
     return html_path

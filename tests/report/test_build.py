@@ -13,6 +13,17 @@ def built(run_small, tmp_path_factory):
     return report.build(run_small, out), out
 
 
+def test_the_report_records_each_methods_look(built, rows):
+    import json
+
+    from harness.report import styles
+    from harness.report.page import STYLES_FILE
+
+    looks = json.loads((built[1] / STYLES_FILE).read_text())
+    assert sorted(looks) == sorted(rows["method"].unique())
+    assert all(styles.style(m)._asdict() == look for m, look in looks.items())
+
+
 def test_every_figure_exists_and_every_linked_image_exists(built):
     html_path, out = built
     html = html_path.read_text()

@@ -43,3 +43,26 @@ def test_a_plugins_look_is_the_same_in_every_process():
     seen = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
     assert seen == {str(tuple(styles.style("my_sampler"))) + "\n"}
+
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+COMMITTED = sorted(p.parent for p in (ROOT / "results").rglob("report.md"))
+
+
+def test_every_committed_report_draws_each_method_in_its_one_style():
+    """Each committed report records the look of every method its figures drew (report/styles.json,
+    written by harness.report.page.build); a method looks the same in all of them and as the table says.
+    A report built before the table (or by a hand) has no such file and fails here: rebuild it."""
+    import json
+
+    from harness.report.page import STYLES_FILE
+
+    assert COMMITTED, "no committed report found under results/"
+    seen = {}
+    for report_dir in COMMITTED:
+        path = report_dir / STYLES_FILE
+        assert path.exists(), f"{path.relative_to(ROOT)} missing: rebuild with harness report"
+        for method, look in json.loads(path.read_text()).items():
+            assert styles.style(method)._asdict() == look, f"{method} in {report_dir.relative_to(ROOT)}"
+            seen.setdefault(method, set()).add(tuple(look.values()))
+    assert all(len(v) == 1 for v in seen.values())
