@@ -41,7 +41,7 @@ from collections import deque
 from pathlib import Path
 from typing import Callable, Iterable
 
-from harness import UsageError, environment, store
+from harness import UsageError, environment, schema, store
 from harness.cell import Cell, base_row
 from harness.environment import RUN_ENV, peak_rss_mb
 
@@ -95,8 +95,9 @@ def _last_line(path: Path) -> str:
     return lines[-1].strip() if lines else ""
 
 
-#: What a warm start copies from the warm process's row into the cold row, as ``warm_<name>``.
-WARM_FIGURES = ("compile_s", "init_s", "xla_compile_s", "ttfd_s", "time_to_result_s", "cache_hits")
+#: What a warm start copies from the warm process's row into the cold row, as ``warm_<name>``: the figure of
+#: each ``warm_`` column the schema declares.
+WARM_FIGURES = tuple(c.removeprefix("warm_") for c in schema.COLUMNS if c.startswith("warm_"))
 
 
 def run_one(cell: Cell, timeout_s: float = DEFAULT_TIMEOUT_S, draws_path: str | None = None,

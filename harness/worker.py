@@ -5,6 +5,10 @@ fresh subprocess for every cell, so that compile times are real (no in-process
 caches, persistent compilation cache off) and a crash costs only that cell.
 JOB.json holds the cell and where to save draws.
 
+A cell is run (:func:`run`: the method, the summary of its draws, the replays and the roofline, kept
+as a :class:`Measured`), then its row is built from the schema (:func:`build_row`): each column from
+the source :mod:`harness.schema` declares for it, the RunResult's through ``schema.from_result``.
+
 Timing protocol (:func:`harness.timing.replay_paired`): after the run that
 produced the draws, the method's compiled sampling loop is re-run with the same
 arguments (the same work), interleaved with the gradient-floor loop of the same
@@ -38,6 +42,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from harness import schema
 from harness.cell import Cell, base_row, load_plugins, method_columns, pin
 
 OOM_MARKERS = ("RESOURCE_EXHAUSTED", "Out of memory", "out of memory", "OOM")
@@ -160,19 +165,53 @@ def _classify(e: BaseException) -> str:
     return "oom" if isinstance(e, MemoryError) or any(m in text for m in OOM_MARKERS) else "error"
 
 
-def _summary(z, point_estimate: bool) -> dict:
-    """ESS / R-hat summary of draws; a point estimate (``RunResult.point_estimate``) gets none.
-
-    Its draws are one point repeated: ESS and R-hat are undefined, so they stay NaN
-    (and with them ess_per_s, ess_per_grad) and ``no_ess_reason`` says why.
-    """
+def _summary(method, result, z, finite: bool) -> dict:
+    """The ``summary`` columns of the draws before the replays: their shape, ESS and R-hat. A point
+    estimate's (``RunResult.point_estimate``) draws are one point repeated: ESS and R-hat are undefined,
+    so they stay NaN (and with them ess_per_s, ess_per_grad) and ``no_ess_reason`` says why. A guide's
+    draws are iid: a VI row is ``converged`` when its optimiser met its stopping rule."""
     from harness import metrics
 
-    if not point_estimate or not np.all(np.isfinite(z)):
-        return metrics.summarize(z)
-    nan = float("nan")
-    return {"min_ess_bulk": nan, "min_ess_tail": nan, "max_rhat": nan, "converged": False,
-            "no_ess_reason": "point estimate: draws repeat one point"}
+    if not result.point_estimate or not finite:
+        out = metrics.summarize(z)
+    else:
+        nan = float("nan")
+        out = {"min_ess_bulk": nan, "min_ess_tail": nan, "max_rhat": nan, "converged": False,
+               "no_ess_reason": "point estimate: draws repeat one point"}
+    if method.family == "vi":
+        out["converged"] = finite and bool(result.opt_converged)
+    return {"chains_run": int(z.shape[0]), "draws_per_chain": int(z.shape[1]), **out}
+
+
+def _accuracy(posterior, result, z) -> dict:
+    """The ``summary`` columns against the posterior's reference, scored on every coordinate of the
+    reference: the layout's constrain runs the model for its deterministic sites (Stan's transformed
+    parameters), which a VI guide's draws lack."""
+    from harness import metrics
+
+    ref = posterior.reference()
+    scored = posterior.layout.every_site(result.draws, z) if ref else result.draws
+    return {**metrics.accuracy(scored, ref and ref.mean, ref and ref.sd), "reference": ref and ref.source}
+
+
+def _replay_columns(cell: Cell, timed, batch: int, density: str) -> dict:
+    """The ``replay`` columns of the replays (:class:`harness.timing.Replay`): the sampling seconds and
+    their spread, the floor, the overhead ratio, the host reference, and the groups that share them."""
+    return dict(sample_s=timed.seconds, sample_s_min=min(timed.loop_s), sample_s_max=max(timed.loop_s),
+                sample_replays=len(timed.loop_s), floor_us_per_grad=timed.floor * 1e6, floor_batch=batch,
+                floor_density=density, floor_group=cell.floor_group(batch, density), overhead_ratio=timed.ratio,
+                overhead_ratio_min=min(timed.ratios), overhead_ratio_max=max(timed.ratios),
+                ref_us_per_grad=timed.ref * 1e6, ref_group=cell.ref_group(batch))
+
+
+def _verdict(method, result, z, finite: bool) -> dict:
+    """The status of a run that ended: ``nan`` (non-finite draws), ``diverged`` (every sampling
+    transition divergent) or ``ok``, and why."""
+    if not finite:
+        return {"status": "nan", "error": "draws contain NaN or inf"}
+    if result.divergences >= z.shape[0] * z.shape[1]:
+        return {"status": "diverged", "error": _all_diverged(method, result)}
+    return {"status": "ok", "error": None}
 
 
 def device_unavailable(device: str) -> str | None:
@@ -194,10 +233,8 @@ def device_unavailable(device: str) -> str | None:
 def skipped_row(cell: Cell, why: str) -> dict:
     from harness import environment
 
-    row = base_row(cell, registry=False)
-    row.update(status="skipped", error=why, wall_s=0.0)
-    row.update(environment.capture(with_device=False))
-    return row
+    return schema.assemble({"cell": base_row(cell, registry=False), "verdict": {"status": "skipped", "error": why},
+                            "process": {"wall_s": 0.0}, "environment": environment.capture(with_device=False)})
 
 
 class Phases:
@@ -240,7 +277,8 @@ def run_cell(cell: Cell, draws_path: str | None = None, spawned_at: float | None
 def measure(cell: Cell, draws_path: str | None = None, spawned_at: float | None = None,
             host_reference: bool = True) -> tuple[dict, Any]:
     """:func:`run_cell`'s row and the sampling loop it replayed (``RunResult.loop``; None when the method
-    returned none or the cell failed before it ran): the asv probe reads the compiled loop's memory estimate."""
+    returned none or the cell failed before it ran): the asv probe reads the compiled loop's memory estimate.
+    The cell is run (:func:`run`), then its row built from the schema (:func:`build_row`)."""
     phases = Phases()
     import jax
 
@@ -250,112 +288,116 @@ def measure(cell: Cell, draws_path: str | None = None, spawned_at: float | None 
     if why:
         return skipped_row(cell, why), None
 
-    from harness import derived, environment, methods, metrics, timing
+    # imported before startup_s ends (the method registry brings NumPyro and BlackJAX): start-up, not the cell's data
+    from harness import derived, environment, methods, metrics, timing  # noqa: F401
 
-    row, loop = base_row(cell, registry=False), None
     t0 = time.perf_counter()
     phases.lap("startup_s")
-    try:
-        method = methods.get(cell.method)
-        row.update(method_columns(method))
-        run = resolve(cell, method)
-        posterior = run.posterior
-        phases.lap("data_s")
-        with timing.compile_phases() as compiles:
-            result = method.run(posterior, run.config, jax.random.key(cell.seed))
-        phases.lap("method_s")
-        loop = result.loop
-        row.update(compiles, hlo_ops=timing.hlo_ops(loop.compiled) if loop is not None else None)
-        row["peak_device_mb"] = _device_peak_mb(jax)
-        z = posterior.layout.unconstrain(result.draws)  # (chain, draw, dim); chains as run (ChEES: its ensemble)
-        finite = bool(np.all(np.isfinite(z)))
-        summary = _summary(z, result.point_estimate)
-        phases.lap("summary_s")
-        if method.family == "vi":  # guide draws are iid: converged means the optimiser met its stopping rule
-            summary["converged"] = finite and bool(result.opt_converged)
-        # a subsampling method's gradient touches m of N points: per-gradient figures use full-data equivalents
-        full_equiv = result.grad_evals_full_equiv_sample is not None
-        grads = result.grad_evals_full_equiv_sample if full_equiv else result.grad_evals_sample
-        # per device: chains on parallel devices share the wall-clock seconds
-        work = 0.0 if method.uncounted_work else grads / result.parallel_devices
-        batch = int(result.grad_batch or cell.num_chains)
-        positions = _floor_positions(posterior, z, batch, cell.seed)
-        timed = _replay(loop, result, posterior, run.density, positions, work, host_reference)
-        phases.lap("replay_s")
-        sample_s = timed.seconds
-        row.update(
-            status="ok",
-            error=None,
-            family=method.family,
-            chains_run=int(z.shape[0]),
-            compile_s=result.compile_s,
-            init_s=result.init_s,
-            warmup_s=result.warmup_s,
-            sample_s=sample_s,
-            sample_s_min=min(timed.loop_s),
-            sample_s_max=max(timed.loop_s),
-            sample_replays=len(timed.loop_s),
-            sample_s_first=result.sample_s,
-            diagnostic_s=result.extra.get("diagnostic_s"),  # a run to a target's checks: part of its time to result
-            grad_evals_warmup=result.grad_evals_warmup,
-            grad_evals=result.grad_evals_sample,
-            grad_evals_full_equiv=grads,
-            draws_per_chain=int(z.shape[1]),
-            reached_target=result.reached_target,
-            accept_rate=result.accept_rate,
-            divergences=result.divergences,
-            step_size=result.step_size,
-            **summary,
-        )
-        ref = posterior.reference()
-        # scored on every coordinate of the reference: the layout's constrain runs the model for its
-        # deterministic sites (Stan's transformed parameters), which a VI guide's draws lack
-        scored = posterior.layout.every_site(result.draws, z) if ref else result.draws
-        row.update(metrics.accuracy(scored, ref and ref.mean, ref and ref.sd), reference=ref and ref.source)
-        phases.lap("summary_s")
-        row["no_grad_reason"] = method.uncounted_work or None
-        row.update(derived.figures(row))
-        if not finite:
-            row.update(status="nan", error="draws contain NaN or inf")
-        elif result.divergences >= z.shape[0] * z.shape[1]:
-            row.update(status="diverged", error=_all_diverged(method, result))
-        row.update({f"x_{k}": v for k, v in result.extra.items() if _is_scalar(v)})
-        if full_equiv:
-            row.update(x_grad_evals_full_equiv_sample=grads,
-                       x_grad_evals_full_equiv_warmup=result.grad_evals_full_equiv_warmup)
-        if result.opt_converged is not None:
-            row["x_opt_converged"] = bool(result.opt_converged)
-        if result.point_estimate:
-            row["x_point_estimate"] = True
-        row.update(floor_us_per_grad=timed.floor * 1e6, floor_batch=batch, floor_density=run.density,
-                   floor_group=cell.floor_group(batch, run.density), overhead_ratio=timed.ratio,
-                   overhead_ratio_min=min(timed.ratios), overhead_ratio_max=max(timed.ratios),
-                   ref_us_per_grad=timed.ref * 1e6, ref_group=cell.ref_group(batch))
-        row.update(_roofline(posterior, run.density, positions, timed.floor * 1e6))
-        phases.lap("roofline_s")
-        if draws_path:
-            from harness import draws
-
-            stats = {k: v for k, v in result.extra.items() if not _is_scalar(v)}
-            draws.save(draws_path, result.draws, stats, attrs={"cell_key": cell.key(), "status": row["status"]})
-            row["draws_path"] = draws_path
-            phases.lap("draws_s")
-    except Exception as e:  # the matrix goes on: the failure becomes the row
-        phases.lap("failed_s")
-        row.update(status=_classify(e), error=f"{type(e).__name__}: {e}".splitlines()[0][:500])
-        traceback.print_exc(file=sys.stderr)
-    row["wall_s"] = time.perf_counter() - t0
-    row["peak_rss_mb"] = peak_rss_mb(resource.getrusage(resource.RUSAGE_SELF))
-    row.update(environment.capture(with_device=True))
+    measured = run(cell, phases, draws_path, host_reference)
+    process = {"wall_s": time.perf_counter() - t0,
+               "peak_rss_mb": peak_rss_mb(resource.getrusage(resource.RUSAGE_SELF))}
+    env = environment.capture(with_device=True)
     phases.lap("environment_s")
     if spawned_at is not None:  # the interpreter's start and the imports before this function ran
         phases.seconds["startup_s"] += max(0.0, phases.began - spawned_at)
-    row.update(phases.seconds)
-    return row, loop
+    row = build_row(cell, measured, process=process, environment=env, phases=phases.seconds)
+    return row, measured.result.loop if measured.result is not None else None
 
 
-def _is_scalar(v) -> bool:
-    return isinstance(v, (int, float, str, bool)) or (hasattr(v, "ndim") and v.ndim == 0)
+class Measured(NamedTuple):
+    """What a cell's run measured (:func:`run`), before it is a row (:func:`build_row`). Each field is set
+    when its step ends, so a run that raised keeps what it had measured.
+
+    ``verdict``: the ``verdict`` columns (status, error); ``method``: the registry's record; ``result``: its
+    RunResult; ``run``, ``summary``, ``replay``: the columns of those sources (:data:`harness.schema.SOURCES`),
+    the last two set together once every measurement is done; ``draws_path``: where the draws were saved."""
+
+    verdict: dict
+    method: Any = None
+    result: Any = None
+    run: dict | None = None
+    summary: dict | None = None
+    replay: dict | None = None
+    draws_path: str | None = None
+
+
+def run(cell: Cell, phases: Phases, draws_path: str | None = None, host_reference: bool = True) -> Measured:
+    """Run the cell's method, summarise its draws, replay its sampling loop against the floor, put the floor
+    beside the roofline and save the draws (to ``draws_path``, when given), each step's wall time a phase.
+    Never raises: a failure becomes the verdict (``error``, ``oom``) and the run keeps what it measured."""
+    import jax
+
+    from harness import methods, timing
+
+    done = Measured(verdict={})
+    try:
+        method = methods.get(cell.method)
+        done = done._replace(method=method)
+        resolved = resolve(cell, method)
+        posterior = resolved.posterior
+        phases.lap("data_s")
+        with timing.compile_phases() as compiles:
+            result = method.run(posterior, resolved.config, jax.random.key(cell.seed))
+        phases.lap("method_s")
+        loop = result.loop
+        hlo_ops = timing.hlo_ops(loop.compiled) if loop is not None else None
+        done = done._replace(result=result,
+                             run={**compiles, "hlo_ops": hlo_ops, "peak_device_mb": _device_peak_mb(jax)})
+        z = posterior.layout.unconstrain(result.draws)  # (chain, draw, dim); chains as run (ChEES: its ensemble)
+        finite = bool(np.all(np.isfinite(z)))
+        summary = _summary(method, result, z, finite)
+        phases.lap("summary_s")
+        # per device: chains on parallel devices share the wall-clock seconds
+        work = 0.0 if method.uncounted_work else result.grad_evals_counted / result.parallel_devices
+        batch = int(result.grad_batch or cell.num_chains)
+        positions = _floor_positions(posterior, z, batch, cell.seed)
+        timed = _replay(loop, result, posterior, resolved.density, positions, work, host_reference)
+        phases.lap("replay_s")
+        summary.update(_accuracy(posterior, result, z))
+        phases.lap("summary_s")
+        replay = _replay_columns(cell, timed, batch, resolved.density)
+        replay.update(_roofline(posterior, resolved.density, positions, timed.floor * 1e6))
+        phases.lap("roofline_s")
+        done = done._replace(summary=summary, replay=replay, verdict=_verdict(method, result, z, finite))
+        if draws_path:
+            from harness import draws
+
+            stats = {k: v for k, v in result.extra.items() if not schema.is_scalar(v)}
+            attrs = {"cell_key": cell.key(), "status": done.verdict["status"]}
+            draws.save(draws_path, result.draws, stats, attrs=attrs)
+            done = done._replace(draws_path=draws_path)
+            phases.lap("draws_s")
+    except Exception as e:  # the matrix goes on: the failure becomes the row
+        phases.lap("failed_s")
+        traceback.print_exc(file=sys.stderr)
+        why = f"{type(e).__name__}: {e}".splitlines()[0][:500]
+        return done._replace(verdict={"status": _classify(e), "error": why})
+    return done
+
+
+def build_row(cell: Cell, measured: Measured, process: dict, environment: dict, phases: dict) -> dict:
+    """The row of what was measured, from the schema: each source's columns from the code that owns them
+    (the RunResult's through :func:`harness.schema.from_result`, the derived figures through
+    :func:`harness.derived.figures`), put together by :func:`harness.schema.assemble`, with the sources
+    measured around the run (``process``, ``environment``, ``phases``).
+
+    A run that measured everything gets every part. One that raised keeps what it had: the registry's
+    method columns once the method was looked up, the ``run`` part once the method returned, and the
+    rest only when the failure came after every measurement (saving the draws)."""
+    from harness import derived
+
+    whole = measured.replay is not None
+    parts = {"cell": base_row(cell, registry=False), "verdict": measured.verdict}
+    if measured.method is not None:  # no_grad_reason qualifies a gradient count: only a whole run has one
+        reason = {"no_grad_reason": measured.method.uncounted_work or None} if whole else {}
+        parts["registry"] = {**method_columns(measured.method), **reason}
+    if measured.run is not None:
+        parts["run"] = measured.run
+    if whole:
+        parts.update(result=schema.from_result(measured.result), summary=measured.summary, replay=measured.replay)
+        parts["derived"] = derived.figures(schema.assemble(parts))
+    saved = {"draws_path": measured.draws_path} if measured.draws_path else {}
+    return schema.assemble({**parts, "process": {**process, **saved}, "environment": environment, "phases": phases})
 
 
 def _exit_with_parent(job_dir: str | None = None, poll_s: float = 1.0) -> None:

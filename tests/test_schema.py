@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from harness import derived, environment, schema, store
 from harness.cell import Cell
@@ -108,3 +110,84 @@ def test_derived_figures_one_row_and_a_frame_agree():
     assert list(many["ess_per_s"]) == [200.0, 200.0]
     assert many["us_per_grad"][0] == 500.0 and pd.isna(many["us_per_grad"][1]) and pd.isna(many["ess_per_grad"][1])
     assert pd.isna(derived.figures({**row, "sample_s": 0.0})["ess_per_s"])
+
+
+def _from(source: str) -> set[str]:
+    """The columns the schema declares from ``source``."""
+    return {c.name for c in schema.COLUMN_LIST if c.source == source}
+
+
+def test_each_source_is_used_and_the_code_that_owns_it_fills_exactly_its_columns():
+    from harness.cell import base_row, method_columns
+
+    assert {c.source for c in schema.COLUMN_LIST} == set(schema.SOURCES)
+    cell = Cell("m", "d", 10, "x")
+    assert set(base_row(cell, registry=False)) == _from("cell")
+    assert set(environment.capture(with_device=False)) == _from("environment")
+    assert set(derived.figures({})) == _from("derived")
+    facts = method_columns(type("Method", (), {"family": "mcmc", "library": "l", "subsamples": False}))
+    assert set(facts) | {"no_grad_reason"} == _from("registry")
+
+
+def test_a_row_is_assembled_only_from_the_sources_its_columns_declare():
+    row = schema.assemble({"cell": {"seed": 3}, "result": {"compile_s": 1.5, "x_num_steps": 7},
+                           "phases": {"data_s": 0.5}})
+    assert row == {"seed": 3, "compile_s": 1.5, "x_num_steps": 7, "data_s": 0.5}
+    with pytest.raises(ValueError, match="'compile_s' came from 'summary'; the schema declares it from 'result'"):
+        schema.assemble({"summary": {"compile_s": 1.5}})
+    with pytest.raises(ValueError, match="'x_roofline' came from 'result'"):  # a declared x_ column is not a record
+        schema.assemble({"result": {"x_roofline": 2.0}})
+    with pytest.raises(ValueError, match="'zz' came from 'run'; the schema declares it nowhere"):
+        schema.assemble({"run": {"zz": 1}})
+    with pytest.raises(ValueError, match="'x_a'"):  # a method's records come with its result only
+        schema.assemble({"replay": {"x_a": 1}})
+
+
+def _result(**fields):
+    from harness.methods.base import RunResult
+
+    base = dict(draws={}, grad_evals_warmup=11, grad_evals_sample=12, compile_s=1.5, warmup_s=2.5, sample_s=3.5,
+                accept_rate=0.75, divergences=3, step_size=0.125)
+    return RunResult(**{**base, **fields})
+
+
+def test_the_result_columns_of_a_row_are_the_run_results_fields():
+    """Each column from the RunResult carries its declared field, renamed where the column is (grad_evals <-
+    grad_evals_sample, sample_s_first <- sample_s, diagnostic_s <- extra["diagnostic_s"]); the method's
+    scalar extras and the typed fields a reader may want beside them become x_ records; per-draw arrays do not."""
+    result = _result(init_s=0.5, grad_batch=2, parallel_devices=2, grad_evals_full_equiv_warmup=1.1,
+                     grad_evals_full_equiv_sample=1.2, opt_converged=False, point_estimate=True, reached_target=True,
+                     extra={"diagnostic_s": 0.25, "num_steps": 7, "accept_prob": np.ones((2, 3))})
+    assert schema.from_result(result) == {
+        "reached_target": True, "compile_s": 1.5, "init_s": 0.5, "warmup_s": 2.5, "sample_s_first": 3.5,
+        "diagnostic_s": 0.25, "grad_evals_warmup": 11, "grad_evals": 12, "grad_evals_full_equiv": 1.2,
+        "accept_rate": 0.75, "divergences": 3, "step_size": 0.125,
+        "x_diagnostic_s": 0.25, "x_num_steps": 7, "x_grad_evals_full_equiv_sample": 1.2,
+        "x_grad_evals_full_equiv_warmup": 1.1, "x_opt_converged": False, "x_point_estimate": True}
+    plain = schema.from_result(_result())  # all the data's gradients, a fixed budget, no records
+    assert plain["grad_evals_full_equiv"] == 12 and plain["diagnostic_s"] is None and plain["init_s"] == 0.0
+    assert plain["reached_target"] is None and not [k for k in plain if k.startswith("x_")]
+    assert set(plain) == _from("result")
+
+
+def test_every_result_column_names_a_run_result_field_or_an_extra_a_run_writes():
+    """A ``result`` column's field is one of RunResult's (or one of its properties); an ``extra.KEY`` is a key
+    a run to a target writes (:func:`harness.methods.to_target.run_chunks`, whose record reaches
+    ``RunResult.extra`` through the driver)."""
+    from harness.methods.base import RunResult
+    from harness.methods.to_target import ToTarget, run_chunks
+
+    rng = np.random.default_rng(0)
+
+    def chunk(carry, k):  # ten draws of two chains, untimed
+        return (carry, rng.normal(size=(10, 2, 1))), 0.0
+
+    *_, did = run_chunks(chunk, None, 10, ToTarget(1e9, 20), lambda out: out)
+    for c in schema.COLUMN_LIST:
+        if c.source != "result":
+            continue
+        field = c.field or c.name
+        if field.startswith("extra."):
+            assert field.removeprefix("extra.") in did, c.name
+        else:
+            assert field in RunResult._fields or isinstance(getattr(RunResult, field, None), property), c.name

@@ -1,9 +1,11 @@
-"""A cell run in this process: the row it writes (scoring, run to a target)."""
+"""A cell run in this process: the row it writes (each column from its declared source, failures, scoring,
+run to a target)."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 
@@ -70,3 +72,83 @@ def test_a_cell_is_resolved_once_and_its_loop_comes_from_the_result(monkeypatch)
     assert sorted(looked_up) == ["eight_schools_noncentered", "handrolled_hmc"]
     assert row["family"] == "mcmc" and row["floor_density"] == "target" == json.loads(row["floor_group"])["density"]
     assert loop is not None and loop.seconds == row["sample_s_first"]
+
+
+def _fake(behaviour: str = "ok"):
+    """A cell of the runner's fake method on the toy Gaussian (tests/fake_cells.py, registered on import)."""
+    import tests.fake_cells  # noqa: F401 - registers test_tiny and test_fake in this process
+    from harness.cell import Cell, validate
+
+    return validate(Cell("test_tiny", "analytic", None, "test_fake", {"behaviour": behaviour}, num_chains=2,
+                         num_warmup=0, num_samples=50))
+
+
+def _declared(*sources: str) -> set[str]:
+    from harness import schema
+
+    return {c.name for c in schema.COLUMN_LIST if c.source in sources}
+
+
+#: The cell's process fills every source but the runner's.
+WORKER = ("cell", "registry", "result", "run", "summary", "replay", "derived", "verdict", "process", "phases",
+          "environment")
+
+
+def test_a_cells_row_takes_every_column_from_the_source_its_schema_declares(monkeypatch, tmp_path):
+    """Run in this process, an ok cell's row has every column of each source the cell's process fills (an
+    MCMC run no ``no_ess_reason``, a roofline no error, an ok run no failed phase), nothing of the runner's,
+    and each source's values: the RunResult's fields, the summary of its draws, the replays, the figures
+    derived from them, the draws saved."""
+    import dataclasses
+
+    from harness import derived, methods, metrics, schema
+    from harness.cell import method_columns
+    from harness.worker import measure
+
+    cell = _fake()
+    fake = methods.get("test_fake")
+    results = []
+
+    def keep(*args):
+        results.append(fake.run(*args))
+        return results[-1]
+
+    monkeypatch.setattr(methods, "get", lambda name: dataclasses.replace(fake, run=keep))
+    row, loop = measure(cell, str(tmp_path / "draws.nc"))
+    assert (row["status"], row["error"]) == ("ok", None)
+    assert all(k in schema.BY_NAME or k.startswith("x_") for k in row)
+    assert set(row) & set(schema.BY_NAME) == _declared(*WORKER) - {"no_ess_reason", "roofline_error", "failed_s"}
+
+    (result,) = results
+    from_result = schema.from_result(result)
+    assert {k: row[k] for k in from_result} == from_result
+    assert (row["grad_evals"], row["sample_s_first"], row["diagnostic_s"]) == (100, result.sample_s, None)
+    assert row["x_dtype"] == "float32" and row["sample_s_first"] == loop.seconds
+    assert {k: row[k] for k in method_columns(fake)} == method_columns(fake) and row["no_grad_reason"] is None
+    summary = metrics.summarize(np.asarray(result.draws["x"]))
+    assert {k: row[k] for k in summary} == pytest.approx(summary)
+    assert (row["chains_run"], row["draws_per_chain"], row["reference"]) == (2, 50, None)
+    assert row["floor_batch"] == 2 and row["floor_group"] == cell.floor_group(2, "target")
+    assert row["sample_s_min"] <= row["sample_s"] <= row["sample_s_max"] and row["sample_replays"] >= 1
+    figures = derived.figures(row)
+    assert {k: row[k] for k in figures} == pytest.approx(figures, nan_ok=True)
+    assert row["us_per_grad"] == pytest.approx(1e6 * row["sample_s"] / 100)
+    assert row["compiles"] >= 1 and row["hlo_ops"] > 0 and row["wall_s"] > 0
+    assert row["draws_path"] == str(tmp_path / "draws.nc") and (tmp_path / "draws.nc").exists()
+
+
+def test_a_failed_cell_keeps_what_it_had_measured(tmp_path):
+    """A method that raised: the configuration, the registry's method columns, the verdict, the process, the
+    environment and the phases so far. A failure after every measurement (saving the draws): every column."""
+    from harness import schema
+    from harness.worker import run_cell
+
+    row = run_cell(_fake("raise"))
+    assert (row["status"], row["error"]) == ("error", "ValueError: fake failure")
+    assert set(row) == (_declared("cell", "verdict", "environment") | {"family", "library", "subsamples", "wall_s",
+                                                                     "peak_rss_mb", "startup_s", "data_s", "failed_s",
+                                                                     "environment_s"})
+    row = run_cell(_fake(), draws_path=str(tmp_path))  # a directory: the draws cannot be written there
+    assert row["status"] == "error" and row["sample_s"] > 0 and row["ess_per_s"] > 0
+    unsaved = {"no_ess_reason", "roofline_error", "draws_path", "draws_s"}
+    assert set(row) & set(schema.BY_NAME) == _declared(*WORKER) - unsaved

@@ -90,6 +90,13 @@ class RunResult(NamedTuple):
     extra: Mapping[str, Any] = MappingProxyType({})
     loop: Any = None
 
+    @property
+    def grad_evals_counted(self) -> float:
+        """The sampling gradients per-gradient figures count: full-data equivalents for a subsampling
+        method (``grad_evals_full_equiv_sample``), else ``grad_evals_sample``."""
+        full = self.grad_evals_full_equiv_sample
+        return self.grad_evals_sample if full is None else full
+
 
 class Option(NamedTuple):
     """One method option, declared once: its default, type and bounds, checked by
