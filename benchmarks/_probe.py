@@ -104,7 +104,8 @@ def main(argv: list[str]) -> int:
         paired = timing.paired_ratio(loop, timing.floor_loop(*density, positions), repeats=3)
         out.update(seconds_per_grad=paired.a_per_work, floor_seconds_per_grad=paired.b_per_work,
                    overhead_ratio=paired.ratio)
-    mem = getattr(getattr(loop, "compiled", None), "memory_analysis", lambda: None)()
+    compiled = timing.program(loop) if loop is not None and hasattr(timing, "program") else getattr(loop, "compiled", None)
+    mem = getattr(compiled, "memory_analysis", lambda: None)()
     if mem is not None:
         out["loop_bytes"] = (mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes
                              - mem.alias_size_in_bytes)

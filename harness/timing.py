@@ -154,6 +154,14 @@ def chain(calls: list[TimedCall]) -> TimedCall:
     return TimedCall(_run_in_order, tuple(calls), sum(c.seconds for c in calls))
 
 
+def program(call: TimedCall):
+    """The compiled program a timed call runs; for a chained call (:func:`chain`), its first piece's
+    (the pieces of a loop run in chunks, or chain by chain, are one program called again)."""
+    while call.compiled is _run_in_order and call.args:
+        call = call.args[0]
+    return call.compiled
+
+
 #: The floor is the fastest of this many compiled copies (see :func:`floor_loop`).
 FLOOR_COPIES = 3
 #: Seconds of each trial run that picks the fastest copy, and how many trials each copy gets.

@@ -340,7 +340,7 @@ def run(cell: Cell, phases: Phases, draws_path: str | None = None, host_referenc
             result = method.run(posterior, resolved.config, jax.random.key(cell.seed))
         phases.lap("method_s")
         loop = result.loop
-        hlo_ops = timing.hlo_ops(loop.compiled) if loop is not None else None
+        hlo_ops = timing.hlo_ops(timing.program(loop)) if loop is not None else None
         done = done._replace(result=result,
                              run={**compiles, "hlo_ops": hlo_ops, "peak_device_mb": _device_peak_mb(jax)})
         z = posterior.layout.unconstrain(result.draws)  # (chain, draw, dim); chains as run (ChEES: its ensemble)

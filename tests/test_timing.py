@@ -142,3 +142,11 @@ def test_chain_replays_every_piece_in_order_and_sums_their_seconds():
     assert loop.seconds == pytest.approx(1.5) and loop.args == tuple(pieces)
     assert loop() > 0 and seen == [0.0, 1.0, 2.0]
     assert timing.chain(pieces[:1]) is pieces[0]
+
+
+def test_a_chained_loop_names_its_pieces_program_for_the_hlo_count():
+    f = jax.jit(lambda x: x * 2).lower(jnp.ones(3)).compile()
+    pieces = [timing.TimedCall(f, (jnp.full(3, float(i)),), seconds=0.1) for i in range(2)]
+    assert timing.program(timing.chain(pieces)) is f and timing.program(pieces[0]) is f
+    assert timing.hlo_ops(timing.program(timing.chain(pieces))) == timing.hlo_ops(f) > 0
+    assert timing.hlo_ops(timing.chain(pieces).compiled) is None  # what the row had before: no count for a chunked run

@@ -182,7 +182,7 @@ def build(run_dir, out_dir=None, baseline: str = DEFAULT_BASELINE, traces: tuple
         Fold("Accuracy against time (MCMC and VI)", _accuracy_figures(cells, out), in_markdown=True),
         Fold("Noise: the replay spread", _noise_figure(df, out)),
         Fold("Where compile time goes", _compile_section(df)),
-        Fold("How to run chains", _chains_section(cells, df)),
+        Fold("How to run chains", _chains_section(cells, df), in_markdown=True),
         Fold("What the protocol costs", _protocol_section(df)),
         *([Fold("Published figures: NumPyro's covtype benchmark", covtype, in_markdown=True)]
           if (covtype := published.covtype(df)) else []),

@@ -413,14 +413,16 @@ def _chain_way(cell) -> str:
 
 def chain_ways(cells: pd.DataFrame, df: pd.DataFrame) -> tuple[Table, list[str]]:
     """How to run chains: per target, N, device and chain count, each method's ways (vectorized,
-    parallel, sequential), by time to result, with ESS/s and the lockstep factor (the longest
-    trajectory of each iteration over the mean, :func:`harness.metrics.lockstep_factor`: what a
-    vectorized NUTS waits for). Within a method, each way's time over its fastest usable way's,
-    with the interval of :func:`harness.report.stats.ratio_interval`. Returns the table and one
-    sentence per (N, chains, method) with two ways or more: which way won, and by how much."""
+    parallel, sequential), by time to result, with ESS/s, microseconds per gradient and the lockstep
+    factor (the longest trajectory of each iteration over the mean, :func:`harness.metrics.lockstep_factor`:
+    what a vectorized NUTS waits for). Within a method, each way's time over its fastest way's, with
+    the interval of :func:`harness.report.stats.ratio_interval`. The ways of a method run the same
+    budget (warmup and draws), so where none is usable (converged, accurate, no divergences) they are
+    still compared, on the seconds that budget took, and the sentence says so; a usable way always
+    comes before an unusable one. Returns the table and one sentence per (N, chains, method) with two
+    ways or more: which way won, and by how much."""
     if "options" not in cells or cells.empty:
         return Table([], [], ""), []
-    lockstep = pd.Series(dtype=float)
     if "x_lockstep_factor" in df:
         keys = [c for c in schema.REPEAT_KEY if c in df and df[c].notna().any()]
         ok = df[df["status"] == "ok"]
@@ -433,30 +435,31 @@ def chain_ways(cells: pd.DataFrame, df: pd.DataFrame) -> tuple[Table, list[str]]
         if g["way"].nunique() < 2:
             continue
         for method, m in g.groupby("method", sort=True):
-            m = m.sort_values("time_to_result_s_med", kind="stable")
-            usable = m[m["usable"]]
-            best = usable.iloc[0] if len(usable) else None
+            ran = m[m["seeds_ok"] > 0].sort_values(["usable", "time_to_result_s_med"], ascending=[False, True],
+                                                   kind="stable")
+            best = ran.iloc[0] if len(ran) else None
             for _, r in m.iterrows():
                 vs = "-"
-                if best is not None and r["usable"] and r["way"] != best["way"]:
-                    vs = _ratio(r, best, "time_to_result_s").text(noise_word=True)
-                elif best is not None and r["way"] == best["way"]:
-                    vs = "fastest" if len(usable) > 1 else "-"
+                if best is not None and len(ran) > 1:
+                    vs = ("fastest" if r["way"] == best["way"] else
+                          _ratio(r, best, "time_to_result_s").text(noise_word=True) if r["seeds_ok"] > 0 else "-")
                 rows.append([f"{model}/{dataset}", size_label(n), device, fmt(chains), method, r["way"],
-                             fmt(r["time_to_result_s_med"]), fmt(r["ess_per_s_med"]), fmt(r.get("lockstep")), vs,
-                             r["flag"] or "usable"])
-            if len(usable) > 1:
-                runner = usable.iloc[1]
+                             fmt(r["time_to_result_s_med"]), fmt(r["ess_per_s_med"]), fmt(r.get("us_per_grad_med")),
+                             fmt(r.get("lockstep")), vs, r["flag"] or "usable"])
+            if len(ran) > 1:
+                runner = ran.iloc[1]
                 ratio = _ratio(runner, best, "time_to_result_s")
                 verdict = (f"{ratio.text()} ahead of {runner['way']}" if ratio.decided()
                            else f"within noise of {runner['way']} ({ratio.text()})")
+                budget = "" if best["usable"] else (" (no way usable at this budget: seconds for the same warmup and "
+                                                    "draws, not time to a trustworthy posterior)")
                 said.append(f"{model}/{dataset} N = {size_label(n)}, {fmt(chains)} chains, {method} ({device}): "
-                            f"{best['way']} first, {verdict}.")
-    table = Table(["target", "N", "device", "chains", "method", "chains run", "time to result s", "ESS/s", "lockstep",
-                   "time / fastest way's", "flag"], rows,
+                            f"{best['way']} first, {verdict}{budget}.")
+    table = Table(["target", "N", "device", "chains", "method", "chains run", "time to result s", "ESS/s", "us/grad",
+                   "lockstep", "time / fastest way's", "flag"], rows,
                   "Per target, N, device and chain count where chains ran more than one way: time to result (compile + "
-                  "init + warmup + sampling + checks) and ESS/s, medians over seeds; lockstep: the longest trajectory "
-                  "of each iteration over the mean (what vectorized chains wait for; 1 = no waiting); each way's time "
-                  "over its method's fastest usable way's [95 % interval: bootstrap over seeds, "
-                  f"+-{stats.PROCESS_NOISE:.0%} process noise for a one-seed side].")
+                  "init + warmup + sampling + checks), ESS/s and microseconds per gradient, medians over seeds; "
+                  "lockstep: the longest trajectory of each iteration over the mean (what vectorized chains wait for; "
+                  "1 = no waiting); each way's time over its method's fastest way's (usable ways first) [95 % interval: "
+                  f"bootstrap over seeds, +-{stats.PROCESS_NOISE:.0%} process noise for a one-seed side].")
     return table, said

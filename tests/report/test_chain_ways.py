@@ -45,3 +45,12 @@ def test_ways_within_noise_are_called_so(tmp_path):
 def test_a_run_with_one_way_per_cell_has_no_table(rows, cells):
     table, said = tables.chain_ways(cells, rows)
     assert not table.rows and not said
+
+
+def test_ways_that_did_not_converge_are_still_compared_on_the_same_budget(tmp_path):
+    rows = _two_ways(3.0).assign(converged=False)
+    (tmp_path / "rows.jsonl").write_text("\n".join(r.to_json() for _, r in rows.iterrows()) + "\n")
+    df = frame.load(tmp_path)
+    table, said = tables.chain_ways(frame.aggregate(df), df)
+    assert all("NOT CONVERGED" in r[-1] for r in table.rows)
+    assert len(said) == 1 and "vectorized first" in said[0] and "no way usable at this budget" in said[0]
