@@ -256,7 +256,7 @@ def cmd_run(args) -> int:
         runner.LocalExecutor(jobs).check(cells)
     default_timeout = args.timeout or runner.DEFAULT_TIMEOUT_S
     timeout = (lambda c: args.timeout) if args.timeout else (lambda c: suites.timeout_for(suite, c, default_timeout))
-    estimate = suites.estimate_s(suite, cells, default_timeout, jobs)
+    estimate = suites.estimate_s(suite, cells, default_timeout, jobs, warm_start)
     if args.dry_run:
         for c in cells:
             print(c.label())
@@ -269,7 +269,7 @@ def cmd_run(args) -> int:
     todo = session.todo(cells)
     if not args.quiet:
         skipped = f", {len(cells) - len(todo)} already stored ok" if args.resume else ""
-        print(f"harness: {len(todo)} cell(s){skipped} -> {out} (estimated {suites.estimate_s(suite, todo, default_timeout, jobs) / 60:.1f} min, {jobs} at once)",
+        print(f"harness: {len(todo)} cell(s){skipped} -> {out} (estimated {suites.estimate_s(suite, todo, default_timeout, jobs, warm_start) / 60:.1f} min, {jobs} at once)",
               file=sys.stderr)
     progress = Progress(todo, lambda c: suites.estimate_cell_s(c, timeout(c)), quiet=args.quiet,
                         jobs=1 if args.scheduler else jobs)

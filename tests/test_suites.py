@@ -432,3 +432,20 @@ def test_crossover_suite_scales_the_plain_logistic_regression_with_nuts_to_a_tar
     assert {c.target_ess for c in cells if c.method == "numpyro_nuts"} == {400.0}
     assert {c.target_ess for c in cells if c.method != "numpyro_nuts"} == {None}
     assert {c.model for c in cells} == {"logistic", "sparse_logistic"}
+
+
+def test_a_warm_start_is_priced_as_two_more_runs_one_with_a_cold_compile():
+    from harness.cell import Cell
+    from harness.suites import cost_model
+
+    cell = Cell("sparse_logistic", "breast_cancer", None, "numpyro_nuts")
+    model = suites.costs()
+    compile_s = {**model["family"]["mcmc"], **model["method"].get("numpyro_nuts", {})}["compile_s"]
+    cold = suites.estimate_cell_s(cell, model=model, rechecked=False)
+    warm = suites.estimate_cell_s(cell, model=model, rechecked=False, warm_start=True)
+    # two more processes, each at least its start-up, one compiling cold and one reading the cache
+    assert warm - cold > compile_s * (1 + cost_model.WARM_COMPILE_SHARE)
+    assert warm < 3 * cold  # the second extra process does not pay the cold compile again
+    suite = {"warm_start": True, "recheck": False}
+    assert suites.estimate_s(suite, [cell], 600) == pytest.approx(warm)
+    assert suites.estimate_s(suite, [cell], 600, warm_start=False) == pytest.approx(cold)

@@ -39,7 +39,7 @@ def _loglog(points, n: int | None) -> float:
 
 
 def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | None = None,
-                    rechecked: bool = True) -> float:
+                    rechecked: bool = True, warm_start: bool = False) -> float:
     """Estimated wall seconds of one cell (see ``_costs.toml``), capped at its timeout.
 
     startup + compile + floor measurement
@@ -49,7 +49,8 @@ def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | No
     (a run to a target is priced at its cap, ``max_draws`` per chain: the worst case),
     all twice when that loop is shorter than :data:`harness.recheck.SHORT_LOOP_S` and the run
     ``rechecked`` (the run's second pass runs it again; the host-disturbed cells it reruns are not
-    foreseen)
+    foreseen), and with ``warm_start`` two more processes: one more run with a cold compile (it fills
+    the cache) and one whose compile is :data:`WARM_COMPILE_SHARE` of it (it reads the cache);
     with n the subsample size for a subsampling method and chains the method's own
     ``num_chains`` option where it has one (an ensemble method such as ChEES), and a
     NUTS method's steps per iteration the model's ``nuts_steps`` where one is given
@@ -88,16 +89,26 @@ def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | No
     total = fixed + chains * warmup * per_iter_us * 1e-6 + sample_s + timing.replay_cost_s(sample_s, work_s)
     if rechecked and sample_s < recheck.SHORT_LOOP_S:  # the second pass runs a short loop's cell again
         total *= 2
+    if warm_start:  # two more processes: one fills the cache (a cold compile), one reads it
+        run_s = process["startup_s"] + chains * warmup * per_iter_us * 1e-6 + sample_s
+        total += 2 * run_s + m["compile_s"] * (1.0 + WARM_COMPILE_SHARE)
     return min(total, timeout_s) if timeout_s else total
 
 
-def estimate_s(suite: dict, cells: list[Cell], default_timeout_s: float, jobs: int = 1) -> float:
+#: A warm start's compile over a cold one (the persistent cache skips XLA, not tracing and lowering):
+#: median over the default suite's 569 cells, results/compile-569 (README there).
+WARM_COMPILE_SHARE = 0.15
+
+
+def estimate_s(suite: dict, cells: list[Cell], default_timeout_s: float, jobs: int = 1,
+               warm_start: bool | None = None) -> float:
     """Estimated wall seconds of running ``cells`` of ``suite``, ``jobs`` at a time as the runner schedules
     them (:func:`harness.runner.run_cells`): the longest first, each to the first free slot, a cell that
     does not :func:`harness.runner.co_runs` alone."""
     model = costs()
     slots, alone = [0.0] * jobs, 0.0
-    priced = [estimate_cell_s(c, timeout_for(suite, c, default_timeout_s), model, suite.get("recheck", True))
+    warm = suite.get("warm_start", False) if warm_start is None else warm_start
+    priced = [estimate_cell_s(c, timeout_for(suite, c, default_timeout_s), model, suite.get("recheck", True), warm)
               for c in cells]
     for c, seconds in sorted(zip(cells, priced), key=lambda cs: -cs[1]) if jobs > 1 else zip(cells, priced):
         if jobs > 1 and not co_runs(c, jobs):
