@@ -104,6 +104,8 @@ def test_an_improper_prior_has_a_layout_and_a_density(tmp_path):
     user.check(t, "data", None)
 
 
+# slow (about 20 s): tests/test_cli.py's model-file run covers the CLI path in CI
+@pytest.mark.slow
 def test_an_improper_prior_runs_through_the_cli(tmp_path, capsys):
     from harness import cli, store
 
