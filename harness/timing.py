@@ -107,16 +107,25 @@ def _floor_loop_fn(log_density_of: Callable) -> Callable:
     import jax.numpy as jnp
 
     def loop(z, n, data):
-        value_and_grad = jax.vmap(jax.value_and_grad(log_density_of(data)))
-
-        def body(_, carry):
-            z, total = carry
-            logp, g = value_and_grad(z)
-            return z + jnp.asarray(1e-12, z.dtype) * g, total + jnp.sum(logp)
-
-        return jax.lax.fori_loop(0, n, body, (z, jnp.zeros((), z.dtype)))
+        return jax.lax.fori_loop(0, n, floor_step(log_density_of(data)), (z, jnp.zeros((), z.dtype)))
 
     return loop
+
+
+def floor_step(log_density) -> Callable:
+    """One trip of the floor loop, ``(i, (z, total)) -> (z, total)``: a vmapped ``value_and_grad`` of
+    ``log_density`` whose gradient moves z by a negligible step (a data dependency between trips)
+    and whose value is summed (see :func:`_floor_loop_fn`)."""
+    import jax.numpy as jnp
+
+    value_and_grad = jax.vmap(jax.value_and_grad(log_density))
+
+    def body(_, carry):
+        z, total = carry
+        logp, g = value_and_grad(z)
+        return z + jnp.asarray(1e-12, z.dtype) * g, total + jnp.sum(logp)
+
+    return body
 
 
 class TimedCall(NamedTuple):
