@@ -5,7 +5,8 @@
 Per run directory: rows and cells (how many the second pass ran twice), the wall from the first cell's
 start (its row's ``timestamp`` less its ``process_s``) to the last row, the median and range over ok
 cells of ``wall_s`` / work and ``process_s`` / work (work = compile + init + warmup + the sampling loop's
-first run), the jobs the run used, the most cells that co-ran, and the commits of the rows.
+first run + the convergence checks of a run to a target, ``diagnostic_s``: what a user pays for the result,
+the time to result's parts), the jobs the run used, the most cells that co-ran, and the commits of the rows.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ def summary(run: str) -> str:
     start = (ts - pd.to_timedelta(rows["process_s"], unit="s")).min()
     cells = store.load(run)
     ok = cells[cells["status"] == "ok"]
-    work = ok["compile_s"] + ok["init_s"].fillna(0) + ok["warmup_s"] + ok["sample_s_first"]
+    checks = ok["diagnostic_s"].fillna(0) if "diagnostic_s" in ok else 0.0
+    work = ok["compile_s"] + ok["init_s"].fillna(0) + ok["warmup_s"] + ok["sample_s_first"] + checks
     wall, proc = ok["wall_s"] / work, ok["process_s"] / work
     twice = int(cells["attempts"].fillna(1).eq(2).sum()) if "attempts" in cells else 0
     return (f"{run}: {len(rows)} rows ({len(cells)} cells, {twice} run twice), first cell start to last row "

@@ -78,6 +78,26 @@ def summarize(z) -> dict:
     return out
 
 
+def reaches(z, ess: float, max_rhat: float) -> bool:
+    """Whether draws z (chain, draw, dim) meet a run-to-target check: bulk ESS >= ``ess``, then tail
+    ESS >= ``ess``, then R-hat < ``max_rhat`` on every coordinate, the figures of :func:`summarize`,
+    each computed only if the ones before it passed (a check that fails, as all but a run's last do,
+    costs one ArviZ pass over the draws instead of three). Non-finite draws never reach."""
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim != 3:
+        raise ValueError(f"expected draws shaped (chain, draw, dim), got shape {z.shape}")
+    if not np.all(np.isfinite(z)) or z.shape[0] * z.shape[1] < 8:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        # `not x >= ess`, not `x < ess`: a NaN figure fails the check
+        if not np.min(_per_coordinate(az.ess, z, method="bulk")) >= ess:
+            return False
+        if not np.min(_per_coordinate(az.ess, z, method="tail")) >= ess:
+            return False
+        return bool(np.max(_per_coordinate(az.rhat, z, method="rank")) < max_rhat)
+
+
 def moments(z) -> dict:
     """Per-coordinate figures of draws z shaped (chain, draw, k), as float64 arrays of length k.
 

@@ -171,11 +171,26 @@ def program(call: TimedCall):
     return call.compiled
 
 
-#: The floor is the fastest of this many compiled copies (see :func:`floor_loop`).
+#: The floor is the fastest of this many compiled copies where copies differ (see :func:`floor_copies`).
 FLOOR_COPIES = 3
+#: From this N on a floor compiles ``FLOOR_COPIES`` copies; below it, one (:func:`floor_copies`).
+FLOOR_COPIES_MIN_N = 50_000
 #: Seconds of each trial run that picks the fastest copy, and how many trials each copy gets.
 FLOOR_TRIAL_S = 0.02
 FLOOR_TRIALS = 2
+
+
+def floor_copies(n: int | None) -> int:
+    """How many compiled copies a floor picks its fastest from (:func:`floor_loop`), at data size ``n``.
+
+    Copies of one program keep their own speeds where the data is large: held to one core, the seed
+    density's floor at N = 1e5 ran 263-317 us per gradient over 20 copies, each copy within a few %
+    of itself. Where the data is small they do not: at N = 569, 2.73-2.93 us over 18 copies in 3
+    processes, and at 1e4 40.8-43.1 us (``python -m benchmarks.thread_split --n N --density target
+    --processes 3``, 2-core Intel Xeon, docs/methodology.md "Floor"). A copy costs a compile (about
+    0.3 s at 569, a tenth of a small cell's work), so below ``FLOOR_COPIES_MIN_N`` (and for a
+    posterior without a size) a floor is one copy; from it on, ``FLOOR_COPIES``."""
+    return FLOOR_COPIES if n is not None and n >= FLOOR_COPIES_MIN_N else 1
 
 
 def floor_loop(log_density_of: Callable, data, positions, seconds: float = 0.05,
@@ -197,7 +212,7 @@ def floor_loop(log_density_of: Callable, data, positions, seconds: float = 0.05,
     fastest copy: each copy runs
     ``FLOOR_TRIALS`` trials of about ``FLOOR_TRIAL_S`` seconds, round robin (so a slow
     moment of the host hits every copy alike), and the copy with the least best trial is
-    returned.
+    returned. Where copies do not differ (small data) a cell asks for one (:func:`floor_copies`).
     """
     import jax.numpy as jnp
 
@@ -227,13 +242,14 @@ REPLAY_BUDGET_S = 1.0
 REPLAY_SHARE = 0.1
 MIN_REPLAYS = 5
 MAX_REPLAYS = 100
-FLOOR_CALL_S = (0.01, 0.5)  # a floor run lasts as long as one loop run, within these bounds
+FLOOR_CALL_S = (0.01, 0.25)  # a floor run lasts half as long as one loop run, within these bounds
 
 
 def replay_budget_s(work_s: float | None = None) -> float:
-    """Seconds of replays a cell may spend: ``REPLAY_SHARE`` (10 %) of the cell's own work
-    (compile + init + warmup + the sampling loop's first run), at least ``REPLAY_BUDGET_S`` (1 s);
-    ``REPLAY_BUDGET_S`` alone where the work is not given (the asv probe, pytest-benchmark).
+    """Seconds of replays, with their paired floor runs, a cell may spend: ``REPLAY_SHARE`` (10 %)
+    of the cell's own work (compile + init + warmup + the sampling loop's first run), at least
+    ``REPLAY_BUDGET_S`` (1 s); ``REPLAY_BUDGET_S`` alone where the work is not given (the asv probe,
+    pytest-benchmark).
 
     Why a share of the work: the replays and their paired floor runs were most of what a cell
     spent beyond its own work (``replay_s`` of the rows; wall over work had median 2.24 in
@@ -249,7 +265,7 @@ def replay_count(first_s: float, work_s: float | None = None) -> tuple[int, bool
     cell whose work took ``work_s`` (:func:`replay_budget_s`).
 
     Returns (replays, whether the first run counts as one of the timings). With ``k`` =
-    budget // ``first_s`` replays affordable:
+    budget // (``first_s`` + its floor run, :func:`floor_call_seconds`) pairs affordable:
 
     - ``k >= MIN_REPLAYS`` (5): ``k`` replays, at most 100; the first run is left out (it pays
       the first touch of buffers and caches, which matters only for short loops);
@@ -261,7 +277,8 @@ def replay_count(first_s: float, work_s: float | None = None) -> tuple[int, bool
     budget = replay_budget_s(work_s)
     if not first_s > 0:
         return MIN_REPLAYS, False
-    k = math.floor(budget / first_s + 1e-9)  # budget // first_s, without 1.0 // 0.05 == 19.0
+    pair = first_s + floor_call_seconds(first_s)
+    k = math.floor(budget / pair + 1e-9)  # budget // pair, without 1.0 // 0.05 == 19.0
     if k >= MIN_REPLAYS:
         return min(MAX_REPLAYS, k), False
     if k >= 2:
@@ -270,21 +287,24 @@ def replay_count(first_s: float, work_s: float | None = None) -> tuple[int, bool
 
 
 def floor_call_seconds(first_s: float) -> float:
-    """How long one floor run of a pair lasts: as long as the loop's run, within FLOOR_CALL_S."""
+    """How long one floor run of a pair lasts: half the loop's run, within FLOOR_CALL_S. Half: the
+    floor's figure is a rate (seconds per gradient) of one fixed program, steady within a few % over
+    10 ms (``benchmarks.thread_split`` runs it 0.2 s), while the loop's run is what the row reports."""
     lo, hi = FLOOR_CALL_S
-    return min(max(first_s, lo), hi)
+    return min(max(first_s / 2, lo), hi)
 
 
-def replay_cost_s(first_s: float, work_s: float | None = None) -> float:
+def replay_cost_s(first_s: float, work_s: float | None = None, copies: int = 1) -> float:
     """Seconds the replay protocol adds to a cell whose sampling loop took ``first_s`` and whose
     work took ``work_s``: the replays and one floor run per timing (plus the untimed first floor
     run), the host reference's runs (one untimed, then after the first, middle and last pair),
-    and the trials that pick the floor's fastest copy (:func:`floor_loop`); the cost model's
-    figure (``harness list suites``), the floor's and the reference's compiles and sizing aside."""
+    and the trials that pick the fastest of the floor's ``copies`` (:func:`floor_loop`; none for one
+    copy); the cost model's figure (``harness list suites``), the floor's and the reference's
+    compiles and sizing aside."""
     replays, first_counts = replay_count(first_s, work_s)
     pairs = replays + first_counts
     refs = 1 + len({0, pairs // 2, pairs - 1})
-    trials = FLOOR_COPIES * FLOOR_TRIALS * min(floor_call_seconds(first_s), FLOOR_TRIAL_S)
+    trials = copies * FLOOR_TRIALS * min(floor_call_seconds(first_s), FLOOR_TRIAL_S) if copies > 1 else 0.0
     return replays * first_s + (pairs + 1 + refs) * floor_call_seconds(first_s) + trials
 
 

@@ -113,25 +113,31 @@ def _floor_positions(posterior, z, batch: int, seed: int):
     return jnp.asarray(last, init.dtype) if np.all(np.isfinite(last)) else init
 
 
-def _host_ref(posterior, positions, seconds: float):
+def _host_ref(posterior, positions, seconds: float, floor=None):
     """The host reference (:func:`harness.timing.replay_paired`): NumPyro's potential gradient of the
     model at fixed points (the initial positions of seed 0) at the floor's batch and dtype. Its program
     and inputs depend only on the cell's ``ref_group`` (posterior, size, batch, device, precision, XLA
-    setup), never on the method, so every cell of a group times the same thing. One compiled copy
-    (``copies=1``): it tells a slow host from its group's fastest, within ``recheck.HOST_TOL``,
-    and is not a floor (a ratio's denominator)."""
+    setup), never on the method, so every cell of a group times the same thing. One compiled copy:
+    it tells a slow host from its group's fastest, within ``recheck.HOST_TOL``, and is not a floor (a
+    ratio's denominator). ``floor``: the cell's floor when that is one compiled copy of this same
+    program (a method whose floor density is the model's), run at the fixed points instead of
+    compiling the program again."""
     import jax
 
     from harness import timing
 
     fixed = posterior.initial_positions(jax.random.key(0), positions.shape[0]).astype(positions.dtype)
+    if floor is not None:
+        return floor._replace(args=(fixed, *floor.args[1:]))
     return timing.floor_loop(*posterior.density_and_data("model"), fixed, seconds=seconds, copies=1)
 
 
-def _replay(loop, result, posterior, density: str, positions, work: float, host_reference: bool = True):
+def _replay(loop, result, posterior, density: str, positions, work: float, host_reference: bool = True,
+            copies: int = 1):
     """The sampling loop replayed against the floor (:func:`harness.timing.replay_paired`), as often as
     a share of the cell's own work allows (:func:`harness.timing.replay_budget_s`), with the host
     reference between the replays unless ``host_reference`` is False (a run without a second pass).
+    The floor is the fastest of ``copies`` compiled copies (:func:`harness.timing.floor_copies`).
 
     ``loop`` is the method's sampling loop (``RunResult.loop``); a method that returns none
     (a plugin) keeps its one measured ``sample_s``, paired with one floor run after it.
@@ -140,22 +146,24 @@ def _replay(loop, result, posterior, density: str, positions, work: float, host_
 
     first_s = loop.seconds if loop is not None else result.sample_s
     seconds = timing.floor_call_seconds(first_s)
-    floor = timing.floor_loop(*posterior.density_and_data(density), positions, seconds=seconds)
+    floor = timing.floor_loop(*posterior.density_and_data(density), positions, seconds=seconds, copies=copies)
     if loop is not None:
         work_s = result.compile_s + (result.init_s or 0.0) + result.warmup_s + first_s
-        ref = _host_ref(posterior, positions, seconds) if host_reference else None
+        shared = floor if density == "model" and copies == 1 else None
+        ref = _host_ref(posterior, positions, seconds, shared) if host_reference else None
         return timing.replay_paired(loop._replace(work=work), floor, ref, work_s)
     floor()
     f = floor() / floor.work
     return timing.Replay((first_s,), (f,), (first_s / work / f if work > 0 else float("nan"),))
 
 
-def _roofline(posterior, density: str, positions, floor_us: float) -> dict:
-    """The row's roofline columns (:mod:`harness.roofline`); a failure there is recorded, never the cell's."""
+def _roofline(posterior, density: str, positions, floor_us: float, group: str | None = None) -> dict:
+    """The row's roofline columns (:mod:`harness.roofline`; ``group``, the cell's floor group, keys its
+    per-run cache of the gradient's bytes); a failure there is recorded, never the cell's."""
     from harness import roofline
 
     try:
-        return roofline.columns(*posterior.density_and_data(density), positions, floor_us)
+        return roofline.columns(*posterior.density_and_data(density), positions, floor_us, group)
     except Exception as e:  # noqa: BLE001 - the measurement goes on without its roofline
         return {"roofline_error": f"{type(e).__name__}: {e}".splitlines()[0][:300]}
 
@@ -351,12 +359,14 @@ def run(cell: Cell, phases: Phases, draws_path: str | None = None, host_referenc
         work = 0.0 if method.uncounted_work else result.grad_evals_counted / result.parallel_devices
         batch = int(result.grad_batch or cell.num_chains)
         positions = _floor_positions(posterior, z, batch, cell.seed)
-        timed = _replay(loop, result, posterior, resolved.density, positions, work, host_reference)
+        timed = _replay(loop, result, posterior, resolved.density, positions, work, host_reference,
+                        timing.floor_copies(cell.n))
         phases.lap("replay_s")
         summary.update(_accuracy(posterior, result, z))
         phases.lap("summary_s")
         replay = _replay_columns(cell, timed, batch, resolved.density)
-        replay.update(_roofline(posterior, resolved.density, positions, timed.floor * 1e6))
+        replay.update(_roofline(posterior, resolved.density, positions, timed.floor * 1e6,
+                                cell.floor_group(batch, resolved.density)))
         phases.lap("roofline_s")
         done = done._replace(summary=summary, replay=replay, verdict=_verdict(method, result, z, finite))
         if draws_path:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -77,3 +79,29 @@ def test_columns_divide_bytes_by_bandwidth_and_batch(monkeypatch):
     assert cols["roofline_us_per_grad"] == pytest.approx(expect)
     assert cols["x_roofline"] == pytest.approx(100.0 / expect) and cols["bandwidth_gbs"] == 10.0
     assert all(isinstance(v, (float, str)) for v in cols.values())  # plain values for a JSON row
+
+
+def test_a_runs_cells_of_one_floor_group_find_the_gradients_bytes_once(monkeypatch, tmp_path):
+    monkeypatch.setenv(roofline.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(roofline, "bandwidth", lambda: roofline.Bandwidth(10.0, "2026-12-02T00:00:00+00:00", True))
+    calls = []
+    real = roofline.grad_bytes
+
+    def counted(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(roofline, "grad_bytes", counted)
+    z, data = jnp.zeros((4, 30), jnp.float32), _data(2_000)
+    monkeypatch.setenv(roofline.RUN_ENV, "run-a")
+    first = roofline.columns(_logistic, data, z, 100.0, group="g1")
+    again = roofline.columns(_logistic, data, z, 100.0, group="g1")
+    assert again == first and len(calls) == 1  # the group's later cell reads the figure back
+    roofline.columns(_logistic, _data(4_000), z, 100.0, group="g2")
+    assert len(calls) == 2  # another group computes its own
+    monkeypatch.setenv(roofline.RUN_ENV, "run-b")  # a later run finds it again, and keeps only its own entries
+    assert roofline.columns(_logistic, data, z, 100.0, group="g1") == first and len(calls) == 3
+    assert list(json.loads((tmp_path / "grad_bytes.json").read_text())["groups"]) == [f"{jax.__version__}|g1"]
+    monkeypatch.delenv(roofline.RUN_ENV)  # outside a run (asv, tests): always computed
+    roofline.columns(_logistic, data, z, 100.0, group="g1")
+    assert len(calls) == 4

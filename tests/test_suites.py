@@ -360,7 +360,7 @@ def test_estimate_adds_the_replay_protocol_to_the_sampling_loop():
     sample_s = 4 * 500 * m["grads_per_iter"] * suites.floor_us(10000, "cpu") * m["overhead"] * 1e-6
     fixed = model["process"]["cpu"]["startup_s"] + m["compile_s"] + model["process"]["cpu"]["floor_s"]
     work_s = m["compile_s"] + sample_s
-    assert suites.estimate_cell_s(cell) == pytest.approx(fixed + sample_s + timing.replay_cost_s(sample_s, work_s))
+    assert suites.estimate_cell_s(cell) == pytest.approx(fixed + sample_s + timing.replay_cost_s(sample_s, work_s, 1))
 
 
 
@@ -376,7 +376,7 @@ def test_estimate_doubles_a_cell_whose_loop_the_second_pass_runs_again():
     assert sample_s < recheck.SHORT_LOOP_S
     fixed = model["process"]["cpu"]["startup_s"] + m["compile_s"] + model["process"]["cpu"]["floor_s"]
     work_s = m["compile_s"] + sample_s
-    assert suites.estimate_cell_s(cell) == pytest.approx(2 * (fixed + sample_s + timing.replay_cost_s(sample_s, work_s)))
+    assert suites.estimate_cell_s(cell) == pytest.approx(2 * (fixed + sample_s + timing.replay_cost_s(sample_s, work_s, 1)))
 
 
 def test_shipped_suites_expand_to_the_golden_cells():

@@ -14,15 +14,16 @@ from harness import targets, timing
 
 
 @pytest.mark.parametrize("first_s, work_s, replays, first_counts", [
-    (0.001, None, 100, False),  # tiny loop: capped at 100 replays
-    (0.05, None, 20, False),    # the default budget: 1 s of loop time
-    (0.2, None, 5, False),      # five affordable: the first run left out
-    (0.3, None, 3, True),       # fewer than five: the first run counts, a median of four
-    (0.5, None, 2, True),       # a median of three
-    (0.51, None, 0, True),      # fewer than two affordable: its own run only
-    (0.05, 5.0, 20, False),     # a small cell: at least the 1 s budget
-    (0.5, 100.0, 20, False),    # a cell of 100 s of work may spend 10 s
-    (2.5, 100.0, 4, True),
+    (0.001, None, 90, False),   # tiny loop: pairs of 0.001 + 0.01 s (the floor run's least)
+    (0.001, 100.0, 100, False),  # capped at 100 replays
+    (0.05, None, 13, False),    # the default budget: 1 s of loop and floor time, pairs of 0.05 + 0.025 s
+    (0.12, None, 5, False),     # five pairs affordable: the first run left out
+    (0.2, None, 3, True),       # fewer than five: the first run counts, a median of four
+    (0.3, None, 2, True),       # a median of three
+    (0.34, None, 0, True),      # fewer than two affordable: its own run only
+    (0.05, 5.0, 13, False),     # a small cell: at least the 1 s budget
+    (0.5, 100.0, 13, False),    # a cell of 100 s of work may spend 10 s
+    (2.5, 100.0, 3, True),      # pairs of 2.5 + 0.25 s
     (3.0, 30.0, 0, True),       # NUTS at N = 569: a 3 s loop in a 30 s cell is timed once
     (400.0, 3000.0, 0, True),
 ])
@@ -30,22 +31,36 @@ def test_replay_count_rule(first_s, work_s, replays, first_counts):
     assert timing.replay_count(first_s, work_s) == (replays, first_counts)
 
 
-def test_replays_cost_a_tenth_of_the_work_or_a_second():
+def test_replays_and_their_floor_runs_cost_a_tenth_of_the_work_or_a_second():
     for first_s in (0.001, 0.05, 0.3, 2.0, 40.0):
         for work_s in (1.0, 5.0, 60.0, 600.0):
             replays, _ = timing.replay_count(first_s, work_s)
-            assert replays * first_s <= max(1.0, 0.1 * work_s) + 1e-9
+            pair = first_s + timing.floor_call_seconds(first_s)
+            assert replays * pair <= max(1.0, 0.1 * work_s) + 1e-9
+
+
+def test_a_floor_run_lasts_half_the_loop_within_bounds():
+    assert timing.floor_call_seconds(0.001) == 0.01
+    assert timing.floor_call_seconds(0.2) == pytest.approx(0.1)
+    assert timing.floor_call_seconds(30.0) == 0.25
 
 
 def test_replay_cost_counts_the_replays_a_floor_run_per_timing_the_host_reference_and_the_copy_trials():
-    trials = timing.FLOOR_COPIES * timing.FLOOR_TRIALS  # the floor's copies, each tried FLOOR_TRIALS times
-    # 20 replays: 20 floor runs paired + 1 untimed; the reference 1 untimed + at pairs 0, 10, 19
-    assert timing.replay_cost_s(0.05) == pytest.approx(20 * 0.05 + 21 * 0.05 + 4 * 0.05 + trials * 0.02)
-    assert timing.replay_cost_s(0.01) == pytest.approx(100 * 0.01 + 101 * 0.01 + 4 * 0.01 + trials * 0.01)
-    # the first run counts plus 2 replays (10 s of a 100 s cell): 3 pairs, floor runs capped at 0.5 s
-    assert timing.replay_cost_s(5.0, 100.0) == pytest.approx(2 * 5.0 + 4 * 0.5 + 4 * 0.5 + trials * 0.02)
+    # 13 replays: 13 floor runs paired + 1 untimed; the reference 1 untimed + at pairs 0, 6, 12
+    assert timing.replay_cost_s(0.05) == pytest.approx(13 * 0.05 + 14 * 0.025 + 4 * 0.025)
+    assert timing.replay_cost_s(0.01) == pytest.approx(50 * 0.01 + 51 * 0.01 + 4 * 0.01)
+    # three copies: each tried FLOOR_TRIALS times, a trial at most FLOOR_TRIAL_S
+    trials = 3 * timing.FLOOR_TRIALS * timing.FLOOR_TRIAL_S
+    assert timing.replay_cost_s(0.05, copies=3) == pytest.approx(timing.replay_cost_s(0.05) + trials)
+    # the first run counts plus 3 replays (10 s of a 100 s cell): 4 pairs, floor runs capped at 0.25 s
+    assert timing.replay_cost_s(2.5, 100.0) == pytest.approx(3 * 2.5 + 5 * 0.25 + 4 * 0.25)
     # one timing: one paired floor run + 1 untimed; the reference 1 untimed + 1
-    assert timing.replay_cost_s(400.0, 3000.0) == pytest.approx(2 * 0.5 + 2 * 0.5 + trials * 0.02)
+    assert timing.replay_cost_s(400.0, 3000.0) == pytest.approx(2 * 0.25 + 2 * 0.25)
+
+
+def test_a_floor_picks_among_copies_only_where_the_data_is_large():
+    assert timing.floor_copies(None) == timing.floor_copies(569) == timing.floor_copies(10_000) == 1
+    assert timing.floor_copies(timing.FLOOR_COPIES_MIN_N) == timing.floor_copies(10**6) == timing.FLOOR_COPIES == 3
 
 
 def test_floor_is_the_fastest_of_its_compiled_copies(monkeypatch):

@@ -86,7 +86,7 @@ def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | No
     else:
         sample_s = chains * draws * per_iter_us * 1e-6
     work_s = m["compile_s"] + chains * warmup * per_iter_us * 1e-6 + sample_s
-    total = fixed + chains * warmup * per_iter_us * 1e-6 + sample_s + timing.replay_cost_s(sample_s, work_s)
+    total = fixed + chains * warmup * per_iter_us * 1e-6 + sample_s + timing.replay_cost_s(sample_s, work_s, timing.floor_copies(cell.n))
     if rechecked and sample_s < recheck.SHORT_LOOP_S:  # the second pass runs a short loop's cell again
         total *= 2
     if warm_start:  # two more processes: one fills the cache (a cold compile), one reads it
