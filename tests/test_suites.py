@@ -256,6 +256,28 @@ sizes = [1000]
     assert {c.precision for c in suites.expand(suite, precisions=["float32"])} == {"float32"}
 
 
+def test_a_data_entry_may_afford_fewer_seeds_and_the_cli_overrides_them(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text("""
+methods = ["handrolled_hmc"]
+seeds = [0, 1, 2]
+[[data]]
+model = "sparse_logistic"
+sizes = [1000]
+[[data]]
+model = "sparse_logistic"
+sizes = [100000]
+seeds = [0]
+""")
+    suite = suites.load(str(path))
+    got = {(c.n, c.seed) for c in suites.expand(suite)}
+    assert got == {(1000, 0), (1000, 1), (1000, 2), (100000, 0)}
+    assert {(c.n, c.seed) for c in suites.expand(suite, seeds=[3, 4])} == {(n, s) for n in (1000, 100000) for s in (3, 4)}
+    path.write_text(path.read_text().replace("seeds = [0]\n", "seeds = [-1]\n"))
+    with pytest.raises(UsageError, match=r"seeds\[0\]"):
+        suites.load(str(path))
+
+
 def test_shipped_suites_are_well_formed_and_estimated():
     assert {"quick", "default", "scaling", "gpu"} <= set(suites.names())
     minutes = {}

@@ -88,7 +88,8 @@ def expand(suite: dict, **override) -> list[Cell]:
                 continue
             chains = override.get("chains") or pick("chains", method, d, [4])
             entry_precisions = override.get("precisions") or d.get("precisions", precisions)
-            for device, precision, c, s in itertools.product(devices, entry_precisions, chains, seeds):
+            entry_seeds = override.get("seeds") or d.get("seeds", seeds)  # an entry may afford fewer seeds
+            for device, precision, c, s in itertools.product(devices, entry_precisions, chains, entry_seeds):
                 opts = {**suite_options.get(method, {}), **d.get("options", {}).get(method, {}),
                         **cli_options.get(method, {})}
                 cell = Cell(model=target.name, dataset=dataset, n=n, method=method, options=opts,

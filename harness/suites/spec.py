@@ -55,7 +55,7 @@ TOP = {"description": _STR, **AXES, **SCALARS, "xla_devices": _POS_INT, "cpus": 
 #: (:func:`harness.cell.pin` says why); a GPU cell's process keeps every core.
 DEFAULT_CPUS = 1
 DATA = {"model": _STR, "dataset": _STR, "sizes": ("list", _POS_INT), "methods": _LIST_STR,
-        "chains": AXES["chains"], "precisions": AXES["precisions"], "xla_devices": _POS_INT, "options": None,
+        "chains": AXES["chains"], "seeds": AXES["seeds"], "precisions": AXES["precisions"], "xla_devices": _POS_INT, "options": None,
         **SCALARS}
 SETTINGS = {"max_n": _POS_INT, "chains": AXES["chains"], **SCALARS}
 
