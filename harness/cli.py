@@ -395,6 +395,9 @@ def cmd_compare(args) -> int:
             swaps = compare.rank_swaps(args.base, new)
             (md.parent / "ranks.md").write_text("\n".join(f"- {line}" for line in swaps) + "\n")
             print("\n".join(swaps))
+            verdicts = compare.verdict_agreement(args.base, new)
+            (md.parent / "verdicts.md").write_text("\n".join(f"- {line}" for line in verdicts) + "\n")
+            print(verdicts[0])
     if args.fail_on_regression is not None:
         bad = compare.regressions(table, args.fail_on_regression)
         if len(bad):

@@ -60,6 +60,7 @@ by more than PCT beyond the noise: d - noise > log(1 + PCT/100).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -377,6 +378,69 @@ def rank_swaps(base_dir, new_dir) -> list[str]:
                                  + (" (marked within noise)" if noise else " (NOT marked within noise)"))
     return [f"ranking: {pairs} pairs ranked on both sides, {len(lines)} swapped, {marked} of them marked "
             "within noise by a report", *lines]
+
+
+def _verdicts(path) -> dict:
+    """(model, dataset, N) -> (the first to a trustworthy posterior or None, the usable cells, and per pair of
+    usable cells the verdicts a report draws: on time to result (the summary's 'first') and, between two MCMC
+    cells, on ESS/s (the ranking's 'ahead'), each a :class:`harness.report.stats.Ratio` of the pair's first
+    over its second)."""
+    out = {}
+    for key, g in frame.aggregate(frame.load(path)).groupby(tables.GROUP, dropna=False, sort=True):
+        ok = g[g["usable"]].sort_values("time_to_result_s_med", kind="stable")
+        cells = {f"{r['method']}@{r['device']}": r for _, r in ok.iterrows()}
+        pairs = {}
+        for x, y in itertools.combinations(sorted(cells), 2):
+            a, b = cells[x], cells[y]
+            pairs[(x, y, "time to result")] = tables._ratio(a, b, "time_to_result_s")
+            if a["family"] == b["family"] == "mcmc":
+                pairs[(x, y, "ESS/s")] = tables._ratio(a, b, "ess_per_s")
+        out[key] = (next(iter(cells), None), set(cells), pairs)
+    return out
+
+
+def _direction(r: stats.Ratio, figure: str) -> int:
+    """+1 where the pair's first is ahead (less time, more ESS/s), -1 where behind, 0 within noise."""
+    if not r.decided():
+        return 0
+    ahead = r.high < 1 if figure == "time to result" else r.low > 1
+    return 1 if ahead else -1
+
+
+def verdict_agreement(base_dir, new_dir) -> list[str]:
+    """Whether two runs (e.g. of disjoint seed sets) agree on every verdict that either calls decided, per
+    target and size: no pair of cells is ahead in one and behind in the other (each decided: its interval
+    excludes 1), and no run's first to a trustworthy posterior is untrustworthy (flagged, or missing) in the
+    other. First line: the counts; then one line per disagreement, and per size the two runs' firsts."""
+    a, b = _verdicts(base_dir), _verdicts(new_dir)
+    decided_both = agree = one_side = 0
+    lines, firsts = [], []
+    for key in sorted(set(a) | set(b), key=str):
+        where = f"{key[0]}/{key[1]} N={size_label(key[2])}"
+        fa, ua, pa = a.get(key, (None, set(), {}))
+        fb, ub, pb = b.get(key, (None, set(), {}))
+        firsts.append(f"{where}: first {fa or 'none'} | {fb or 'none'}")
+        for first, other, side in ((fa, ub, "NEW"), (fb, ua, "BASE")):
+            if first is not None and first not in other:
+                lines.append(f"{where}: {first} is first in {'BASE' if side == 'NEW' else 'NEW'} and not trustworthy in {side}")
+        for pair in sorted(set(pa) | set(pb)):
+            da = _direction(pa[pair], pair[2]) if pair in pa else 0
+            db = _direction(pb[pair], pair[2]) if pair in pb else 0
+            if da and db:
+                decided_both += 1
+                if da == db:
+                    agree += 1
+                else:
+                    lines.append(f"{where}: {pair[0]} vs {pair[1]} on {pair[2]}: {pa[pair].text()} in BASE, "
+                                 f"{pb[pair].text()} in NEW (opposite)")
+            elif da or db:
+                one_side += 1
+    firsts_differ = sum(1 for key in set(a) & set(b) if a[key][0] != b[key][0])
+    head = (f"verdicts: {decided_both} pair verdicts decided in both runs, {agree} agree, {decided_both - agree} "
+            f"opposite; {one_side} decided in one run only (within noise, or a cell not trustworthy, in the other); "
+            f"first to a trustworthy posterior differs in {firsts_differ} of {len(set(a) & set(b))} sizes; "
+            f"{len(lines)} disagreement(s)")
+    return [head, *lines, *firsts]
 
 
 CHANGED = ("broken", "slower", "faster", "only base", "only new")

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -232,3 +233,29 @@ def test_rank_swaps_counts_pairs_and_says_whether_a_swap_was_marked_within_noise
     # with numpyro_nuts, its neighbour before: 10x is beyond any band, and neither report marks the pair
     assert ("sparse_logistic/synthetic N=1,000: blackjax_nuts@cpu and numpyro_nuts@cpu swap (NOT marked within noise)"
             in swaps)
+
+
+def test_verdict_agreement_finds_opposite_decided_verdicts_and_a_first_untrustworthy_elsewhere(tmp_path):
+    raw = raw_rows()
+    base = _write(tmp_path / "base", raw)
+    same = compare.verdict_agreement(base, base)
+    decided = int(same[0].split()[1])
+    assert decided > 0 and f"{decided} agree, 0 opposite" in same[0] and same[0].endswith("0 disagreement(s)")
+    assert all(": first " in line for line in same[1:])  # one line per size: the two runs' firsts
+    first_1000 = next(line for line in same if "N=1,000: first" in line).split("first ")[1].split(" | ")[0]
+    # NEW: that first cell 10x slower on every seed (decided behind everything it led), and the N = 1,000
+    # runner-up flagged divergent on one seed: it can no longer be called trustworthy
+    new = raw.copy()
+    method, device = first_1000.split("@")
+    hit = (new["n"] == 1000) & (new["method"] == method) & (new["device"] == device)
+    seconds = [c for c in new if c.endswith("_s") and c != "ess_per_s" and pd.api.types.is_numeric_dtype(new[c])]
+    new.loc[hit, seconds] = new.loc[hit, seconds] * 10  # every phase: the time to result is derived from them
+    new.loc[hit, "ess_per_s"] = new.loc[hit, "ess_per_s"] / 10
+    out = compare.verdict_agreement(base, _write(tmp_path / "slow", new))
+    assert int(re.search(r"(\d+) opposite", out[0]).group(1)) > 0
+    assert any(f"N=1,000: {first_1000} vs" in line or f"vs {first_1000}" in line for line in out if "(opposite)" in line)
+    flagged = raw.copy()
+    hit = (flagged["n"] == 1000) & (flagged["method"] == method) & (flagged["device"] == device)
+    flagged.loc[hit & flagged["seed"].eq(0), "divergences"] = 3
+    out = compare.verdict_agreement(base, _write(tmp_path / "flagged", flagged))
+    assert f"sparse_logistic/synthetic N=1,000: {first_1000} is first in BASE and not trustworthy in NEW" in out
