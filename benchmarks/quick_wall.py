@@ -36,7 +36,8 @@ def one(root: Path, out: Path) -> float:
         clone = Path(tmp) / "clone"
         subprocess.run(["git", "clone", "-q", str(root), str(clone)], check=True)
         env = {**os.environ, "PYTHONPATH": str(clone)}
-        exe = shutil.which(COMMAND[0]) or COMMAND[0]
+        # this environment's entry point, as an activated venv would find it first on PATH
+        exe = shutil.which(COMMAND[0], path=str(Path(sys.executable).parent)) or shutil.which(COMMAND[0]) or COMMAND[0]
         t0 = time.perf_counter()
         subprocess.run([exe, *COMMAND[1:]], cwd=clone, env=env, check=True, stdout=subprocess.DEVNULL)
         wall = time.perf_counter() - t0
