@@ -48,6 +48,14 @@ def _per_coordinate(fn, z: np.ndarray, **kwargs) -> np.ndarray:
     return np.asarray(fn(ds, **kwargs)["z"].values, dtype=np.float64).reshape(-1)
 
 
+def _as_draws(z) -> np.ndarray:
+    """Draws as float64 shaped (chain, draw, dim); ValueError for any other shape."""
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim != 3:
+        raise ValueError(f"expected draws shaped (chain, draw, dim), got shape {z.shape}")
+    return z
+
+
 def summarize(z) -> dict:
     """Efficiency and convergence summary of draws z shaped (chain, draw, dim).
 
@@ -55,9 +63,7 @@ def summarize(z) -> dict:
     ``converged`` (R-hat < RHAT_MAX and bulk ESS >= ESS_MIN everywhere). Draws
     with a non-finite value give NaN figures and ``converged = False``.
     """
-    z = np.asarray(z, dtype=np.float64)
-    if z.ndim != 3:
-        raise ValueError(f"expected draws shaped (chain, draw, dim), got shape {z.shape}")
+    z = _as_draws(z)
     if not np.all(np.isfinite(z)):
         nan = float("nan")
         return {"min_ess_bulk": nan, "min_ess_tail": nan, "max_rhat": nan, "converged": False}
@@ -83,9 +89,7 @@ def reaches(z, ess: float, max_rhat: float) -> bool:
     ESS >= ``ess``, then R-hat < ``max_rhat`` on every coordinate, the figures of :func:`summarize`,
     each computed only if the ones before it passed (a check that fails, as all but a run's last do,
     costs one ArviZ pass over the draws instead of three). Non-finite draws never reach."""
-    z = np.asarray(z, dtype=np.float64)
-    if z.ndim != 3:
-        raise ValueError(f"expected draws shaped (chain, draw, dim), got shape {z.shape}")
+    z = _as_draws(z)
     if not np.all(np.isfinite(z)) or z.shape[0] * z.shape[1] < 8:
         return False
     with warnings.catch_warnings():

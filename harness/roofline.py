@@ -83,14 +83,32 @@ def probe(nbytes: int | None = None, repeats: int = REPEATS) -> float:
     return 4 * n / best / 1e9
 
 
+def _read_cache(path: Path) -> dict:
+    """A cache file's contents; empty where it is missing or unreadable."""
+    try:
+        cache = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return cache if isinstance(cache, dict) else {}
+
+
+def _write_cache(path: Path, cache: dict) -> None:
+    """Write a cache file atomically (temp file, then rename: concurrent cells never read half a file);
+    an unwritable cache only means a later cell finds its figure again."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(cache, indent=1))
+        tmp.replace(path)
+    except OSError:
+        pass
+
+
 def bandwidth(measure: Callable[[], float] = probe) -> Bandwidth:
     """This host's bandwidth: from the cache (this run's probe, within a run), else measured
     (``measure``) and cached."""
     path, key = _cache_path(), _host_key()
-    try:
-        cache = json.loads(path.read_text())
-    except (OSError, ValueError):
-        cache = {}
+    cache = _read_cache(path)
     run = os.environ.get(RUN_ENV)
     hit = cache.get(key)
     if isinstance(hit, dict) and (run is None or hit.get("run") == run):
@@ -98,13 +116,7 @@ def bandwidth(measure: Callable[[], float] = probe) -> Bandwidth:
     gbs = float(measure())
     when = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     cache[key] = {"gb_per_s": gbs, "measured": when, "run": run}
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(cache, indent=1))
-        tmp.replace(path)  # atomic: concurrent cells never read half a file
-    except OSError:
-        pass  # an unwritable cache only means the next cell measures again
+    _write_cache(path, cache)
     return Bandwidth(gbs, when, False)
 
 
@@ -134,23 +146,14 @@ def _grad_bytes_of_group(group: str | None, compute: Callable[[], tuple[float, s
     if group is None or run is None:
         return compute()
     path, key = _cache_path().with_name("grad_bytes.json"), f"{jax.__version__}|{group}"
-    try:
-        cache = json.loads(path.read_text())
-    except (OSError, ValueError):
-        cache = {}
+    cache = _read_cache(path)
     entries = cache.get("groups", {}) if cache.get("run") == run else {}
     hit = entries.get(key)
     if isinstance(hit, list) and len(hit) == 2:
         return float(hit[0]), str(hit[1])
     nbytes, source = compute()
     entries[key] = [nbytes, source]
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"run": run, "groups": entries}, indent=1))
-        tmp.replace(path)  # atomic; two cells writing at once lose one entry, found again later
-    except OSError:
-        pass
+    _write_cache(path, {"run": run, "groups": entries})  # two cells writing at once lose one entry, found again later
     return nbytes, source
 
 

@@ -420,9 +420,9 @@ def verdict_agreement(base_dir, new_dir) -> list[str]:
         fa, ua, pa = a.get(key, (None, set(), {}))
         fb, ub, pb = b.get(key, (None, set(), {}))
         firsts.append(f"{where}: first {fa or 'none'} | {fb or 'none'}")
-        for first, other, side in ((fa, ub, "NEW"), (fb, ua, "BASE")):
+        for first, side, other, other_side in ((fa, "BASE", ub, "NEW"), (fb, "NEW", ua, "BASE")):
             if first is not None and first not in other:
-                lines.append(f"{where}: {first} is first in {'BASE' if side == 'NEW' else 'NEW'} and not trustworthy in {side}")
+                lines.append(f"{where}: {first} is first in {side} and not trustworthy in {other_side}")
         for pair in sorted(set(pa) | set(pb)):
             da = _direction(pa[pair], pair[2]) if pair in pa else 0
             db = _direction(pb[pair], pair[2]) if pair in pb else 0
