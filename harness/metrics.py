@@ -84,6 +84,12 @@ def summarize(z) -> dict:
     return out
 
 
+def warm_up() -> None:
+    """Run :func:`summarize` once on a few fixed draws: ArviZ's first call imports xarray's and its
+    converters' modules (0.2-0.5 s), which a cell process does at its start, not in its first check."""
+    summarize(np.random.default_rng(0).normal(size=(2, 8, 1)))
+
+
 def reaches(z, ess: float, max_rhat: float) -> bool:
     """Whether draws z (chain, draw, dim) meet a run-to-target check: bulk ESS >= ``ess``, then tail
     ESS >= ``ess``, then R-hat < ``max_rhat`` on every coordinate, the figures of :func:`summarize`,

@@ -120,8 +120,9 @@ def _host_ref(posterior, positions, seconds: float, floor=None):
     setup), never on the method, so every cell of a group times the same thing. One compiled copy:
     it tells a slow host from its group's fastest, within ``recheck.HOST_TOL``, and is not a floor (a
     ratio's denominator). ``floor``: the cell's floor when that is one compiled copy of this same
-    program (a method whose floor density is the model's), run at the fixed points instead of
-    compiling the program again."""
+    program, run at the fixed points instead of compiling the program again (a method whose floor
+    density is the model's, or any method on a target with no hand-written density, whose
+    ``"target"`` density is the model's)."""
     import jax
 
     from harness import timing
@@ -149,7 +150,8 @@ def _replay(loop, result, posterior, density: str, positions, work: float, host_
     floor = timing.floor_loop(*posterior.density_and_data(density), positions, seconds=seconds, copies=copies)
     if loop is not None:
         work_s = result.compile_s + (result.init_s or 0.0) + result.warmup_s + first_s
-        shared = floor if density == "model" and copies == 1 else None
+        model_floor = density == "model" or posterior.target.log_density is None  # "target" is the model's then
+        shared = floor if model_floor and copies == 1 else None
         ref = _host_ref(posterior, positions, seconds, shared) if host_reference else None
         return timing.replay_paired(loop._replace(work=work), floor, ref, work_s)
     floor()
@@ -296,8 +298,12 @@ def measure(cell: Cell, draws_path: str | None = None, spawned_at: float | None 
     if why:
         return skipped_row(cell, why), None
 
-    # imported before startup_s ends (the method registry brings NumPyro and BlackJAX): start-up, not the cell's data
-    from harness import derived, environment, methods, metrics, timing  # noqa: F401
+    # imported before startup_s ends (the method registry brings NumPyro and BlackJAX, the target registry
+    # parses the packaged posteriordb files, ArviZ imports more on its first call): start-up, not the cell's
+    # data, checks or summary
+    from harness import derived, environment, methods, metrics, targets, timing  # noqa: F401
+
+    metrics.warm_up()
 
     t0 = time.perf_counter()
     phases.lap("startup_s")

@@ -40,7 +40,7 @@ import optax
 from blackjax.adaptation.base import get_filter_adapt_info_fn
 
 from harness import UsageError
-from harness.methods import driver, to_target
+from harness.methods import driver
 from harness.methods.base import Method, Option, RunConfig, RunResult, positive, probability
 from harness.methods.handrolled import default_step_size, or_default
 
@@ -67,9 +67,7 @@ def _drive(posterior, data, config: RunConfig, key, warmup: Callable, sample: Ca
     ``sample(carry, keys (draw, chain), data) -> (carry, (positions (draw, chain, dim), Trace (draw, chain)))``;
     ``data``: the device arrays of ``posterior.density_and_data()``, passed to both.
     """
-    key_init, key_warmup, key_sample = jax.random.split(key, 3)
-    z0 = posterior.initial_positions(key_init, config.num_chains)
-    keys = to_target.sample_keys(key_sample, config.num_chains, config.num_samples, config.target)
+    z0, key_warmup, keys = driver.starts(posterior, key, config, split_warmup=False)
     driven = driver.drive(driver.Plan(warmup, sample, ((z0, key_warmup),), data, keys), config)
     warm_grads, step_size = driven.infos[0]
     zs, trace = driven.outs[0]

@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness.methods import driver, to_target
+from harness.methods import driver
 from harness.methods.base import Method, RunConfig, RunResult, positive, probability
 
 DIVERGENCE_THRESHOLD = 1000.0  # energy error above which a transition counts as divergent (BlackJAX's)
@@ -136,7 +136,6 @@ def run(posterior, config: RunConfig, key) -> RunResult:
     opts = config.options
     step_size = or_default(opts["step_size"], default_step_size(posterior.n))
     num_steps = opts["num_steps"]
-    chains = config.num_chains
     log_density_of, data = posterior.density_and_data()
 
     def kernel(data):
@@ -155,10 +154,7 @@ def run(posterior, config: RunConfig, key) -> RunResult:
 
         return jax.lax.scan(body, z, keys)
 
-    key_init, key_warmup, key_sample = jax.random.split(key, 3)
-    z0 = posterior.initial_positions(key_init, chains)
-    warm_keys = jax.random.split(key_warmup, (config.num_warmup, chains))
-    sample_keys = to_target.sample_keys(key_sample, chains, config.num_samples, config.target)
+    z0, warm_keys, sample_keys = driver.starts(posterior, key, config)
 
     driven = driver.drive(driver.Plan(burn_in, sample, ((z0, warm_keys),), data, sample_keys), config)
     return _result(posterior, config, driven, num_steps + 1, 0, step_size, {"num_steps": num_steps})
@@ -271,11 +267,8 @@ def run_tuned(posterior, config: RunConfig, key) -> RunResult:
         state, out = jax.lax.scan(body, state, keys)
         return (state, step_size, inverse_mass), out
 
-    key_init, key_warmup, key_sample = jax.random.split(key, 3)
-    z0 = posterior.initial_positions(key_init, chains)
-    warm_keys = jax.random.split(key_warmup, (config.num_warmup, chains))
-    sample_keys = to_target.sample_keys(key_sample, chains, config.num_samples, config.target)
-    collect, window_end = (jnp.asarray(a, z0.dtype) for a in window_schedule(config.num_warmup))
+    z0, warm_keys, sample_keys = driver.starts(posterior, key, config)
+    collect, window_end = (jnp.asarray(a.astype(z0.dtype)) for a in window_schedule(config.num_warmup))
 
     start = (z0, warm_keys, collect, window_end)
     driven = driver.drive(driver.Plan(warmup, sample, (start,), data, sample_keys), config)

@@ -119,9 +119,13 @@ def _hmc_stats(prev, new) -> dict:
 def _init_chains(spec: KernelSpec, posterior, config: RunConfig, key):
     """Initialise every chain from the shared start positions; returns (sampling kernel, states, seconds)."""
     chains, layout = config.num_chains, posterior.layout
-    key_init, key_kernel = jax.random.split(key)
-    z0 = posterior.initial_positions(key_init, chains)
-    keys = jax.random.split(key_kernel, chains)
+
+    @jax.jit  # one program, not one per split and draw (as harness.methods.driver.starts); the same bits
+    def split(key):
+        key_init, key_kernel = jax.random.split(key)
+        return posterior.initial_positions(key_init, chains), jax.random.split(key_kernel, chains)
+
+    z0, keys = split(key)
     t0 = time.perf_counter()
     kernels, states = [], []
     for c in range(chains):
@@ -159,7 +163,9 @@ def _loops(step, spec: KernelSpec, names, config: RunConfig):
     return warmup, sample
 
 
+@jax.jit
 def _stack(trees):
+    """Per-chain states stacked along a leading axis, in one program (eagerly: one per leaf's shape)."""
     return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
 
 

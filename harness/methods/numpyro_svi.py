@@ -144,8 +144,13 @@ def _run_svi(method: Method, make_guide, posterior, config: RunConfig, key) -> R
     num_chunks = max(1, int(opts["max_steps"]) // window)
     data, layout = jax.block_until_ready(jax.device_put(posterior.data)), posterior.layout  # no timed copy
 
-    key_init, key_svi, key_draw = jax.random.split(key, 3)
-    start = {k: jnp.asarray(v) for k, v in layout.constrain(posterior.initial_positions(key_init, 1)[0]).items()}
+    @jax.jit  # one program, not one per split and draw (as harness.methods.driver.starts); the same bits
+    def split(key):
+        key_init, key_svi, key_draw = jax.random.split(key, 3)
+        return posterior.initial_positions(key_init, 1)[0], key_svi, key_draw
+
+    z0, key_svi, key_draw = split(key)
+    start = {k: jnp.asarray(v) for k, v in layout.constrain(z0).items()}
     guide = make_guide(posterior.target.model, init_loc_fn=init_to_value(values=start), **guide_kwargs)
     optim = optax_to_numpyro(optax.adam(float(opts["learning_rate"])))
     svi = SVI(posterior.target.model, guide, optim, Trace_ELBO(num_particles=particles))

@@ -40,10 +40,9 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 from numpyro.distributions import constraints
-from numpyro.infer.initialization import init_to_uniform
 from numpyro.infer.util import constrain_fn
 
-from harness.targets.base import Layout, Param, Reference, Target
+from harness.targets.base import Layout, Param, Reference, Target, initial_sites
 
 DATASET = "posteriordb"
 COMMIT = "28f8d3d6e975315f42aa274a8399f21e07a43b30"
@@ -318,16 +317,15 @@ def model_layout(model: Callable, data: dict) -> Layout:
     """Latent sample sites of ``model(**data)`` in model order, with shape and support.
 
     The model is traced once at NumPyro's uniform initial values (which also
-    handles improper priors); observed sites and factors are not coordinates.
+    handles improper priors; :func:`harness.targets.base.initial_sites`, abstractly where it can);
+    observed sites and factors are not coordinates.
     A support is read at those values, so it must not depend on other
     parameters (garch's beta1 is therefore deterministic, from beta1_raw).
     """
-    seeded = numpyro.handlers.substitute(numpyro.handlers.seed(model, 0), substitute_fn=init_to_uniform)
-    trace = numpyro.handlers.trace(seeded).get_trace(**data)
     params, det = [], []
-    for name, site in trace.items():
+    for name, site in initial_sites(model, data).items():
         if site["type"] == "sample" and not site["is_observed"]:
-            params.append(Param(name, tuple(jnp.shape(site["value"])), site["fn"].support))
+            params.append(Param(name, site["shape"], site["support"]))
         elif site["type"] == "deterministic":
             det.append(name)
     if not det:

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from harness import UsageError
-from harness.targets.base import ANY_N, Layout, Param, Reference, Target
+from harness.targets.base import ANY_N, Layout, Param, Reference, Target, initial_sites
 
 PREFIX = "file:"
 DATA_SEP = "#data="
@@ -126,13 +126,13 @@ def _trace(model, data: dict) -> dict:
 def layout_of(model, data: dict, where: str = "model") -> Layout:
     """Latent sites of ``model(**data)``: name, constrained shape and support, in trace order."""
     params = []
-    for name, site in _trace(model, data).items():
+    for name, site in initial_sites(model, data).items():
         if site["type"] != "sample" or site["is_observed"] or site["infer"].get("is_auxiliary"):
             continue
-        support = site["fn"].support
+        support = site["support"]
         if support.is_discrete:
             raise UsageError(f"{where}: latent site {name!r} is discrete; only continuous latent sites are supported")
-        params.append(Param(name, tuple(np.shape(site["value"])), support))
+        params.append(Param(name, site["shape"], support))
     if not params:
         raise UsageError(f"{where}: the model has no latent sample site")
     return Layout(tuple(params))
