@@ -107,10 +107,13 @@ def _floor_positions(posterior, z, batch: int, seed: int):
     import jax
     import jax.numpy as jnp
 
-    init = posterior.initial_positions(jax.random.key(seed + 1), batch)
+    from harness import prep
+
     last = np.asarray(z)[:, -1, :]
     last = last[np.arange(batch) % last.shape[0]]
-    return jnp.asarray(last, init.dtype) if np.all(np.isfinite(last)) else init
+    if np.all(np.isfinite(last)):
+        return jnp.asarray(last, jnp.result_type(float))  # the initial positions' dtype
+    return prep.jit(posterior.initial_positions, static_argnums=1)(jax.random.key(seed + 1), batch)
 
 
 def _host_ref(posterior, positions, seconds: float, floor=None):

@@ -74,12 +74,17 @@ def test_a_cell_is_resolved_once_and_its_loop_comes_from_the_result(monkeypatch)
     assert loop is not None and loop.seconds == row["sample_s_first"]
 
 
-@pytest.mark.parametrize("method, floors", [("numpyro_hmc", [1]), ("handrolled_hmc", [1, 1])])
+@pytest.mark.parametrize("model, dataset, method, floors", [
+    ("eight_schools_noncentered", "eight_schools", "numpyro_hmc", [1]),
+    ("eight_schools_noncentered", "eight_schools", "handrolled_hmc", [1, 1]),
+    ("eight_schools-eight_schools_noncentered", "posteriordb", "handrolled_hmc", [1]),
+])
 def test_a_small_cells_floor_is_one_copy_and_its_host_reference_shares_it_where_both_are_the_models(
-        monkeypatch, method, floors):
-    """At small N a floor is one compiled copy (timing.floor_copies); a method whose floor is the model's
-    potential times the host reference on that same compiled program at the fixed points, so only a
-    method with its own density compiles a second floor program."""
+        monkeypatch, model, dataset, method, floors):
+    """At small N a floor is one compiled copy (timing.floor_copies); where the floor is the model's
+    potential (a NumPyro method's, or any method's on a target with no hand-written density) the host
+    reference is timed on that same compiled program at the fixed points, so only a method with its
+    own density (the hand-written eight schools) compiles a second floor program."""
     from harness import timing
     from harness.cell import Cell, validate
     from harness.worker import run_cell
@@ -87,8 +92,7 @@ def test_a_small_cells_floor_is_one_copy_and_its_host_reference_shares_it_where_
     seen = []
     real = timing.floor_loop
     monkeypatch.setattr(timing, "floor_loop", lambda *a, **k: seen.append(k.get("copies")) or real(*a, **k))
-    cell = validate(Cell("eight_schools_noncentered", "eight_schools", None, method, num_chains=2,
-                         num_warmup=20, num_samples=20))
+    cell = validate(Cell(model, dataset, None, method, num_chains=2, num_warmup=20, num_samples=20))
     row = run_cell(cell, host_reference=True)
     assert row["status"] == "ok", row.get("error")
     assert seen == floors and row["ref_us_per_grad"] > 0 and row["floor_us_per_grad"] > 0

@@ -22,7 +22,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import numpy as np
 
-from harness import metrics
+from harness import metrics, prep
 from harness.methods import to_target
 from harness.methods.base import RunConfig, RunResult
 from harness.timing import TimedCall, chain, compile_timed, run_timed
@@ -87,12 +87,10 @@ def starts(posterior, key, config: RunConfig, split_warmup: bool = True) -> tupl
     (split (warmup, chains), or the warmup's one key where ``split_warmup`` is False) and the sampling
     keys (:func:`harness.methods.to_target.sample_keys`).
 
-    In one compiled program: run eagerly, each split and the uniform draw compiled a program of its
-    own (about 0.14 s each on the 2-core machine, a tenth of a small cell's work, outside any timed
-    part); under ``jit`` the keys and the positions are the same bits."""
+    In one compiled program (:mod:`harness.prep`), not one per split and draw; the same bits."""
     chains = config.num_chains
 
-    @jax.jit
+    @prep.jit
     def split(key):
         key_init, key_warmup, key_sample = jax.random.split(key, 3)
         warm = jax.random.split(key_warmup, (config.num_warmup, chains)) if split_warmup else key_warmup

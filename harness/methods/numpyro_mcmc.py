@@ -77,7 +77,7 @@ import optax
 from numpyro.infer import HMC, HMCECS, NUTS, SA, BarkerMH
 from numpyro.infer.initialization import init_to_value
 
-from harness import UsageError
+from harness import UsageError, prep
 from harness.methods import driver
 from harness.methods.base import Method, Option, RunConfig, RunResult, positive, probability
 from harness.timing import compile_timed, run_timed
@@ -120,7 +120,7 @@ def _init_chains(spec: KernelSpec, posterior, config: RunConfig, key):
     """Initialise every chain from the shared start positions; returns (sampling kernel, states, seconds)."""
     chains, layout = config.num_chains, posterior.layout
 
-    @jax.jit  # one program, not one per split and draw (as harness.methods.driver.starts); the same bits
+    @prep.jit  # one program, not one per split and draw (harness.prep); the same bits
     def split(key):
         key_init, key_kernel = jax.random.split(key)
         return posterior.initial_positions(key_init, chains), jax.random.split(key_kernel, chains)
@@ -163,9 +163,9 @@ def _loops(step, spec: KernelSpec, names, config: RunConfig):
     return warmup, sample
 
 
-@jax.jit
+@prep.jit
 def _stack(trees):
-    """Per-chain states stacked along a leading axis, in one program (eagerly: one per leaf's shape)."""
+    """Per-chain states stacked along a leading axis, in one program (eagerly: one per leaf's shape; :mod:`harness.prep`)."""
     return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
 
 

@@ -87,6 +87,7 @@ from numpyro.infer.autoguide import (
 from numpyro.infer.initialization import init_to_value
 from numpyro.optim import optax_to_numpyro
 
+from harness import prep
 from harness.methods.base import Method, RunConfig, RunResult, positive
 from harness.timing import TimedCall, chain, compile_timed, run_timed
 
@@ -144,7 +145,7 @@ def _run_svi(method: Method, make_guide, posterior, config: RunConfig, key) -> R
     num_chunks = max(1, int(opts["max_steps"]) // window)
     data, layout = jax.block_until_ready(jax.device_put(posterior.data)), posterior.layout  # no timed copy
 
-    @jax.jit  # one program, not one per split and draw (as harness.methods.driver.starts); the same bits
+    @prep.jit  # one program, not one per split and draw (harness.prep); the same bits
     def split(key):
         key_init, key_svi, key_draw = jax.random.split(key, 3)
         return posterior.initial_positions(key_init, 1)[0], key_svi, key_draw

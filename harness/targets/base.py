@@ -26,6 +26,7 @@ import numpy as np
 from numpyro.distributions import constraints
 from numpyro.distributions.transforms import biject_to
 
+from harness import prep
 from harness.targets.reference import ANY_N, Reference, lookup
 
 
@@ -100,8 +101,8 @@ class Layout:
 
     @functools.cached_property
     def _maps(self):
-        """(constrain, unconstrain) as jitted programs, built once per layout: run eagerly, every slice and
-        transform compiled its own small program (0.1-0.3 s a call in a cell); the values are the same."""
+        """(constrain, unconstrain) as jitted programs (:mod:`harness.prep`), built once per layout: run
+        eagerly, every slice and transform compiled its own small program (0.1-0.3 s a call in a cell)."""
 
         def constrain(z):
             u = self.unflatten(z)
@@ -110,7 +111,7 @@ class Layout:
         def unconstrain(values):
             return self.flatten({p.name: p.transform.inv(values[p.name]) for p in self.params})
 
-        return jax.jit(constrain), jax.jit(unconstrain)
+        return prep.jit(constrain), prep.jit(unconstrain)
 
     def constrain(self, z) -> dict:
         """Flat unconstrained (..., dim) -> {name: constrained (..., *shape)} as numpy."""

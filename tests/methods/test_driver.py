@@ -58,3 +58,22 @@ def test_runs_one_after_another_compile_once_and_chain_their_loops():
     assert len(driven.outs) == len(driven.carries) == 2 and [float(i) for i in driven.infos] == [0.0, 1.0]
     assert len(driven.loop.args) == 2 and driven.loop.args[0].compiled is driven.loop.args[1].compiled
     assert driven.loop.seconds == pytest.approx(driven.sample_s)
+
+
+@pytest.mark.parametrize("split_warmup", [True, False])
+def test_starts_are_the_bits_of_splitting_and_drawing_eagerly(split_warmup):
+    """driver.starts compiles the key splits and the initial draw as one program (harness.prep, -O0):
+    its keys and positions are those of the eager calls it replaces, so a cell's draws do not move."""
+    from harness import targets
+
+    posterior = targets.Posterior(targets.get("sparse_logistic"), "breast_cancer", None)
+    config = RunConfig(3, 7, 5, {}, to_target.ToTarget(400, 11))
+    key = jax.random.key(42)
+    z0, warm, keys = driver.starts(posterior, key, config, split_warmup=split_warmup)
+    key_init, key_warmup, key_sample = jax.random.split(key, 3)
+    expected_warm = jax.random.split(key_warmup, (7, 3)) if split_warmup else key_warmup
+    np.testing.assert_array_equal(np.asarray(z0), np.asarray(posterior.initial_positions(key_init, 3)))
+    np.testing.assert_array_equal(jax.random.key_data(warm), jax.random.key_data(expected_warm))
+    np.testing.assert_array_equal(jax.random.key_data(keys),
+                                  jax.random.key_data(to_target.sample_keys(key_sample, 3, 5, config.target)))
+    assert keys.shape == (11, 3)
