@@ -29,7 +29,7 @@ LIGHT = (
 #: Heavy modules and packages: they import JAX (or a library built on it) when imported.
 HEAVY = (
     "harness.methods", "harness.targets", "harness.timing", "harness.worker", "harness.roofline",
-    "harness.reference_runs",
+    "harness.reference_runs", "harness.prep",
 )
 
 #: Third-party libraries a light module must not import at module level.
