@@ -240,14 +240,14 @@ def floor_loop(log_density_of: Callable, data, positions, seconds: float = 0.05,
 #: Replay rule (see :func:`replay_count`).
 REPLAY_BUDGET_S = 1.0  # a probe's (asv, pytest-benchmark): it has no work of its own to take a share of
 CELL_BUDGET_MIN_S = 0.5  # a cell's least
-REPLAY_SHARE = 0.1
+REPLAY_SHARE = 0.05
 MIN_REPLAYS = 5
 MAX_REPLAYS = 100
 FLOOR_CALL_S = (0.01, 0.25)  # a floor run lasts half as long as one loop run, within these bounds
 
 
 def replay_budget_s(work_s: float | None = None) -> float:
-    """Seconds of replays, with their paired floor runs, a cell may spend: ``REPLAY_SHARE`` (10 %)
+    """Seconds of replays, with their paired floor runs, a cell may spend: ``REPLAY_SHARE`` (5 %)
     of the cell's own work (compile + init + warmup + the sampling loop's first run), at least
     ``CELL_BUDGET_MIN_S`` (0.5 s); ``REPLAY_BUDGET_S`` (1 s) where the work is not given (the asv
     probe, pytest-benchmark).
@@ -256,10 +256,10 @@ def replay_budget_s(work_s: float | None = None) -> float:
     spent beyond its own work (``replay_s`` of the rows; wall over work had median 2.24 in
     results/default-target-2), and more timings of one process do not narrow what ``compare``
     judges: two processes differ by more than one process's replays do (``stats.PROCESS_NOISE``,
-    see docs/methodology.md "Noise"). So a cell times its loop as often as a tenth of its own cost
-    allows, and several seeds (several processes) are what narrows a verdict. The least a cell
-    spends was 1 s until the median cell (about 8 s of work) spent more on its replays than on
-    anything else beyond its work; at 0.5 s a loop under 70 ms is still timed five times or more."""
+    see docs/methodology.md "Noise"). So a cell times its loop as often as a twentieth of its own
+    cost allows, and several seeds (several processes) are what narrows a verdict. It was 10 %, at
+    least 1 s, while the replays stayed the largest part of what the median cell spent beyond its
+    work (docs/methodology.md "Phases"); at 0.5 s a loop under 70 ms is still timed five times."""
     return REPLAY_BUDGET_S if work_s is None else max(CELL_BUDGET_MIN_S, REPLAY_SHARE * work_s)
 
 

@@ -22,8 +22,8 @@ from harness import targets, timing
     (0.3, None, 2, True),       # a median of three
     (0.34, None, 0, True),      # fewer than two affordable: its own run only
     (0.05, 5.0, 6, False),      # a small cell: at least 0.5 s, pairs of 0.05 + 0.025 s
-    (0.5, 100.0, 13, False),    # a cell of 100 s of work may spend 10 s
-    (2.5, 100.0, 3, True),      # pairs of 2.5 + 0.25 s
+    (0.5, 100.0, 6, False),     # a cell of 100 s of work may spend 5 s: pairs of 0.5 + 0.25 s
+    (2.5, 200.0, 3, True),      # 10 s of a 200 s cell: pairs of 2.5 + 0.25 s
     (3.0, 30.0, 0, True),       # NUTS at N = 569: a 3 s loop in a 30 s cell is timed once
     (400.0, 3000.0, 0, True),
 ])
@@ -31,12 +31,12 @@ def test_replay_count_rule(first_s, work_s, replays, first_counts):
     assert timing.replay_count(first_s, work_s) == (replays, first_counts)
 
 
-def test_replays_and_their_floor_runs_cost_a_tenth_of_the_work_or_half_a_second():
+def test_replays_and_their_floor_runs_cost_a_twentieth_of_the_work_or_half_a_second():
     for first_s in (0.001, 0.05, 0.3, 2.0, 40.0):
         for work_s in (1.0, 5.0, 60.0, 600.0):
             replays, _ = timing.replay_count(first_s, work_s)
             pair = first_s + timing.floor_call_seconds(first_s)
-            assert replays * pair <= max(0.5, 0.1 * work_s) + 1e-9
+            assert replays * pair <= max(0.5, 0.05 * work_s) + 1e-9
 
 
 def test_a_floor_run_lasts_half_the_loop_within_bounds():
@@ -52,8 +52,8 @@ def test_replay_cost_counts_the_replays_a_floor_run_per_timing_the_host_referenc
     # three copies: each tried FLOOR_TRIALS times, a trial at most FLOOR_TRIAL_S
     trials = 3 * timing.FLOOR_TRIALS * timing.FLOOR_TRIAL_S
     assert timing.replay_cost_s(0.05, copies=3) == pytest.approx(timing.replay_cost_s(0.05) + trials)
-    # the first run counts plus 3 replays (10 s of a 100 s cell): 4 pairs, floor runs capped at 0.25 s
-    assert timing.replay_cost_s(2.5, 100.0) == pytest.approx(3 * 2.5 + 5 * 0.25 + 4 * 0.25)
+    # the first run counts plus 3 replays (10 s of a 200 s cell): 4 pairs, floor runs capped at 0.25 s
+    assert timing.replay_cost_s(2.5, 200.0) == pytest.approx(3 * 2.5 + 5 * 0.25 + 4 * 0.25)
     # one timing: one paired floor run + 1 untimed; the reference 1 untimed + 1
     assert timing.replay_cost_s(400.0, 3000.0) == pytest.approx(2 * 0.25 + 2 * 0.25)
 
