@@ -165,7 +165,8 @@ def _loops(step, spec: KernelSpec, names, config: RunConfig):
 
 @prep.jit
 def _stack(trees):
-    """Per-chain states stacked along a leading axis, in one program (eagerly: one per leaf's shape; :mod:`harness.prep`)."""
+    """Per-chain states stacked along a leading axis, in one program (:mod:`harness.prep`; eagerly, one
+    per leaf's shape)."""
     return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
 
 

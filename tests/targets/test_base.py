@@ -62,7 +62,8 @@ def test_a_model_that_needs_concrete_values_is_traced_eagerly():
     assert list(initial_sites(model, {})) == ["a", "b"]
 
 
-@pytest.mark.parametrize("name", ["sparse_logistic", "eight_schools-eight_schools_noncentered", "gp_pois_regr-gp_pois_regr"])
+@pytest.mark.parametrize("name", ["sparse_logistic", "eight_schools-eight_schools_noncentered",
+                                  "gp_pois_regr-gp_pois_regr"])
 def test_constrain_and_unconstrain_are_the_eager_transforms(name):
     """The layout's jitted maps give the values of applying each site's transform eagerly, and invert."""
     target = targets.get(name)
