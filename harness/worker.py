@@ -153,8 +153,7 @@ def _replay(loop, result, posterior, density: str, positions, work: float, host_
     floor = timing.floor_loop(*posterior.density_and_data(density), positions, seconds=seconds, copies=copies)
     if loop is not None:
         work_s = result.compile_s + (result.init_s or 0.0) + result.warmup_s + first_s
-        model_floor = density == "model" or posterior.target.log_density is None  # "target" is the model's then
-        shared = floor if model_floor and copies == 1 else None
+        shared = floor if posterior.is_model_density(density) and copies == 1 else None
         ref = _host_ref(posterior, positions, seconds, shared) if host_reference else None
         return timing.replay_paired(loop._replace(work=work), floor, ref, work_s)
     floor()

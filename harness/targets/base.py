@@ -268,6 +268,11 @@ class Posterior:
         """Reference moments for these data, or None (see :func:`harness.targets.reference.lookup`)."""
         return lookup(self.target, self.dataset, self.n, self.data_seed)
 
+    def is_model_density(self, source: str) -> bool:
+        """Whether the density ``source`` names (:meth:`density_and_data`) is NumPyro's potential of the
+        model: ``"model"``, or ``"target"`` on a target with no hand-written density."""
+        return source == "model" or self.target.log_density is None
+
     def density_and_data(self, source: str = "target"):
         """(data -> log density, device data arrays): data as a jit argument, never a closure constant.
 
@@ -285,11 +290,11 @@ class Posterior:
         static = {k: v for k, v in self.data.items() if k not in arrays}
         if source not in ("target", "model"):
             raise ValueError(f"unknown density source {source!r}; valid: target, model")
-        target, layout = self.target, self.layout
+        target, layout, model = self.target, self.layout, self.is_model_density(source)
 
         def log_density_of(data):
             data = {**static, **data}
-            if source == "target" and target.log_density is not None:
+            if not model:
                 return target.log_density(data)
             return model_log_density(target.model, data, layout)
 

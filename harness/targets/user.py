@@ -113,16 +113,6 @@ def _import(path: Path):
     return module
 
 
-def _trace(model, data: dict) -> dict:
-    """Trace of ``model(**data)`` with every continuous latent site at NumPyro's uniform
-    initial value (as its MCMC starts), not a draw of its prior: an improper prior
-    (``dist.ImproperUniform``) cannot be sampled."""
-    from numpyro import handlers
-    from numpyro.infer import init_to_uniform
-
-    return handlers.trace(handlers.substitute(handlers.seed(model, 0), substitute_fn=init_to_uniform)).get_trace(**data)
-
-
 def layout_of(model, data: dict, where: str = "model") -> Layout:
     """Latent sites of ``model(**data)``: name, constrained shape and support, in trace order."""
     params = []
@@ -232,8 +222,7 @@ def check(target: Target, dataset: str, n: int | None) -> None:
     ref = target.reference(dataset, n) if target.reference else None
     if ref is None:
         return
-    trace = _trace(target.model, data)
-    sites = {k: int(np.size(s["value"])) for k, s in trace.items()
+    sites = {k: int(np.prod(s["shape"], dtype=int)) for k, s in initial_sites(target.model, data).items()
              if s["type"] == "deterministic" or k in layout.names}
     for k, m in ref.mean.items():
         if k not in sites:
