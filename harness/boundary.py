@@ -46,6 +46,7 @@ CROSSINGS = {
     "harness.suites.expansion:expand": "a suite's data entries expand against the targets' sizes and datasets",
     "harness.suites.expansion:_target_fields": "the registry says which methods run to a target ESS",
     "harness.suites.cost_model:estimate_cell_s": "the cost model reads a method's family and the replay cost",
+    "harness.suites.calibration:_known": "a calibration fits only the cells of registered methods",
     "harness.cli:cmd_run": "`harness run --model file:...` checks the user's model file",
     "harness.cli:cmd_list": "`harness list` names the registered targets and methods",
     "harness.cli:_known_methods": "`harness report --baseline` accepts a registered method",

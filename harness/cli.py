@@ -1,4 +1,5 @@
-"""Command-line front: ``harness run``, ``harness list``, ``harness report``, ``harness compare``.
+"""Command-line front: ``harness run``, ``list``, ``calibrate``, ``report``, ``compare``, ``reference``,
+``ingest``, ``mcmc-vs-vi``.
 
 Bad input (unknown name, bad size or option) prints one line,
 ``harness: error: ...``, to stderr and exits with code 2.
@@ -23,6 +24,7 @@ from harness.cell import load_plugins
 from harness.dask_executor import check_address, run_cells_dask
 from harness.progress import Progress
 from harness.report import compare
+from harness.suites import calibration
 from harness.table import format_table
 
 DEFAULT_RESULTS = Path("results") / "runs"
@@ -256,7 +258,8 @@ def cmd_run(args) -> int:
         runner.LocalExecutor(jobs).check(cells)
     default_timeout = args.timeout or runner.DEFAULT_TIMEOUT_S
     timeout = (lambda c: args.timeout) if args.timeout else (lambda c: suites.timeout_for(suite, c, default_timeout))
-    estimate = suites.estimate_s(suite, cells, default_timeout, jobs, warm_start)
+    speed = calibration.lookup()
+    estimate = suites.estimate_s(suite, cells, default_timeout, jobs, warm_start, speed)
     if args.dry_run:
         for c in cells:
             print(c.label())
@@ -269,9 +272,9 @@ def cmd_run(args) -> int:
     todo = session.todo(cells)
     if not args.quiet:
         skipped = f", {len(cells) - len(todo)} already stored ok" if args.resume else ""
-        print(f"harness: {len(todo)} cell(s){skipped} -> {out} (estimated {suites.estimate_s(suite, todo, default_timeout, jobs, warm_start) / 60:.1f} min, {jobs} at once)",
+        print(f"harness: {len(todo)} cell(s){skipped} -> {out} (estimated {suites.estimate_s(suite, todo, default_timeout, jobs, warm_start, speed) / 60:.1f} min, {jobs} at once)",
               file=sys.stderr)
-    progress = Progress(todo, lambda c: suites.estimate_cell_s(c, timeout(c)), quiet=args.quiet,
+    progress = Progress(todo, lambda c: suites.estimate_cell_s(c, timeout(c), speed=speed), quiet=args.quiet,
                         jobs=1 if args.scheduler else jobs)
     kwargs = dict(command=command, timeout_s=timeout, resume=args.resume, save_draws=args.save_draws,
                   progress=progress)
@@ -280,7 +283,7 @@ def cmd_run(args) -> int:
             run_cells_dask(todo, out, args.scheduler, **kwargs)
         else:
             runner.run_cells(todo, out, recheck=not args.no_recheck and suite.get("recheck", True), jobs=jobs,
-                             estimate=lambda c: suites.estimate_cell_s(c, timeout(c)),
+                             estimate=lambda c: suites.estimate_cell_s(c, timeout(c), speed=speed),
                              warm_start=warm_start, max_memory_mb=args.max_memory, **kwargs)
     finally:
         progress.close()
@@ -312,6 +315,7 @@ def cmd_list(args) -> int:
             for opt, spec in m.options.items():  # the typed declaration (methods.base.Option)
                 print(f"  {'':28s}   --option {opt}={json.dumps(spec.default)}  ({spec.describe()})")
     if args.what in (None, "suites"):
+        speed = calibration.lookup()
         print("suites:")
         for name in suites.names():
             try:
@@ -320,9 +324,47 @@ def cmd_list(args) -> int:
             except UsageError as e:  # a shipped suite naming what this installation lacks
                 print(f"  {name:28s} NOT RUNNABLE HERE: {e}")
                 continue
-            minutes = suites.estimate_s(suite, cells, 1800.0, suites.jobs(suite)) / 60
+            minutes = suites.estimate_s(suite, cells, 1800.0, suites.jobs(suite), speed=speed) / 60
             print(f"  {name:28s} {len(cells):4d} cells, estimated {minutes:6.1f} min: {suite.get('description', '')}")
         print("  (estimates: a cost model, see harness/suites/_costs.toml; cells run as many at once as the suite's jobs allow, large ones alone)")
+        print(f"  ({_speed_words(speed)})")
+    return 0
+
+
+def _speed_words(speed) -> str:
+    if not speed.source:
+        return ("this machine is not calibrated: priced as the model's machine; after a run here, "
+                "`harness calibrate RUN_DIR` fits it")
+    return (f"this machine: fixed seconds x{speed.fixed:g}, seconds per gradient x{speed.work:g}, "
+            f"{speed.rerun:.0%} of cells run twice, {speed.source}")
+
+
+def add_calibrate(sub) -> None:
+    p = sub.add_parser("calibrate", help="fit the cost model's speed of this machine to a run's rows",
+                       description="Fit the cost model to the cells of finished runs, per machine (a factor on "
+                                   "fixed seconds, one on seconds per gradient, the share of cells run twice), and "
+                                   "store it for `harness list suites` and `harness run` (harness.suites.calibration).")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                   help="run directories (rows.jsonl) of one or more machines")
+    p.add_argument("--out", metavar="FILE", help="calibration file to update (default: "
+                   "$HARNESS_CACHE_DIR/machines.json, ~/.cache/harness/machines.json)")
+    p.add_argument("--dry-run", action="store_true", help="print the fit, store nothing")
+    p.set_defaults(func=cmd_calibrate)
+
+
+def cmd_calibrate(args) -> int:
+    for run in args.run_dirs:
+        if not Path(run).is_dir():
+            raise UsageError(f"{run} is not a run directory; give directories that hold rows.jsonl")
+    fits = {machine: (calibration.fit(cells), cells) for machine, cells in calibration.measured(args.run_dirs).items()}
+    for machine, (speed, cells) in fits.items():
+        priced = sum(suites.estimate_cell_s(m.cell, None, speed=speed) for m in cells)
+        print(f"{machine}: fixed seconds x{speed.fixed:g}, seconds per gradient x{speed.work:g}, {speed.rerun:.0%} of "
+              f"cells run twice, from {len(cells)} cell(s); their estimates sum to {priced / 60:.1f} min against "
+              f"{sum(m.total_s for m in cells) / 60:.1f} min measured (process seconds, every attempt)")
+    if not args.dry_run:
+        path = calibration.save(fits, args.out)
+        print(f"calibrate: {path}")
     return 0
 
 
@@ -598,6 +640,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     add_run(sub)
     add_list(sub)
+    add_calibrate(sub)
     add_report(sub)
     add_compare(sub)
     add_reference(sub)

@@ -13,6 +13,7 @@ import numpy as np
 from harness import UsageError, recheck
 from harness.cell import Cell
 from harness.runner import co_runs
+from harness.suites.calibration import MODEL, Speed
 from harness.suites.resolve import timeout_for
 from harness.suites.spec import PACKAGE
 
@@ -39,8 +40,10 @@ def _loglog(points, n: int | None) -> float:
 
 
 def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | None = None,
-                    rechecked: bool = True, warm_start: bool = False) -> float:
-    """Estimated wall seconds of one cell (see ``_costs.toml``), capped at its timeout.
+                    rechecked: bool = True, warm_start: bool = False, speed: Speed = MODEL) -> float:
+    """Estimated wall seconds of one cell (see ``_costs.toml``) on a machine of ``speed``
+    (:mod:`harness.suites.calibration`: the fixed seconds times ``speed.fixed``, the seconds per
+    gradient times ``speed.work``), capped at its timeout.
 
     startup + compile + floor measurement
         + chains * (warmup + samples) * (grads_per_iter * floor(n) * overhead + iter_us)
@@ -48,8 +51,8 @@ def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | No
           cell of that work (:func:`harness.timing.replay_cost_s`)
     (a run to a target is priced at its cap, ``max_draws`` per chain: the worst case),
     all twice when that loop is shorter than :data:`harness.recheck.SHORT_LOOP_S` and the run
-    ``rechecked`` (the run's second pass runs it again; the host-disturbed cells it reruns are not
-    foreseen), and with ``warm_start`` two more processes: one more run with a cold compile (it fills
+    ``rechecked`` (the run's second pass runs it again), else times 1 + ``speed.rerun`` (the share of
+    cells a noisy host sends back; none on the model's own machine), and with ``warm_start`` two more processes: one more run with a cold compile (it fills
     the cache) and one whose compile is :data:`WARM_COMPILE_SHARE` of it (it reads the cache);
     with n the subsample size for a subsampling method and chains the method's own
     ``num_chains`` option where it has one (an ensemble method such as ChEES), and a
@@ -74,9 +77,10 @@ def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | No
     steps = model.get("model", {}).get(cell.model, {}).get("nuts_steps")
     if m.get("nuts") and steps is not None:  # a number, or [[N, steps], ...] where they grow with N
         grads_per_iter = float(steps) if np.isscalar(steps) else _loglog(steps, cell.n)
-    per_iter_us = grads_per_iter * floor_us(n, cell.device, model) * m["overhead"] + m.get("iter_us", 0.0)
+    per_iter_us = speed.work * (grads_per_iter * floor_us(n, cell.device, model) * m["overhead"] + m.get("iter_us", 0.0))
     process = model["process"][cell.device]
-    fixed = process["startup_s"] + m["compile_s"] + process["floor_s"]
+    startup_s, compile_s = speed.fixed * process["startup_s"], speed.fixed * m["compile_s"]
+    fixed = startup_s + compile_s + speed.fixed * process["floor_s"]
     draws = cell.max_draws if cell.target_ess is not None and cell.max_draws else cell.num_samples  # a cap: the worst case
     warmup = cell.num_warmup
     if family in ("vi", "svi"):  # the fit is VI's timed (replayed) loop: its step cap, the worst case
@@ -85,13 +89,13 @@ def estimate_cell_s(cell: Cell, timeout_s: float | None = None, model: dict | No
         warmup = 0
     else:
         sample_s = chains * draws * per_iter_us * 1e-6
-    work_s = m["compile_s"] + chains * warmup * per_iter_us * 1e-6 + sample_s
+    work_s = compile_s + chains * warmup * per_iter_us * 1e-6 + sample_s
     total = fixed + chains * warmup * per_iter_us * 1e-6 + sample_s + timing.replay_cost_s(sample_s, work_s, timing.floor_copies(cell.n))
-    if rechecked and sample_s < recheck.SHORT_LOOP_S:  # the second pass runs a short loop's cell again
-        total *= 2
+    if rechecked:  # the second pass runs a short loop's cell again, and a share of the others on a noisy host
+        total *= 2 if sample_s < recheck.SHORT_LOOP_S else 1 + speed.rerun
     if warm_start:  # two more processes: one fills the cache (a cold compile), one reads it
-        run_s = process["startup_s"] + chains * warmup * per_iter_us * 1e-6 + sample_s
-        total += 2 * run_s + m["compile_s"] * (1.0 + WARM_COMPILE_SHARE)
+        run_s = startup_s + chains * warmup * per_iter_us * 1e-6 + sample_s
+        total += 2 * run_s + compile_s * (1.0 + WARM_COMPILE_SHARE)
     return min(total, timeout_s) if timeout_s else total
 
 
@@ -101,14 +105,14 @@ WARM_COMPILE_SHARE = 0.15
 
 
 def estimate_s(suite: dict, cells: list[Cell], default_timeout_s: float, jobs: int = 1,
-               warm_start: bool | None = None) -> float:
-    """Estimated wall seconds of running ``cells`` of ``suite``, ``jobs`` at a time as the runner schedules
-    them (:func:`harness.runner.run_cells`): the longest first, each to the first free slot, a cell that
-    does not :func:`harness.runner.co_runs` alone."""
+               warm_start: bool | None = None, speed: Speed = MODEL) -> float:
+    """Estimated wall seconds of running ``cells`` of ``suite`` on a machine of ``speed``, ``jobs`` at a time as
+    the runner schedules them (:func:`harness.runner.run_cells`): the longest first, each to the first free
+    slot, a cell that does not :func:`harness.runner.co_runs` alone."""
     model = costs()
     slots, alone = [0.0] * jobs, 0.0
     warm = suite.get("warm_start", False) if warm_start is None else warm_start
-    priced = [estimate_cell_s(c, timeout_for(suite, c, default_timeout_s), model, suite.get("recheck", True), warm)
+    priced = [estimate_cell_s(c, timeout_for(suite, c, default_timeout_s), model, suite.get("recheck", True), warm, speed)
               for c in cells]
     for c, seconds in sorted(zip(cells, priced), key=lambda cs: -cs[1]) if jobs > 1 else zip(cells, priced):
         if jobs > 1 and not co_runs(c, jobs):
