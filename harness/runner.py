@@ -464,7 +464,7 @@ def run_cells(
                       host_reference=recheck)
     try:
         todo = session.todo(cells)
-        if jobs > 1:
+        if jobs > 1 and len(todo) > 1:  # one cell has nothing beside it: it probes the bandwidth itself
             prime_bandwidth(executor, todo, session.run_id)
         session.run(todo, executor, progress)
         if recheck:

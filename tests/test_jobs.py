@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import UsageError, cli, recheck, runner, schema, store, suites
+from harness import UsageError, cli, runner, store, suites
 from harness.suites import cost_model
 from harness.cell import Cell, validate
 from harness.environment import usable_cpus
@@ -76,53 +76,22 @@ def test_estimate_runs_alone_cells_after_the_shared_makespan(monkeypatch):
 
 
 @TWO_CORES
-def test_two_jobs_run_side_by_side_on_their_own_cores(tmp_path, monkeypatch):
+def test_two_jobs_run_side_by_side_on_their_own_cores_and_an_exclusive_cell_alone(tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
-    cells = [fake(2.0, seed=0), fake(2.0, seed=1)]
-    rows = runner.run_cells(cells, tmp_path, jobs=2)
-    for r in rows:  # each slot's bandwidth was probed before any cell ran (the fake loop sleeps 2 s)
+    monkeypatch.setattr(runner, "co_runs", lambda cell, jobs: cell.seed != 2)  # seed 2 must run alone
+    cells = [fake(2.0, seed=0), fake(2.0, seed=1), fake(1.0, seed=2)]
+    rows = {r["seed"]: r for r in runner.run_cells(cells, tmp_path, jobs=2)}
+    assert sorted(r["cell_key"] for r in rows.values()) == sorted(c.key() for c in cells)
+    assert all(r["status"] == "ok" for r in rows.values()), [r.get("error") for r in rows.values()]
+    side = [rows[0], rows[1]]
+    for r in side:  # each slot's bandwidth was probed before any cell ran (the fake loop sleeps 2 s)
         measured = datetime.datetime.fromisoformat(r["bandwidth_measured"]).timestamp()
         assert measured < r["x_t_end"] - 1.0, (r["bandwidth_measured"], r["x_t_start"])
-    assert sorted(r["cell_key"] for r in rows) == sorted(c.key() for c in cells)
-    assert all(r["status"] == "ok" for r in rows), [r.get("error") for r in rows]
-    assert {r["cpu_affinity"] for r in rows} == {str(c) for c in usable_cpus()[-2:]}  # one core each, disjoint
-    assert [(r["jobs"], r["co_running"]) for r in rows] == [(2, 1), (2, 1)]
+    assert {r["cpu_affinity"] for r in side} == {str(c) for c in usable_cpus()[-2:]}  # one core each, disjoint
+    assert [(r["jobs"], r["co_running"]) for r in side] == [(2, 1), (2, 1)]
+    assert rows[2]["co_running"] == 0
     stored = store.read_rows(tmp_path)
-    assert len(stored) == 2 and all(r["co_running"] == 1 for r in stored)
-
-
-@TWO_CORES
-def test_an_exclusive_cell_runs_with_nothing_beside_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(runner, "co_runs", lambda cell, jobs: cell.seed != 1)  # seed 1 must run alone
-    cells = [fake(1.0, seed=0), fake(1.0, seed=1), fake(1.0, seed=2)]
-    rows = {r["seed"]: r for r in runner.run_cells(cells, tmp_path, jobs=2)}
-    assert rows[1]["co_running"] == 0
-    assert rows[0]["co_running"] == rows[2]["co_running"] == 1
-
-
-def test_phases_tile_the_cell(tmp_path):
-    row = runner.run_cells([fake()], tmp_path)[0]
-    assert row["status"] == "ok" and row["jobs"] == 1 and row["co_running"] == 0
-    phases = ["startup_s", "data_s", "method_s", "summary_s", "replay_s", "roofline_s", "environment_s"]
-    assert all(row[p] >= 0 for p in phases)
-    assert set(phases) <= set(schema.names("protocol"))
-    inside = sum(row[p] for p in phases)
-    # the phases tile the worker's time; the process's wall adds only the exit and the runner's polling
-    assert row["wall_s"] <= inside <= row["process_s"] + 0.01
-    assert row["method_s"] > 0 and row["startup_s"] > 0.1  # a fresh interpreter importing JAX is never free
-    # no second pass in this run: no host reference timed (it is what the second pass reads)
-    assert row.get("ref_us_per_grad") is None and row["floor_us_per_grad"] > 0
-
-
-def test_second_pass_reruns_only_this_invocations_cells(tmp_path, monkeypatch):
-    monkeypatch.setattr(recheck, "SHORT_LOOP_S", 60.0)  # every fake loop is "short": a suspect
-    runner.run_cells([fake(seed=0)], tmp_path, recheck=False)  # an earlier invocation, never rechecked
-    runner.run_cells([fake(seed=1)], tmp_path, recheck=True)
-    by_seed = {}
-    for r in store.read_rows(tmp_path):
-        by_seed.setdefault(r["seed"], []).append(r)
-    assert len(by_seed[0]) == 1 and not by_seed[0][0].get("attempts")
-    assert len(by_seed[1]) == 2 and by_seed[1][-1]["attempts"] == 2
+    assert len(stored) == 3 and sorted(r["co_running"] for r in stored) == [0, 1, 1]
 
 
 @pytest.mark.parametrize("argv, message", [

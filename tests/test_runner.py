@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli, recheck, runner, store
+from harness import cli, recheck, runner, schema, store
 from harness.cell import Cell, validate
 from harness.progress import Progress
 from tests.conftest import fill_disk
@@ -107,8 +107,9 @@ sleep_s = {sleep_s}
 
 
 def _harness(*args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "harness.cli", "run", "--quiet", *map(str, args)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    """``harness run`` in a process of its own, one cell at a time (what these tests check is not ``--jobs``)."""
+    return subprocess.Popen([sys.executable, "-m", "harness.cli", "run", "--quiet", "--jobs", "1", *map(str, args)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
 def test_resume_after_kill_9_loses_nothing_and_duplicates_nothing(tmp_path):
@@ -123,7 +124,8 @@ def test_resume_after_kill_9_loses_nothing_and_duplicates_nothing(tmp_path):
     kept = store.read_rows(out)
     assert 1 <= len(kept) < 3 and all(r["status"] == "ok" for r in kept)
 
-    assert cli.main(["run", "--suite", str(suite), "--out", str(out), "--resume", "--quiet", "--no-recheck"]) == 0
+    resume = ["run", "--suite", str(suite), "--out", str(out), "--resume", "--quiet", "--no-recheck", "--jobs", "1"]
+    assert cli.main(resume) == 0
     after = store.rows_path(out).read_bytes()
     assert after.startswith(before)  # nothing rewritten
     rows = store.read_rows(out)
@@ -131,7 +133,7 @@ def test_resume_after_kill_9_loses_nothing_and_duplicates_nothing(tmp_path):
     assert len(keys) == len(set(keys)) == 3 and all(r["status"] == "ok" for r in rows)
     assert sorted(r["seed"] for r in rows) == [0, 1, 2]
 
-    assert cli.main(["run", "--suite", str(suite), "--out", str(out), "--resume", "--quiet", "--no-recheck"]) == 0
+    assert cli.main(resume) == 0
     assert store.rows_path(out).read_bytes() == after  # everything stored ok: nothing rerun
 
 
@@ -205,32 +207,46 @@ def test_resume_needs_out(capsys):
     assert "--resume needs --out" in capsys.readouterr().err
 
 
-def test_second_pass_runs_short_loops_again_and_the_store_reads_the_kept_row(tmp_path, monkeypatch):
-    """recheck=True (harness run's default): the fake cells' loops are under SHORT_LOOP_S, so each runs
-    twice; both rows stay in the file, the reader sees one per cell: the faster attempt, annotated.
-    SHORT_LOOP_S is raised here so that a busy machine (a loop slower than the shipped 0.05 s) cannot
-    change what the test exercises; the second pass reads it when it picks the cells."""
+def test_second_pass_runs_this_invocations_short_loops_again_and_the_store_reads_the_kept_row(tmp_path, monkeypatch):
+    """recheck=True (harness run's default): the fake cells' loops are under SHORT_LOOP_S, so each cell of this
+    invocation runs twice, and a cell an earlier invocation stored is left alone; both rows stay in the file, the
+    reader sees one per cell: the faster attempt, annotated. SHORT_LOOP_S is raised here so that a busy machine (a
+    loop slower than the shipped 0.05 s) cannot change what the test exercises; the second pass reads it when it
+    picks the cells."""
     monkeypatch.setattr(recheck, "SHORT_LOOP_S", 60.0)
-    cells = [fake(), fake(seed=1)]
+    earlier, cells = fake(seed=2), [fake(), fake(seed=1)]
+    runner.run_cells([earlier], tmp_path, recheck=False)  # an earlier invocation, never rechecked
     runner.run_cells(cells, tmp_path, recheck=True)
     raw = store.read_rows(tmp_path)
-    assert [r["cell_key"] for r in raw] == [c.key() for c in cells] * 2
-    assert "attempts" not in raw[0] and raw[0]["ref_us_per_grad"] > 0 and raw[0]["ref_group"]
-    df = store.load(tmp_path)
-    assert list(df["cell_key"]) == [c.key() for c in cells]
-    for _, row in df.iterrows():
+    assert [r["cell_key"] for r in raw] == [earlier.key()] + [c.key() for c in cells] * 2
+    assert "attempts" not in raw[1] and raw[1]["ref_us_per_grad"] > 0 and raw[1]["ref_group"]
+    df = store.load(tmp_path).set_index("cell_key")
+    assert sorted(df.index) == sorted([earlier.key()] + [c.key() for c in cells])
+    assert "attempts" not in df or df.loc[earlier.key()].isna()["attempts"]
+    for c in cells:
+        row = df.loc[c.key()]
         assert row["attempts"] == 2 and "short" in row["recheck"].split("+")  # maybe host or spread too: a busy host
         assert row["sample_s"] == min(row["sample_s_attempts"])
     runner.run_cells(cells, tmp_path, resume=True, recheck=True)  # nothing left to run, nothing run twice more
-    assert len(store.read_rows(tmp_path)) == 4
+    assert len(store.read_rows(tmp_path)) == 5
 
 
 def test_a_cell_held_to_cores_runs_on_its_last_usable_cores_and_records_them(tmp_path):
-    """``cpus`` holds the cell's process (and so XLA's thread pool) to the last usable cores; unset, every core."""
+    """``cpus`` holds the cell's process (and so XLA's thread pool) to the last usable cores; unset, every core.
+    Every row's phases tile the cell's time."""
     usable = sorted(os.sched_getaffinity(0))
     held, free = fake(cpus=1), fake()
     rows = runner.run_cells([held, free], tmp_path, command="test", timeout_s=lambda c: 300.0)
     assert [r["status"] for r in rows] == ["ok", "ok"]
+    phases = ["startup_s", "data_s", "method_s", "summary_s", "replay_s", "roofline_s", "environment_s"]
+    assert set(phases) <= set(schema.names("protocol"))
+    for row in rows:
+        assert row["jobs"] == 1 and row["co_running"] == 0 and all(row[p] >= 0 for p in phases)
+        # the phases tile the worker's time; the process's wall adds only the exit and the runner's polling
+        assert row["wall_s"] <= sum(row[p] for p in phases) <= row["process_s"] + 0.01
+        assert row["method_s"] > 0 and row["startup_s"] > 0.1  # a fresh interpreter importing JAX is never free
+        # no second pass in this run: no host reference timed (it is what the second pass reads)
+        assert row.get("ref_us_per_grad") is None and row["floor_us_per_grad"] > 0
     assert rows[0]["cpu_affinity"] == str(usable[-1]) and rows[0]["cpus"] == 1
     assert rows[1]["cpu_affinity"] == ",".join(map(str, usable)) and rows[1]["cpus"] is None
     assert held.key() != free.key() and '"cpus"' not in free.key()  # an unset field keeps older keys
@@ -259,7 +275,8 @@ def test_disk_full_mid_run_fails_naming_the_file_and_resume_completes(tiny_fs, c
     out.mkdir()
     filler = fill_disk(tiny_fs, leave=8192)
     argv = ["run", "--model", "test_tiny", "--method", "test_fake", "--chains", "2", "--warmup", "0", "--samples",
-            "50", "--seed", "0", "--seed", "1", "--seed", "2", "--out", str(out), "--quiet", "--no-recheck"]
+            "50", "--seed", "0", "--seed", "1", "--seed", "2", "--out", str(out), "--quiet", "--no-recheck",
+            "--jobs", "1"]
     assert cli.main(argv) == 1
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and f"cannot store row in {store.rows_path(out)}: No space left on device" in err
