@@ -335,8 +335,7 @@ def _speed_words(speed) -> str:
     if not speed.source:
         return ("this machine is not calibrated: priced as the model's machine; after a run here, "
                 "`harness calibrate RUN_DIR` fits it")
-    return (f"this machine: fixed seconds x{speed.fixed:g}, seconds per gradient x{speed.work:g}, "
-            f"{speed.rerun:.0%} of cells run twice, {speed.source}")
+    return f"this machine: {speed.describe()}, {speed.source}"
 
 
 def add_calibrate(sub) -> None:
@@ -359,8 +358,8 @@ def cmd_calibrate(args) -> int:
     fits = {machine: (calibration.fit(cells), cells) for machine, cells in calibration.measured(args.run_dirs).items()}
     for machine, (speed, cells) in fits.items():
         priced = sum(suites.estimate_cell_s(m.cell, None, speed=speed) for m in cells)
-        print(f"{machine}: fixed seconds x{speed.fixed:g}, seconds per gradient x{speed.work:g}, {speed.rerun:.0%} of "
-              f"cells run twice, from {len(cells)} cell(s); their estimates sum to {priced / 60:.1f} min against "
+        print(f"{machine}: {speed.describe()}, from {len(cells)} cell(s); their estimates sum to "
+              f"{priced / 60:.1f} min against "
               f"{sum(m.total_s for m in cells) / 60:.1f} min measured (process seconds, every attempt)")
     if not args.dry_run:
         path = calibration.save(fits, args.out)

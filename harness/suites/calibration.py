@@ -60,6 +60,11 @@ class Speed(NamedTuple):
     rerun: float = 0.0
     source: str = ""
 
+    def describe(self) -> str:
+        """The three figures in words, as ``harness calibrate`` and ``harness list suites`` print them."""
+        return (f"fixed seconds x{self.fixed:g}, seconds per gradient x{self.work:g}, "
+                f"{self.rerun:.0%} of cells run twice")
+
 
 MODEL = Speed()
 
