@@ -196,7 +196,9 @@ COLUMN_LIST: tuple[Column, ...] = tuple(
     + _c("floor", float, ("overhead_ratio", "median of loop seconds per gradient / floor, pair by pair"),
          ("overhead_ratio_min", "lowest paired ratio"), ("overhead_ratio_max", "highest paired ratio"),
          ("ref_us_per_grad", "host reference, microseconds per gradient per point"), source="replay")
-    + _c("floor", str, ("ref_group", "cells that time the same host reference"), source="replay")
+    + _c("floor", str, ("ref_group", "cells that time the same host reference"),
+         ("ref_program", "the host reference's compiled program (harness.timing.program_id): compare normalises "
+          "by the reference where both sides' is the same"), source="replay")
     + _c("floor", float, ("roofline_us_per_grad", "bytes per gradient / measured bandwidth, microseconds"),
          ("x_roofline", "floor / roofline"), ("bandwidth_gbs", "measured streaming bandwidth, GB/s"), source="replay")
     + _c("floor", int, ("grad_bytes", "bytes one gradient must move"), source="replay")

@@ -16,7 +16,9 @@ median per-pair ratio the overhead over the floor.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
+import re
 import statistics
 import time
 from typing import Any, Callable, NamedTuple
@@ -145,6 +147,20 @@ class TimedCall(NamedTuple):
     def __call__(self) -> float:
         """Call again with the same arguments, blocked on; returns seconds."""
         return run_timed(self.compiled, *self.args)[1]
+
+
+def program_id(call: TimedCall) -> str:
+    """An identity of the compiled program a timed call runs (:func:`program`): a hash of its optimised
+    HLO (shapes and dtypes of every input included) without its source metadata (which names the lines
+    that traced it), and the jax and jaxlib that compiled it. Two calls with one id run the same
+    program under the same compiler, so their timings differ by the host alone (``harness compare``
+    normalises by the host reference only then)."""
+    import jaxlib
+
+    hlo = program(call).as_text().split("\nFileNames\n")[0]
+    hlo = re.sub(r",? ?(metadata=\{[^{}]*\}|stack_frame_id=\d+)", "", hlo)
+    text = f"{jax.__version__} {jaxlib.__version__}\n{hlo}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _run_in_order(*calls: TimedCall) -> list:
@@ -317,13 +333,15 @@ class Replay(NamedTuple):
     ``loop_s``: seconds of each timed run of the loop; ``floor_s``: seconds per gradient
     per point of the floor run right after it; ``ratios``: per pair, the loop's seconds per
     unit of work over ``floor_s`` (NaN when the loop's work is 0 or unknown); ``ref_s``:
-    seconds per gradient per point of the host reference (:func:`replay_paired`), if any.
+    seconds per gradient per point of the host reference (:func:`replay_paired`), if any, and
+    ``ref_program`` its program's identity (:func:`program_id`).
     """
 
     loop_s: tuple[float, ...]
     floor_s: tuple[float, ...]
     ratios: tuple[float, ...]
     ref_s: tuple[float, ...] = ()
+    ref_program: str | None = None
 
     @property
     def seconds(self) -> float:
@@ -384,4 +402,4 @@ def replay_paired(loop: TimedCall, floor: TimedCall, ref: TimedCall | None = Non
         if i in ref_at:
             ref_s.append(ref() / ref.work)
     ratios = tuple(t / loop.work / f if loop.work > 0 else math.nan for t, f in zip(loop_s, floor_s))
-    return Replay(tuple(loop_s), tuple(floor_s), ratios, tuple(ref_s))
+    return Replay(tuple(loop_s), tuple(floor_s), ratios, tuple(ref_s), program_id(ref) if ref is not None else None)

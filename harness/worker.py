@@ -213,7 +213,7 @@ def _replay_columns(cell: Cell, timed, batch: int, density: str) -> dict:
                 sample_replays=len(timed.loop_s), floor_us_per_grad=timed.floor * 1e6, floor_batch=batch,
                 floor_density=density, floor_group=cell.floor_group(batch, density), overhead_ratio=timed.ratio,
                 overhead_ratio_min=min(timed.ratios), overhead_ratio_max=max(timed.ratios),
-                ref_us_per_grad=timed.ref * 1e6, ref_group=cell.ref_group(batch))
+                ref_us_per_grad=timed.ref * 1e6, ref_group=cell.ref_group(batch), ref_program=timed.ref_program)
 
 
 def _verdict(method, result, z, finite: bool) -> dict:

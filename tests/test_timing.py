@@ -165,3 +165,23 @@ def test_a_chained_loop_names_its_pieces_program_for_the_hlo_count():
     assert timing.program(timing.chain(pieces)) is f and timing.program(pieces[0]) is f
     assert timing.hlo_ops(timing.program(timing.chain(pieces))) == timing.hlo_ops(f) > 0
     assert timing.hlo_ops(timing.chain(pieces).compiled) is None  # what the row had before: no count for a chunked run
+
+
+def test_program_id_is_the_compiled_program_same_across_copies_and_different_for_other_shapes():
+    """The host reference's identity (``ref_program``): two compiled copies of one program on inputs of one
+    shape share it (compare may then divide one by the other), a longer data set (1.3x the rows, the planted
+    slowdown's change) or another program does not; a chained call is its first piece's program."""
+    posterior = _posterior()
+    positions = posterior.initial_positions(jax.random.key(0), 2)
+    density_of, data = posterior.density_and_data()
+    a = timing.floor_loop(density_of, data, positions, seconds=0.001, copies=1)
+    b = timing.floor_loop(density_of, data, positions, seconds=0.001, copies=1)
+    longer = jax.tree_util.tree_map(lambda x: jnp.concatenate([x, x[: max(1, x.shape[0] // 3)]])
+                                    if getattr(x, "ndim", 0) >= 1 else x, data)
+    c = timing.floor_loop(density_of, longer, positions, seconds=0.001, copies=1)
+    other = _loop(posterior, positions, 1, iters=5)
+    ids = [timing.program_id(x) for x in (a, b, c, other)]
+    assert ids[0] == ids[1] and len(set(ids[1:])) == 3 and len(ids[0]) == 16
+    assert timing.program_id(timing.chain([a, other])) == ids[0]
+    r = timing.replay_paired(other, a, ref=b)
+    assert r.ref_program == ids[0] and timing.replay_paired(other, a).ref_program is None

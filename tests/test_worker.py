@@ -96,6 +96,7 @@ def test_a_small_cells_floor_is_one_copy_and_its_host_reference_shares_it_where_
     row = run_cell(cell, host_reference=True)
     assert row["status"] == "ok", row.get("error")
     assert seen == floors and row["ref_us_per_grad"] > 0 and row["floor_us_per_grad"] > 0
+    assert len(row["ref_program"]) == 16
 
 
 def _fake(behaviour: str = "ok"):
