@@ -419,13 +419,16 @@ def add_compare(sub) -> None:
                         "request (agreement line, changed cells, every cell folded)")
     p.add_argument("--allow-machines", action="store_true",
                    help="compare runs from different machines anyway (the output says so at the top)")
+    p.add_argument("--raw", action="store_true",
+                   help="compare the figures as measured: never divide by the host reference (default: where both "
+                        "sides timed one reference program, the sampling seconds are put at one host speed)")
     p.set_defaults(func=cmd_compare)
 
 
 def cmd_compare(args) -> int:
     table = compare.compare(args.base, args.new, metric=args.metric,
                             threshold=None if args.noise is None else args.noise / 100,
-                            allow_machines=args.allow_machines)
+                            allow_machines=args.allow_machines, host=not args.raw)
     new = Path(args.new)
     md, csv = compare.write(table, args.out or (new / "compare" if new.is_dir() else new.parent / "compare"))
     print(compare.review(table, args.format), end="")

@@ -28,11 +28,22 @@ t = base / new) and d = log t. Each side's spread is measured, never assumed:
 - with two or more seeds, the spread over the seeds (each seed's own replay range
   included): lowest low to highest high around the median of the medians.
 
+Host (run directories, the figures timed beside the host reference: :data:`HOST_FIGURES`): each row
+timed its host reference between its replays (``ref_us_per_grad``, and ``ref_program``, the compiled
+program's identity). Where both sides timed one reference program, the reference's move between
+them is the host's (a shared machine drifts by 5-15 % over an hour), so each row is put at one host
+speed before anything else (:func:`host_normalised`); where the program differs (new data, a model or
+compiler change) the figures are compared as measured. ``host=False`` (``--raw``) never normalises.
+The output says which cells were normalised and how far the host moved.
+
 The noise band is the sum of the two sides' half-spreads, max(log(hi/median),
 log(median/lo)): the medians must differ by more than both ranges allow; where a
 side is one row (one process), at least ``stats.PROCESS_NOISE`` (17 %): two processes
 of one commit differ by up to that much even where their replays agree within 1 %
-(measured: ``results/default-aa``, ``results/noise/aa``).
+(measured: ``results/default-aa``, ``results/noise/aa``); with several seeds (processes) on both
+sides, at least ``stats.SEEDS_NOISE`` (10 %): what host-normalised figures of two runs of one
+commit differ by (``python -m benchmarks.host_noise``), which a median over three seeds, each
+tight, does not shrink: the seeds of one run share its hour of the host.
 What no band here can see: this shared machine sometimes runs a cell's loop and
 floor alike 1.3-1.8x slower for tens of seconds (results/noise/README.md); a
 cell's replays then agree with each other and disagree with the other run. Where a
@@ -88,6 +99,9 @@ _SPREAD = {
                             r["ess_per_s"] * r["sample_s"] / r["sample_s_min"]),
     "overhead_ratio": lambda r: (r["overhead_ratio_min"], r["overhead_ratio_max"]),
 }
+#: Figures timed beside the host reference, between the replays: ``compare`` puts them at one host speed
+#: (:func:`host_normalised`). The overhead ratio is paired with its own floor, so the host cancels in it.
+HOST_FIGURES = ("sample_s", "us_per_grad", "ess_per_s")
 DEFAULT_NOISE = stats.UNREPLAYED_NOISE
 COMPILE_NOISE = stats.COMPILE_NOISE
 
@@ -190,9 +204,9 @@ def _summarise(rows: list[dict], metric: str) -> Side:
     return Side(float(np.median(vals)), min(los), max(his), len(vals))
 
 
-def read_run(path: Path, metric: str) -> dict:
-    """Cell label -> Side from a run directory: timing figures from every ok row, ESS-based ones
-    from rows that converged, are no point estimate and do not miss their reference."""
+def read_rows(path: Path, metric: str) -> dict:
+    """Cell label -> the rows a comparison of ``metric`` reads: timing figures from every ok row, ESS-based
+    ones from rows that converged, are no point estimate and do not miss their reference."""
     df = frame.load(path)
     if metric not in df:
         raise UsageError(f"no column {metric!r} in {path}; valid metrics: {', '.join(METRICS)}")
@@ -204,8 +218,48 @@ def read_run(path: Path, metric: str) -> dict:
     out = {}
     for key, g in df.groupby(keys, dropna=False, sort=True):
         rec = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
-        out[_cell_label(rec)] = _summarise(g[keep.loc[g.index]].to_dict("records"), metric)
+        out[_cell_label(rec)] = g[keep.loc[g.index]].to_dict("records")
     return out
+
+
+def read_run(path: Path, metric: str) -> dict:
+    """Cell label -> Side of the figure as the rows hold it (:func:`read_rows`, :func:`_summarise`)."""
+    return {label: _summarise(rows, metric) for label, rows in read_rows(path, metric).items()}
+
+
+def host_normalised(base: list[dict], new: list[dict], metric: str) -> tuple[list, list, float]:
+    """Both sides' rows with ``metric`` (and the columns its replay spread is read from) put at one host
+    speed, and the host's move (NEW's median reference over BASE's); the rows unchanged and NaN where
+    the figure is not timed beside the reference (:data:`HOST_FIGURES`) or the two sides did not time
+    one reference program.
+
+    Each row timed its host reference (``ref_us_per_grad``) between its replays. Where every row of
+    the cell, on both sides, names the same ``ref_program`` (one compiled program, same inputs' shapes,
+    same jax and jaxlib: :func:`harness.timing.program_id`), a reference that moved can only be the
+    host, so each row's seconds are multiplied by H / its reference (H: the median reference over both
+    sides' rows; an ESS/s divided by it). A change that moves the reference's own program (new data, a
+    model or compiler change: another ``ref_program``) is compared as measured."""
+    rows = base + new
+    if metric not in HOST_FIGURES or not (base and new):
+        return base, new, math.nan
+    refs = [pd.to_numeric(r.get("ref_us_per_grad"), errors="coerce") for r in rows]
+    programs = {r.get("ref_program") for r in rows}
+    if len(programs) != 1 or not isinstance(next(iter(programs)), str) or not all(np.isfinite(x) and x > 0 for x in refs):
+        return base, new, math.nan
+    h = float(np.median(refs))
+
+    def scaled(r):
+        f = h / float(r["ref_us_per_grad"])
+        out = dict(r)
+        for col in ("sample_s", "sample_s_min", "sample_s_max", "us_per_grad"):
+            if _given(out.get(col)):
+                out[col] = out[col] * f
+        if _given(out.get("ess_per_s")):
+            out["ess_per_s"] = out["ess_per_s"] / f
+        return out
+
+    move = float(np.median(refs[len(base):]) / np.median(refs[:len(base)]))
+    return [scaled(r) for r in base], [scaled(r) for r in new], move
 
 
 def read_pytest_benchmark(path: Path) -> dict:
@@ -224,10 +278,10 @@ def read_pytest_benchmark(path: Path) -> dict:
 
 
 def read(path, metric: str) -> tuple[str, dict]:
-    """('run' or 'pytest-benchmark', cells) for a path; UsageError for anything else."""
+    """('run', cell -> rows) or ('pytest-benchmark', cell -> Side) for a path; UsageError for anything else."""
     p = Path(path)
     if p.is_dir() and store.rows_path(p).is_file():
-        return "run", read_run(p, metric)
+        return "run", read_rows(p, metric)
     if p.is_file() and p.suffix == ".json":
         return "pytest-benchmark", read_pytest_benchmark(p)
     raise UsageError(f"{path}: not a run directory (with {store.ROWS_FILE}) nor a pytest-benchmark .json file")
@@ -241,8 +295,11 @@ def _measured(s: Side) -> bool:
     return np.isfinite(s.lo) and np.isfinite(s.hi)
 
 
-def verdict(base: Side, new: Side, higher_is_better: bool, threshold: float) -> tuple[str, float, float]:
-    """(verdict, d, noise) for one cell, by the rule in the module docstring."""
+def verdict(base: Side, new: Side, higher_is_better: bool, threshold: float,
+            processes: bool = True) -> tuple[str, float, float]:
+    """(verdict, d, noise) for one cell, by the rule in the module docstring. ``processes``: a Side's ``k``
+    counts processes (a run's seeds); False where it counts rounds of one process (pytest-benchmark), which
+    no floor for several processes applies to."""
     if not np.isfinite(base.med):
         return ("only new" if np.isfinite(new.med) else "no data"), math.nan, math.nan
     if not np.isfinite(new.med):
@@ -252,6 +309,8 @@ def verdict(base: Side, new: Side, higher_is_better: bool, threshold: float) -> 
         noise = _half_spread(base) + _half_spread(new)
         if min(base.k, new.k) < 2:  # one process a side: never below what two processes differ by
             noise = max(noise, math.log1p(stats.PROCESS_NOISE))
+        elif processes:  # seeds a side: never below what their medians were measured to move by
+            noise = max(noise, math.log1p(stats.SEEDS_NOISE))
     else:  # no measured spread: one row a side (one process), so never below PROCESS_NOISE either
         noise = math.log1p(max(threshold, stats.PROCESS_NOISE))
     return ("slower" if d > noise else "faster" if d < -noise else "same"), d, noise
@@ -274,13 +333,23 @@ def _sides(base_path, new_path, allow_machines: bool) -> list[str]:
 
 
 def compare(base_path, new_path, metric: str = "ess_per_s", threshold: float | None = None,
-            allow_machines: bool = False) -> pd.DataFrame:
-    """One row per cell present on either side: base, new, new/base, noise, verdict. The table's
-    ``attrs["header"]`` holds the lines naming both sides' machines, commits and dates."""
+            allow_machines: bool = False, host: bool = True) -> pd.DataFrame:
+    """One row per cell present on either side: base, new, new/base, noise, verdict, and ``host``: how far
+    the host reference moved (NEW over BASE) where the figures were put at one host speed
+    (:func:`host_normalised`; ``host=False``: never, the figures as measured). The table's
+    ``attrs["header"]`` holds the lines naming both sides' machines, commits and dates, and how many
+    cells were normalised."""
     if metric not in METRICS:
         raise UsageError(f"unknown metric {metric!r}; valid: {', '.join(METRICS)}")
     kind_b, base = read(base_path, metric)
     kind_n, new = read(new_path, metric)
+    moves = {}
+    if kind_b == kind_n == "run":
+        for cell in set(base) & set(new):
+            b_rows, n_rows, move = host_normalised(base[cell], new[cell], metric) if host else (base[cell], new[cell], math.nan)
+            base[cell], new[cell], moves[cell] = b_rows, n_rows, move
+        base = {c: _summarise(rows, metric) for c, rows in base.items()}
+        new = {c: _summarise(rows, metric) for c, rows in new.items()}
     if kind_b != kind_n:
         raise UsageError(f"cannot compare a {kind_b} with a {kind_n}: give two of the same kind")
     header = (_sides(base_path, new_path, allow_machines) if kind_b == "run"
@@ -295,15 +364,33 @@ def compare(base_path, new_path, metric: str = "ess_per_s", threshold: float | N
             rows.append(dict(cell=cell, base=(b or missing).med, new=(n or missing).med, ratio=math.nan,
                              noise_pct=math.nan, change=math.nan, verdict="only base" if n is None else "only new"))
             continue
-        v, d, noise = verdict(b, n, higher, threshold)
+        v, d, noise = verdict(b, n, higher, threshold, processes=kind_b == "run")
         rows.append(dict(cell=cell, base=b.med, base_k=b.k, new=n.med, new_k=n.k,
                          ratio=n.med / b.med if b.med > 0 and np.isfinite(n.med) else math.nan,
                          noise_pct=100 * math.expm1(noise) if np.isfinite(noise) else math.nan,
-                         d=d, noise=noise, verdict=v))
+                         host=moves.get(cell, math.nan), d=d, noise=noise, verdict=v))
     out = pd.DataFrame(rows)
+    if kind_b == "run":
+        header.append(_host_line(out, metric, host))
     out.attrs.update(metric=metric if kind_b == "run" else "median seconds per round", higher_is_better=higher,
                      kind=kind_b, header=header)
     return out
+
+
+def _host_line(table: pd.DataFrame, metric: str, host: bool) -> str:
+    """The header line saying which cells were put at one host speed, and how far the host moved."""
+    if not host:
+        return "host: figures as measured (--raw): none divided by its host reference"
+    if metric not in HOST_FIGURES:
+        return f"host: {metric} is not timed beside the host reference: figures as measured"
+    moved = table["host"].dropna() if "host" in table else pd.Series(dtype=float)
+    both = int(np.isfinite(table["ratio"]).sum()) if "ratio" in table else 0
+    if moved.empty:
+        return (f"host: no cell timed one host reference program on both sides: figures as measured "
+                f"({both} cells on both sides)")
+    return (f"host: {len(moved)} of {both} cells on both sides put at one host speed (each row's seconds over "
+            f"its host reference; same reference program both sides); the reference moved "
+            f"{moved.min():.3f}x to {moved.max():.3f}x (median {moved.median():.3f}x) NEW over BASE")
 
 
 def regressions(table: pd.DataFrame, pct: float) -> pd.DataFrame:
@@ -337,10 +424,12 @@ def as_table(table: pd.DataFrame) -> Table:
     metric = table.attrs.get("metric", "")
     better = "higher is better" if table.attrs.get("higher_is_better") else "lower is better"
     order = table.assign(_o=table["verdict"].map(ORDER.index)).sort_values(["_o", "cell"], kind="stable")
+    host = order["host"] if "host" in order else pd.Series(math.nan, index=order.index)
     rows = [[r["cell"], fmt(r["base"]), fmt(r["new"]), fmt(r["ratio"]),
-             "-" if not np.isfinite(r["noise_pct"]) else f"{r['noise_pct']:.0f}%", r["verdict"]]
-            for _, r in order.iterrows()]
-    return Table(["cell", "base", "new", "new/base", "noise", "verdict"], rows, f"{metric} ({better})")
+             "-" if not np.isfinite(r["noise_pct"]) else f"{r['noise_pct']:.0f}%",
+             "-" if not np.isfinite(h) else f"{h:.3f}x", r["verdict"]]
+            for (_, r), h in zip(order.iterrows(), host)]
+    return Table(["cell", "base", "new", "new/base", "noise", "host moved", "verdict"], rows, f"{metric} ({better})")
 
 
 def _rankings(path) -> dict:

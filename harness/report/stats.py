@@ -34,6 +34,12 @@ COMPILE_NOISE = 0.25
 #: the commands that wrote them: docs/methodology.md, "Noise". ``harness compare`` never takes a
 #: one-seed comparison's band below it (with several seeds per side, their spread already holds it).
 PROCESS_NOISE = 0.17
+#: Noise between two runs' medians over several seeds each, after ``harness compare`` put both at one host
+#: speed (``harness.report.compare.host_normalised``): the 95th percentile of the host-normalised ratios of
+#: the committed A/A pairs of one process a cell is 1.065-1.10 (``python -m benchmarks.host_noise``), rounded
+#: up. The seeds of one run share its hour of the host and agree within a few % of each other, so their
+#: spread alone says nothing of the next run; ``compare`` never takes a band between seed sets below this.
+SEEDS_NOISE = 0.10
 
 
 class Ratio(NamedTuple):

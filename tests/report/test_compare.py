@@ -134,7 +134,8 @@ def test_the_review_shows_changed_cells_then_counts_the_rest(tmp_path, capsys):
     assert gh.startswith("### harness compare: ess_per_s") and "<details><summary>every cell" in gh
     assert gh.count("| same |") == same and "</details>" in gh
     quiet = compare.review(t[t["verdict"] == "same"]).splitlines()
-    assert quiet[0].startswith("BASE (") and quiet[1].startswith("NEW (") and quiet[3] == "No cell changed beyond noise."
+    assert quiet[0].startswith("BASE (") and quiet[1].startswith("NEW (") and quiet[2].startswith("host: ")
+    assert quiet[4] == "No cell changed beyond noise."
 
 
 def _bench(path, medians):
@@ -259,3 +260,62 @@ def test_verdict_agreement_finds_opposite_decided_verdicts_and_a_first_untrustwo
     flagged.loc[hit & flagged["seed"].eq(0), "divergences"] = 3
     out = compare.verdict_agreement(base, _write(tmp_path / "flagged", flagged))
     assert f"sparse_logistic/synthetic N=1,000: {first_1000} is first in BASE and not trustworthy in NEW" in out
+
+
+def _host_pair(tmp_path, loop: float, ref: float, program_new: str = "p1", sample_scale=None):
+    """One cell, three seeds a side, each seed's loop within 1 % of the others; NEW's loop ``loop`` times
+    BASE's and its host reference ``ref`` times BASE's, timed on reference program ``program_new``."""
+    raw = raw_rows()
+    raw = raw[(raw["method"] == "numpyro_nuts") & (raw["n"] == 1000) & (raw["device"] == "cpu")].copy()
+    raw["sample_s"] = [1.0, 1.01, 0.995]
+    raw = raw.assign(sample_s_min=raw["sample_s"], sample_s_max=raw["sample_s"], sample_replays=5,
+                     ref_us_per_grad=[2.0, 2.02, 1.99], ref_program="p1")
+    new = raw.assign(sample_s=raw["sample_s"] * loop, sample_s_min=raw["sample_s"] * loop,
+                     sample_s_max=raw["sample_s"] * loop, ess_per_s=raw["ess_per_s"] / loop,
+                     ref_us_per_grad=raw["ref_us_per_grad"] * ref,
+                     ref_program=program_new)
+    return _write(tmp_path / "base", raw), _write(tmp_path / "new", new)
+
+
+def test_a_host_that_slowed_between_runs_is_taken_out_where_both_timed_one_reference_program(tmp_path):
+    """An hour later the host runs everything 1.15x slower, the cell's loop and its host reference alike:
+    put at one host speed the cell is the same; as measured (--raw) it reads 1.15x slower. The header
+    and the table say how far the host moved."""
+    base, new = _host_pair(tmp_path, 1.15, 1.15)
+    t = compare.compare(base, new, metric="sample_s")
+    assert t["verdict"].tolist() == ["same"] and t["ratio"].item() == pytest.approx(1.0)
+    assert t["host"].item() == pytest.approx(1.15)
+    assert any(line.startswith("host: 1 of 1 cells") and "1.150x" in line for line in t.attrs["header"])
+    assert "1.150x" in compare.review(compare.compare(base, new, metric="sample_s").assign(verdict="slower"))
+    raw = compare.compare(base, new, metric="sample_s", host=False)
+    assert raw["verdict"].tolist() == ["slower"] and raw["ratio"].item() == pytest.approx(1.15)
+    assert "host: figures as measured (--raw)" in raw.attrs["header"][-1]
+    per_grad = compare.compare(base, new, metric="ess_per_s")  # ESS/s moves the other way, and is normalised too
+    assert per_grad["ratio"].item() == pytest.approx(1.0) and per_grad["verdict"].item() == "same"
+
+
+def test_a_change_to_the_reference_program_itself_is_compared_as_measured(tmp_path):
+    """The planted slowdown's case: 1.3x the data makes the loop and the host reference 1.3x slower, but the
+    reference is then another program (its inputs' shapes changed): nothing is divided out, it is slower."""
+    base, new = _host_pair(tmp_path, 1.3, 1.3, program_new="p2")
+    t = compare.compare(base, new, metric="sample_s")
+    assert t["verdict"].tolist() == ["slower"] and t["ratio"].item() == pytest.approx(1.3)
+    assert t["host"].isna().all() and "no cell timed one host reference program" in t.attrs["header"][-1]
+
+
+@pytest.mark.parametrize("loop, verdict", [(1.06, "same"), (0.94, "same"), (1.25, "slower"), (0.8, "faster")])
+def test_seed_sets_tight_within_a_run_are_judged_against_the_between_run_noise(tmp_path, loop, verdict):
+    """Three seeds a side agreeing within 1 %: a 6 % move is within what two runs' seed medians differ by
+    (SEEDS_NOISE, 10 %), a 1.25x one is not."""
+    base, new = _host_pair(tmp_path, loop, 1.0)
+    t = compare.compare(base, new, metric="sample_s")
+    assert t["verdict"].tolist() == [verdict] and t["noise_pct"].item() == pytest.approx(10.0)
+
+
+def test_cli_raw_compares_the_figures_as_measured(tmp_path, capsys):
+    base, new = _host_pair(tmp_path, 1.15, 1.15)
+    assert cli.main(["compare", str(base), str(new), "--metric", "sample_s", "--out", str(tmp_path / "c")]) == 0
+    assert "same 1" in capsys.readouterr().out
+    assert cli.main(["compare", str(base), str(new), "--metric", "sample_s", "--raw", "--out", str(tmp_path / "c")]) == 0
+    out = capsys.readouterr().out
+    assert "slower 1" in out and "host: figures as measured (--raw)" in out
