@@ -211,6 +211,16 @@ def _check_run_flags(args) -> None:
             raise UsageError(f"--out {out} is not a directory; give a run directory (new or existing)")
 
 
+def _recheck(args, suite: dict) -> bool:
+    """Whether the run takes its second pass (:mod:`harness.recheck`): unless ``--no-recheck``, where the
+    suite says so (default yes). A suite's ``recheck = false`` (``quick``: a first look, one process a
+    figure) holds for the suite's own cells only: a run that names its own model (``--model``,
+    ``--model-file``) is a measurement of that model and keeps the second pass and its host reference."""
+    if args.no_recheck:
+        return False
+    return bool(args.model or args.model_file) or suite.get("recheck", True)
+
+
 def _writable_dir(out: Path) -> None:
     """Make the run directory ``out`` and check that a file can be written in it, before the first cell."""
     try:
@@ -240,6 +250,7 @@ def cmd_run(args) -> int:
         if args.model:
             raise UsageError("give --model or --model-file, not both")
         args.model = user.load(user.spec(args.model_file)).name
+    suite = {**suite, "recheck": _recheck(args, suite)}  # what the run, its estimate and its progress read
     methods = _split(args.method) or suite.get("methods", [])
     cells = suites.expand(
         suite, model=args.model, dataset=args.dataset, sizes=args.size, methods=_split(args.method),
@@ -282,7 +293,7 @@ def cmd_run(args) -> int:
         if args.scheduler:
             run_cells_dask(todo, out, args.scheduler, **kwargs)
         else:
-            runner.run_cells(todo, out, recheck=not args.no_recheck and suite.get("recheck", True), jobs=jobs,
+            runner.run_cells(todo, out, recheck=suite["recheck"], jobs=jobs,
                              estimate=lambda c: suites.estimate_cell_s(c, timeout(c), speed=speed),
                              warm_start=warm_start, max_memory_mb=args.max_memory, **kwargs)
     finally:

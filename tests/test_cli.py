@@ -101,7 +101,7 @@ def test_run_model_file_end_to_end(tmp_path, capsys):
     path.write_text(MODEL_FILE + f"\nreference = {{'mu': {{'mean': [{y.sum() / prec!r}], 'sd': [{prec ** -0.5!r}]}}}}\n")
     out = tmp_path / "run"
     argv = ["run", "--model-file", str(path), "--method", "handrolled_hmc", "--chains", "2", "--warmup", "200",
-            "--samples", "1000", "--out", str(out)]
+            "--samples", "1000", "--out", str(out), "--no-recheck"]
     assert cli.main(argv) == 0
     df = store.load(out)
     assert len(df) == 1 and df["status"].iloc[0] == "ok"
@@ -254,3 +254,24 @@ def test_compare_refuses_benchmark_times_that_are_not_positive(tmp_path, capsys,
     assert cli.main(["compare", bench(tmp_path / "a.json", 1e-3), bench(tmp_path / "b.json", median)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and f"benchmark 't::step' has median {median:g} s" in err
+
+
+def test_a_run_that_names_its_model_keeps_the_second_pass_that_quick_skips():
+    """quick's ``recheck = false`` is for its own first look; a run of a named model (or a model file)
+    is a measurement: it takes the second pass, and with it the host reference, unless --no-recheck."""
+    from types import SimpleNamespace
+
+    from harness import suites
+
+    quick, default = suites.load("quick"), suites.load("default")
+    assert quick["recheck"] is False
+
+    def args(**kw):
+        return SimpleNamespace(**{"no_recheck": False, "model": None, "model_file": None, **kw})
+
+    assert cli._recheck(args(), quick) is False
+    assert cli._recheck(args(), default) is True
+    assert cli._recheck(args(model="logistic"), quick) is True
+    assert cli._recheck(args(model_file="m.py"), quick) is True
+    assert cli._recheck(args(model="logistic", no_recheck=True), quick) is False
+    assert cli._recheck(args(no_recheck=True), default) is False
