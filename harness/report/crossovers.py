@@ -10,7 +10,9 @@ or more), each on usable cells only (flagged cells have no speed to compare):
 - where SVI overtakes NUTS, per device: time to result (compile + init +
   warmup + sampling), lower is better, since a VI guide's iid draws make its
   ESS/s meaningless; only accurate SVI cells count, and a guide with none
-  (every size flagged) is said never to overtake, with each size's flag.
+  (every size flagged) is said never to overtake, with each size's flag; and from which measured size
+  on the guide is usable and decidedly faster at every size above (:func:`takes_over`), each size's
+  speedup with its interval over seeds.
 
 The crossing is interpolated linearly in log N on log(y_a / y_b) between the
 two measured sizes around the sign change (:func:`harness.report.stats.crossover`).
@@ -83,6 +85,9 @@ def statements(cells, baseline: str = DEFAULT_BASELINE) -> list[str]:
                 if len(a[0]) and len(b[0]):
                     c = stats.crossover(*a, *b, higher_is_better=higher)
                     out.append(f"{target}: " + sentence(f"{method} ({device})", base, c, what))
+                    if family == "vi":
+                        out.append(f"{target}: " + takes_over(g[g["device"] == device], method, baseline,
+                                                              f"{method} ({device})", base))
                 elif len(b[0]) and family == "vi":
                     out.append(f"{target}: " + never_usable(g[(g["method"] == method) & (g["device"] == device)],
                                                             f"{method} ({device})", base))
@@ -95,3 +100,38 @@ def never_usable(rows, name: str, base: str) -> str:
     flags = "; ".join(f"N = {size_label(r['n'])}: {r['flag']}" for _, r in rows.sort_values("n").iterrows())
     return (f"{name} gave no usable posterior at any measured size ({flags}): it does not overtake "
             f"{base} in the measured range.")
+
+
+def takes_over(g, method: str, baseline: str, name: str, base: str) -> str:
+    """From which measured N on the guide ``method`` is usable (converged by its rule, accurate against
+    the reference) and decidedly faster to result than ``baseline`` at every measured size of the
+    baseline's: the smallest such N, so the crossover lies between it and the size below, with each
+    size's speedup: the baseline's time to result over the guide's, the ratio of medians over seeds
+    with its 95 % interval (:func:`harness.report.stats.ratio_interval`; "within noise" where it holds 1).
+    A size where the guide is flagged says its flag."""
+    def at(m, n):
+        rows = g[(g["method"] == m) & (g["n"] == n)]
+        return rows.iloc[0] if len(rows) else None
+
+    sizes = sorted(set(g.loc[(g["method"] == baseline) & g["usable"], "n"]))
+    parts, ok = [], []
+    for n in sizes:
+        b, v = at(baseline, n), at(method, n)
+        if v is None or not v["usable"]:
+            parts.append(f"N = {size_label(n)}: {'not measured' if v is None else v['flag']}")
+            ok.append(False)
+            continue
+        r = stats.ratio_interval(b["time_to_result_s_seeds"], v["time_to_result_s_seeds"])
+        parts.append(f"N = {size_label(n)}: {r.text(noise_word=True)}")
+        ok.append(r.decided() and r.value > 1)
+    first = len(ok)
+    while first > 0 and ok[first - 1]:
+        first -= 1
+    if first == len(ok):
+        head = f"{name} is not both usable and decidedly faster than {base} at the largest measured size"
+    elif first == 0:
+        head = f"{name} is usable and decidedly faster than {base} at every measured size, from N = {size_label(sizes[0])}"
+    else:
+        head = (f"{name} is usable and decidedly faster than {base} from N = {size_label(sizes[first])} on, not "
+                f"at N = {size_label(sizes[first - 1])}: the crossover lies between the two")
+    return f"{head} ({base}'s time to result over {name}'s, 95 % interval over seeds: {'; '.join(parts)})."
