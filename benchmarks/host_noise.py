@@ -3,7 +3,7 @@ one host speed: the measurement behind ``harness.report.stats.SEEDS_NOISE``.
 
     python -m benchmarks.host_noise [BASE NEW ...]      # default: the committed A/A pairs below
 
-Per pair of run directories (one commit, one machine, one seed a cell): the cells with ``sample_s`` on
+Per pair of run directories (one commit, one machine; one seed a cell, or three in the drift pairs): the cells with ``sample_s`` on
 both sides, and the median, 90th and 95th percentile and worst of |new / base| as a factor >= 1, as
 measured and host-normalised (:func:`harness.report.compare.host_normalised`), with the share within
 +-10 %. Rows from before ``ref_program`` was recorded (these pairs) name no reference program; both
@@ -25,6 +25,9 @@ PAIRS = (
     ("results/default-target-2", "results/default-target-2b"),
     ("results/default-run", "results/default-run-b"),
     ("results/jobs/default-j1", "results/jobs/default-j2"),
+    ("results/noise/drift-a", "results/noise/drift-b"),  # three seeds a cell, hours apart
+    ("results/noise/drift-a", "results/noise/drift-c"),
+    ("results/noise/drift-b", "results/noise/drift-c"),
 )
 
 

@@ -41,9 +41,9 @@ log(median/lo)): the medians must differ by more than both ranges allow; where a
 side is one row (one process), at least ``stats.PROCESS_NOISE`` (17 %): two processes
 of one commit differ by up to that much even where their replays agree within 1 %
 (measured: ``results/default-aa``, ``results/noise/aa``); with several seeds (processes) on both
-sides, at least ``stats.SEEDS_NOISE`` (10 %): what host-normalised figures of two runs of one
-commit differ by (``python -m benchmarks.host_noise``), which a median over three seeds, each
-tight, does not shrink: the seeds of one run share its hour of the host.
+sides, at least ``stats.SEEDS_NOISE`` (30 %): what host-normalised medians over three seeds of two
+runs of one commit hours apart differ by (``python -m benchmarks.host_noise``), which a median over
+three seeds, each tight, does not shrink: the seeds of one run share its hour of the host.
 What no band here can see: this shared machine sometimes runs a cell's loop and
 floor alike 1.3-1.8x slower for tens of seconds (results/noise/README.md); a
 cell's replays then agree with each other and disagree with the other run. Where a

@@ -36,10 +36,13 @@ COMPILE_NOISE = 0.25
 PROCESS_NOISE = 0.17
 #: Noise between two runs' medians over several seeds each, after ``harness compare`` put both at one host
 #: speed (``harness.report.compare.host_normalised``): the 95th percentile of the host-normalised ratios of
-#: the committed A/A pairs of one process a cell is 1.065-1.10 (``python -m benchmarks.host_noise``), rounded
-#: up. The seeds of one run share its hour of the host and agree within a few % of each other, so their
-#: spread alone says nothing of the next run; ``compare`` never takes a band between seed sets below this.
-SEEDS_NOISE = 0.10
+#: the committed A/A pairs (``python -m benchmarks.host_noise``), rounded up. Pairs of one process a cell
+#: taken back to back gave 1.065-1.10; three runs of the ``noise`` suite with three seeds a cell, taken
+#: 5 to 11 hours apart on one 2-core Xeon whose host reference moved 0.5x to 2.2x between them
+#: (results/noise/drift-*), gave 1.257-1.290: what a verdict between runs must allow for on a shared
+#: machine. The seeds of one run share its hour of the host, so their spread alone says nothing of the next
+#: run; ``compare`` never takes a band between seed sets below this. Measured with three seeds a side.
+SEEDS_NOISE = 0.30
 
 
 class Ratio(NamedTuple):

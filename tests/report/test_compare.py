@@ -278,42 +278,42 @@ def _host_pair(tmp_path, loop: float, ref: float, program_new: str = "p1", sampl
 
 
 def test_a_host_that_slowed_between_runs_is_taken_out_where_both_timed_one_reference_program(tmp_path):
-    """An hour later the host runs everything 1.15x slower, the cell's loop and its host reference alike:
-    put at one host speed the cell is the same; as measured (--raw) it reads 1.15x slower. The header
-    and the table say how far the host moved."""
-    base, new = _host_pair(tmp_path, 1.15, 1.15)
+    """An hour later the host runs everything 1.5x slower (drift-a to drift-b moved it 1.07x-2.2x), the
+    cell's loop and its host reference alike: put at one host speed the cell is the same; as measured
+    (--raw) it reads 1.5x slower. The header and the table say how far the host moved."""
+    base, new = _host_pair(tmp_path, 1.5, 1.5)
     t = compare.compare(base, new, metric="sample_s")
     assert t["verdict"].tolist() == ["same"] and t["ratio"].item() == pytest.approx(1.0)
-    assert t["host"].item() == pytest.approx(1.15)
-    assert any(line.startswith("host: 1 of 1 cells") and "1.150x" in line for line in t.attrs["header"])
-    assert "1.150x" in compare.review(compare.compare(base, new, metric="sample_s").assign(verdict="slower"))
+    assert t["host"].item() == pytest.approx(1.5)
+    assert any(line.startswith("host: 1 of 1 cells") and "1.500x" in line for line in t.attrs["header"])
+    assert "1.500x" in compare.review(compare.compare(base, new, metric="sample_s").assign(verdict="slower"))
     raw = compare.compare(base, new, metric="sample_s", host=False)
-    assert raw["verdict"].tolist() == ["slower"] and raw["ratio"].item() == pytest.approx(1.15)
+    assert raw["verdict"].tolist() == ["slower"] and raw["ratio"].item() == pytest.approx(1.5)
     assert "host: figures as measured (--raw)" in raw.attrs["header"][-1]
     per_grad = compare.compare(base, new, metric="ess_per_s")  # ESS/s moves the other way, and is normalised too
     assert per_grad["ratio"].item() == pytest.approx(1.0) and per_grad["verdict"].item() == "same"
 
 
 def test_a_change_to_the_reference_program_itself_is_compared_as_measured(tmp_path):
-    """The planted slowdown's case: 1.3x the data makes the loop and the host reference 1.3x slower, but the
+    """The planted slowdown's case: more data makes the loop and the host reference 1.5x slower, but the
     reference is then another program (its inputs' shapes changed): nothing is divided out, it is slower."""
-    base, new = _host_pair(tmp_path, 1.3, 1.3, program_new="p2")
+    base, new = _host_pair(tmp_path, 1.5, 1.5, program_new="p2")
     t = compare.compare(base, new, metric="sample_s")
-    assert t["verdict"].tolist() == ["slower"] and t["ratio"].item() == pytest.approx(1.3)
+    assert t["verdict"].tolist() == ["slower"] and t["ratio"].item() == pytest.approx(1.5)
     assert t["host"].isna().all() and "no cell timed one host reference program" in t.attrs["header"][-1]
 
 
-@pytest.mark.parametrize("loop, verdict", [(1.06, "same"), (0.94, "same"), (1.25, "slower"), (0.8, "faster")])
+@pytest.mark.parametrize("loop, verdict", [(1.25, "same"), (0.8, "same"), (1.4, "slower"), (0.7, "faster")])
 def test_seed_sets_tight_within_a_run_are_judged_against_the_between_run_noise(tmp_path, loop, verdict):
-    """Three seeds a side agreeing within 1 %: a 6 % move is within what two runs' seed medians differ by
-    (SEEDS_NOISE, 10 %), a 1.25x one is not."""
+    """Three seeds a side agreeing within 1 %: a 1.25x move is within what two runs' seed medians hours apart
+    differ by (SEEDS_NOISE, 30 %), a 1.4x one is not."""
     base, new = _host_pair(tmp_path, loop, 1.0)
     t = compare.compare(base, new, metric="sample_s")
-    assert t["verdict"].tolist() == [verdict] and t["noise_pct"].item() == pytest.approx(10.0)
+    assert t["verdict"].tolist() == [verdict] and t["noise_pct"].item() == pytest.approx(30.0)
 
 
 def test_cli_raw_compares_the_figures_as_measured(tmp_path, capsys):
-    base, new = _host_pair(tmp_path, 1.15, 1.15)
+    base, new = _host_pair(tmp_path, 1.5, 1.5)
     assert cli.main(["compare", str(base), str(new), "--metric", "sample_s", "--out", str(tmp_path / "c")]) == 0
     assert "same 1" in capsys.readouterr().out
     assert cli.main(["compare", str(base), str(new), "--metric", "sample_s", "--raw", "--out", str(tmp_path / "c")]) == 0
