@@ -78,7 +78,13 @@ def test_a_reference_is_computed_cached_and_reused_and_a_failed_one_leaves_nothi
     p = mv.plan(model, data, [100])
     cache = tmp_path / "cache"
     tiny = dict(chains=2, warmup=150, samples=300, max_rhat=1.05)
-    failed = mv.reference(p, 100, cache, mv.ReferenceSettings(min_ess=1e9, **tiny))
+
+    def refused(*a, **k):  # what the gate raises on real draws (tests/targets/test_reference.py)
+        raise reference_runs.ReferenceFailed("min bulk ESS 212 < 1e9")
+
+    with monkeypatch.context() as m:
+        m.setattr(reference_runs, "compute", refused)
+        failed = mv.reference(p, 100, cache, mv.ReferenceSettings(min_ess=1e9, **tiny))
     assert failed.doc is None and "min bulk ESS" in failed.failure
     assert not cache.exists() or not any(cache.rglob("*"))  # nothing, not even a temporary file
     r = mv.reference(p, 100, cache, mv.ReferenceSettings(min_ess=50, **tiny))

@@ -50,13 +50,13 @@ def test_failures_become_rows_and_the_matrix_goes_on(tmp_path):
     with replayed timings, their own floor and overhead columns, precision, XLA devices,
     a GPU cell skipped, and draws saved as netCDF."""
     cells = [real(0), fake("raise"), fake("oom"), fake("sleep"), fake("segfault"), fake("nan"), fake("diverge"),
-             fake(precision="float64", xla_devices=2), fake(device="gpu"), fake(device="gpu", seed=1), real(1)]
+             fake(precision="float64", xla_devices=2), fake(device="gpu"), fake(device="gpu", seed=1), fake(seed=2)]
     rows = runner.run_cells(cells, tmp_path, command="test", save_draws=True,
                             timeout_s=lambda c: 6.0 if c.options.get("behaviour") == "sleep" else 300.0)
     assert [r["cell_key"] for r in rows] == [c.key() for c in cells]
     assert [r["status"] for r in store.read_rows(tmp_path)] == [r["status"] for r in rows]  # stored as they ended
     by = {c.options.get("behaviour", c.method) + (f"/{c.device}{c.seed}" if c.device == "gpu" else ""): r
-          for c, r in zip(cells, rows) if c.precision == "float32" and c.method == "test_fake"}
+          for c, r in zip(cells[:-1], rows) if c.precision == "float32" and c.method == "test_fake"}
     assert (by["raise"]["status"], by["raise"]["error"]) == ("error", "ValueError: fake failure")
     assert by["oom"]["status"] == "oom" and "MemoryError" in by["oom"]["error"]
     assert by["sleep"]["status"] == "timeout" and "6 s" in by["sleep"]["error"]
@@ -70,14 +70,14 @@ def test_failures_become_rows_and_the_matrix_goes_on(tmp_path):
     for row in (first, second):
         assert row["status"] == "ok" and row["command"] == "test"
         assert row["floor_us_per_grad"] > 0 and row["overhead_ratio"] > 0 and row["floor_batch"] == 2
-        # the median of per-pair ratios sits near the ratio of the medians
-        assert row["overhead_ratio"] == pytest.approx(
-            row["sample_s"] / row["grad_evals"] / (row["floor_us_per_grad"] * 1e-6), rel=0.25)
         assert row["sample_replays"] >= 5 and row["sample_s_min"] <= row["sample_s"] <= row["sample_s_max"]
         assert row["sample_s_first"] > 0
         assert row["roofline_us_per_grad"] > 0 and row["x_roofline"] > 0 and row["bandwidth_gbs"] > 0
         assert row["peak_rss_mb"] > 50 and row["precision"] == "float32"
     assert "floor_cached" not in first and "floor_cached" not in second  # each cell measures its own floor
+    # the real cell's loop (tens of ms): the median of per-pair ratios sits near the ratio of the medians
+    assert first["overhead_ratio"] == pytest.approx(
+        first["sample_s"] / first["grad_evals"] / (first["floor_us_per_grad"] * 1e-6), rel=0.25)
 
     wide = rows[7]
     assert wide["status"] == "ok" and wide["precision"] == "float64" and wide["x_dtype"] == "float64"
@@ -147,7 +147,7 @@ def test_resume_reruns_cells_that_did_not_end_ok(tmp_path):
 
 
 def test_two_resumed_runs_on_one_directory_split_the_cells(tmp_path):
-    suite, out = _write_suite(tmp_path / "s.toml", seeds=3, sleep_s=0.5), tmp_path / "run"
+    suite, out = _write_suite(tmp_path / "s.toml", seeds=2, sleep_s=0.5), tmp_path / "run"
     procs = [_harness("--suite", suite, "--out", out, "--resume") for _ in range(2)]
     for p in procs:
         _, err = p.communicate(timeout=300)
@@ -156,8 +156,8 @@ def test_two_resumed_runs_on_one_directory_split_the_cells(tmp_path):
     assert len(store.rows_path(out).read_text().splitlines()) == len(rows)
     first = [r["cell_key"] for r in rows if not r.get("attempts")]
     again = [r["cell_key"] for r in rows if r.get("attempts")]  # the second pass (short loops), once per cell
-    assert len(first) == len(set(first)) == 3 and sorted(again) == sorted(set(first))
-    assert all(r["status"] == "ok" for r in rows) and len(store.load(out)) == 3
+    assert len(first) == len(set(first)) == 2 and sorted(again) == sorted(set(first))
+    assert all(r["status"] == "ok" for r in rows) and len(store.load(out)) == 2
 
 
 def test_cell_env_sets_platform_cache_and_exactly_the_cells_xla_flags(monkeypatch):
@@ -214,7 +214,7 @@ def test_second_pass_runs_this_invocations_short_loops_again_and_the_store_reads
     loop slower than the shipped 0.05 s) cannot change what the test exercises; the second pass reads it when it
     picks the cells."""
     monkeypatch.setattr(recheck, "SHORT_LOOP_S", 60.0)
-    earlier, cells = fake(seed=2), [fake(), fake(seed=1)]
+    earlier, cells = fake(seed=2), [fake()]
     runner.run_cells([earlier], tmp_path, recheck=False)  # an earlier invocation, never rechecked
     runner.run_cells(cells, tmp_path, recheck=True)
     raw = store.read_rows(tmp_path)
@@ -228,7 +228,7 @@ def test_second_pass_runs_this_invocations_short_loops_again_and_the_store_reads
         assert row["attempts"] == 2 and "short" in row["recheck"].split("+")  # maybe host or spread too: a busy host
         assert row["sample_s"] == min(row["sample_s_attempts"])
     runner.run_cells(cells, tmp_path, resume=True, recheck=True)  # nothing left to run, nothing run twice more
-    assert len(store.read_rows(tmp_path)) == 5
+    assert len(store.read_rows(tmp_path)) == 3
 
 
 def test_a_cell_held_to_cores_runs_on_its_last_usable_cores_and_records_them(tmp_path):
