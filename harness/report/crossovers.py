@@ -128,7 +128,10 @@ def takes_over(g, method: str, baseline: str, name: str, base: str) -> str:
     while first > 0 and ok[first - 1]:
         first -= 1
     if first == len(ok):
-        head = f"{name} is not both usable and decidedly faster than {base} at the largest measured size"
+        wins = [size_label(n) for n, o in zip(sizes, ok) if o]
+        head = (f"{name} is usable and decidedly faster than {base} at N = {', '.join(wins)}, not at the largest "
+                f"measured size, N = {size_label(sizes[-1])}" if wins else
+                f"{name} is not both usable and decidedly faster than {base} at any measured size")
     elif first == 0:
         head = f"{name} is usable and decidedly faster than {base} at every measured size, from N = {size_label(sizes[0])}"
     else:

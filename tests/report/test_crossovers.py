@@ -48,4 +48,9 @@ def test_the_size_from_which_a_guide_is_usable_and_faster_comes_with_each_sizes_
     assert "at every measured size, from N = 1,000" in s
     slower_at_top = pd.DataFrame(nuts[:2] + [_cell("svi_automvn", n, (100.0, 100.0, 100.0)) for n in (1000, 10000)])
     s = [s for s in crossovers.statements(slower_at_top) if "decidedly faster" in s][0]
-    assert "is not both usable and decidedly faster than numpyro_nuts (cpu) at the largest measured size" in s
+    assert "is not both usable and decidedly faster than numpyro_nuts (cpu) at any measured size" in s
+    small_only = pd.DataFrame(nuts[:3] + [_cell("svi_automvn", n, t) for n, t in
+                                          ((1000, (1.0, 1.0, 1.1)), (10000, (5.0, 5.2, 5.4)), (100000, (85.0, 86.0, 90.0)))])
+    s = [s for s in crossovers.statements(small_only) if "decidedly faster" in s][0]
+    assert ("is usable and decidedly faster than numpyro_nuts (cpu) at N = 1,000, 10,000, not at the largest "
+            "measured size, N = 100,000") in s and "N = 100,000: 0.988x [" in s
