@@ -23,6 +23,7 @@ from __future__ import annotations
 from harness.report import stats
 from harness.report.baseline import DEFAULT_BASELINE
 from harness.report.figures import scaling_groups
+from harness.report import tables
 from harness.report.tables import size_label
 
 
@@ -107,7 +108,7 @@ def takes_over(g, method: str, baseline: str, name: str, base: str) -> str:
     the reference) and decidedly faster to result than ``baseline`` at every measured size of the
     baseline's: the smallest such N, so the crossover lies between it and the size below, with each
     size's speedup: the baseline's time to result over the guide's, the ratio of medians over seeds
-    with its 95 % interval (:func:`harness.report.stats.ratio_interval`; "within noise" where it holds 1).
+    with its 95 % interval (the report tables' ratio, ``tables._ratio``; "within noise" where it holds 1).
     A size where the guide is flagged says its flag."""
     def at(m, n):
         rows = g[(g["method"] == m) & (g["n"] == n)]
@@ -121,7 +122,7 @@ def takes_over(g, method: str, baseline: str, name: str, base: str) -> str:
             parts.append(f"N = {size_label(n)}: {'not measured' if v is None else v['flag']}")
             ok.append(False)
             continue
-        r = stats.ratio_interval(b["time_to_result_s_seeds"], v["time_to_result_s_seeds"])
+        r = tables._ratio(b, v, "time_to_result_s")
         parts.append(f"N = {size_label(n)}: {r.text(noise_word=True)}")
         ok.append(r.decided() and r.value > 1)
     first = len(ok)
