@@ -136,6 +136,9 @@ def test_compile_phases_sum_jax_events_and_hlo_ops_count_instructions():
     assert after["compiles"] == 0
 
 
+# slow: three processes a cell; the warm start's environment (a cache directory for that process only) is
+# tested in CI by tests/test_runner.py::test_cell_env_sets_platform_cache_and_exactly_the_cells_xla_flags
+@pytest.mark.slow
 def test_warm_start_reads_the_cache_and_leaves_the_cold_figures_cold(tmp_path):
     cell = validate(Cell("sparse_logistic", "synthetic", 200, "handrolled_hmc", {"step_size": 0.02, "num_steps": 5},
                          num_chains=2, num_warmup=20, num_samples=20, cpus=1))

@@ -46,22 +46,19 @@ def real(seed) -> Cell:
 
 
 def test_failures_become_rows_and_the_matrix_goes_on(tmp_path):
-    """raise / oom / timeout / segfault / NaN / all-divergent cells are rows; ok cells around them complete,
-    with replayed timings, their own floor and overhead columns, precision, XLA devices,
-    a GPU cell skipped, and draws saved as netCDF."""
-    cells = [real(0), fake("raise"), fake("oom"), fake("sleep"), fake("segfault"), fake("nan"), fake("diverge"),
-             fake(precision="float64", xla_devices=2), fake(device="gpu"), fake(device="gpu", seed=1), fake(seed=2)]
+    """raise / timeout / segfault cells are rows; ok cells around them complete, with replayed timings, their
+    own floor and overhead columns, a GPU cell skipped, and draws saved as netCDF. The other statuses (oom,
+    NaN, all-divergent) and float64 on two XLA devices: :func:`test_every_other_status_is_a_row_too` (slow)."""
+    cells = [real(0), fake("raise"), fake("sleep"), fake("segfault"), fake(device="gpu"), fake(device="gpu", seed=1),
+             fake(seed=2)]
     rows = runner.run_cells(cells, tmp_path, command="test", save_draws=True,
                             timeout_s=lambda c: 6.0 if c.options.get("behaviour") == "sleep" else 300.0)
     assert [r["cell_key"] for r in rows] == [c.key() for c in cells]
     assert [r["status"] for r in store.read_rows(tmp_path)] == [r["status"] for r in rows]  # stored as they ended
-    by = {c.options.get("behaviour", c.method) + (f"/{c.device}{c.seed}" if c.device == "gpu" else ""): r
-          for c, r in zip(cells[:-1], rows) if c.precision == "float32" and c.method == "test_fake"}
+    by = _by_behaviour(cells[:-1], rows)
     assert (by["raise"]["status"], by["raise"]["error"]) == ("error", "ValueError: fake failure")
-    assert by["oom"]["status"] == "oom" and "MemoryError" in by["oom"]["error"]
     assert by["sleep"]["status"] == "timeout" and "6 s" in by["sleep"]["error"]
     assert by["segfault"]["status"] == "crashed" and "SIGSEGV" in by["segfault"]["error"]
-    assert by["nan"]["status"] == "nan" and by["diverge"]["status"] == "diverged"
     for key in ("gpu0", "gpu1"):
         assert by[f"ok/{key}"]["status"] == "skipped" and "gpu" in by[f"ok/{key}"]["error"]
     assert "earlier cell" in by["ok/gpu1"]["error"]  # the second GPU cell started no process
@@ -79,16 +76,30 @@ def test_failures_become_rows_and_the_matrix_goes_on(tmp_path):
     assert first["overhead_ratio"] == pytest.approx(
         first["sample_s"] / first["grad_evals"] / (first["floor_us_per_grad"] * 1e-6), rel=0.25)
 
-    wide = rows[7]
-    assert wide["status"] == "ok" and wide["precision"] == "float64" and wide["x_dtype"] == "float64"
-    assert wide["x_device_count"] == 2 and wide["xla_devices"] == 2
-
     from harness import draws
 
     idata = draws.load(tmp_path / first["draws_path"])
     assert idata.posterior["beta"].shape == (2, 50, 30) and idata.attrs["cell_key"] == first["cell_key"]
-    fake_draws = draws.load(tmp_path / wide["draws_path"])
+    fake_draws = draws.load(tmp_path / second["draws_path"])
     assert fake_draws.sample_stats["accept_prob"].shape == (2, 50)  # per-draw stats from RunResult.extra
+
+
+def _by_behaviour(cells, rows) -> dict:
+    return {c.options.get("behaviour", c.method) + (f"/{c.device}{c.seed}" if c.device == "gpu" else ""): r
+            for c, r in zip(cells, rows) if c.precision == "float32" and c.method == "test_fake"}
+
+
+@pytest.mark.slow  # four more cell processes; CI runs the matrix above
+def test_every_other_status_is_a_row_too(tmp_path):
+    """oom / NaN / all-divergent cells are rows, and the ok cell after them runs in float64 on two XLA devices."""
+    cells = [fake("oom"), fake("nan"), fake("diverge"), fake(precision="float64", xla_devices=2)]
+    rows = runner.run_cells(cells, tmp_path, command="test", save_draws=True, timeout_s=lambda c: 300.0)
+    by = _by_behaviour(cells, rows)
+    assert by["oom"]["status"] == "oom" and "MemoryError" in by["oom"]["error"]
+    assert by["nan"]["status"] == "nan" and by["diverge"]["status"] == "diverged"
+    wide = rows[-1]
+    assert wide["status"] == "ok" and wide["precision"] == "float64" and wide["x_dtype"] == "float64"
+    assert wide["x_device_count"] == 2 and wide["xla_devices"] == 2
 
 
 def _write_suite(path: Path, seeds: int, sleep_s: float) -> Path:
@@ -146,6 +157,8 @@ def test_resume_reruns_cells_that_did_not_end_ok(tmp_path):
     assert session.todo([ok, bad]) == [bad]
 
 
+# slow (pytest -m slow): resume itself is in CI (kill -9, and cells that did not end ok); this is two resumed runs at once
+@pytest.mark.slow
 def test_two_resumed_runs_on_one_directory_split_the_cells(tmp_path):
     suite, out = _write_suite(tmp_path / "s.toml", seeds=2, sleep_s=0.5), tmp_path / "run"
     procs = [_harness("--suite", suite, "--out", out, "--resume") for _ in range(2)]
@@ -268,6 +281,8 @@ def test_a_row_that_cannot_be_stored_fails_the_run_naming_the_file(tmp_path, cap
     assert "\n" not in err and f"cannot store row in {store.rows_path(out)}" in err and "--resume" in err
 
 
+# slow: a row that cannot be stored (above) and the store's own disk-full test (tests/test_store.py) are in CI
+@pytest.mark.slow
 def test_disk_full_mid_run_fails_naming_the_file_and_resume_completes(tiny_fs, capsys):
     """Issue 35's fault: --out on a nearly full file system. The run exits 1 naming rows.jsonl, every stored row
     is whole, and after space is freed --resume completes every cell with no unreadable line."""

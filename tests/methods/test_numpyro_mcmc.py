@@ -71,7 +71,7 @@ def _assert_moments(x, mean, sd, k=4.0):
     [
         ("numpyro_hmc", 300, {}),
         ("numpyro_barkermh", 500, {}),
-        ("numpyro_sa", 1500, {}),
+        pytest.param("numpyro_sa", 1500, {}, marks=pytest.mark.slow),  # CI: test_sa_is_gradient_free_and_barker_one_per_step
     ],
 )
 def test_recovers_gaussian_moments(gaussian_2d, name, warmup, opts):

@@ -21,8 +21,11 @@ def _run(method, posterior, chains, warmup, samples, target=None, opts=TUNED, se
     return m.run(posterior, config, jax.random.key(seed))
 
 
+# the two NUTS are slow (pytest -m slow); CI keeps the three kernels whose chunks run the same driver
 @pytest.mark.parametrize("method, opts", [("handrolled_hmc_tuned", TUNED), ("handrolled_hmc", {"step_size": 0.3}),
-                                          ("blackjax_nuts", {}), ("blackjax_mala", {}), ("numpyro_nuts", {})])
+                                          pytest.param("blackjax_nuts", {}, marks=pytest.mark.slow),
+                                          ("blackjax_mala", {}),
+                                          pytest.param("numpyro_nuts", {}, marks=pytest.mark.slow)])
 def test_chunks_draw_exactly_what_one_run_of_the_same_length_draws(gaussian_2d, method, opts):
     """An unreachable target runs to its cap, 4 chunks of 50 = one fixed run of 200 on the same keys."""
     chunked = _run(method, gaussian_2d, 2, 100, 50, ToTarget(ess=1e9, max_draws=200), opts)

@@ -24,6 +24,7 @@ def test_noncentered_is_a_reparametrisation_of_centered():
     np.testing.assert_allclose(lhs, rhs, rtol=1e-5)
 
 
+@pytest.mark.slow  # a statistical check (NUTS on the funnel-shaped centred form), long
 def test_nuts_diverges_on_the_centered_form():
     post = targets.Posterior(targets.get("eight_schools_centered"), "eight_schools", None)
     nuts = methods.get("numpyro_nuts")

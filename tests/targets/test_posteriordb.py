@@ -32,7 +32,7 @@ from harness.targets import posteriordb
 K_TOL = 4.0
 NAMES = [s.name for s in posteriordb.SPECS]
 NEEDS_X64 = {"gp_pois_regr-gp_pois_regr"}
-CI_NUTS = ["eight_schools-eight_schools_noncentered", "mesquite-logmesquite_logvolume"]
+CI_NUTS = ["eight_schools-eight_schools_noncentered"]  # the others: test_nuts_matches_reference_slow
 
 
 def _precision(name):
