@@ -1,0 +1,31 @@
+"""benchmarks/planted_ab.py: the interleaved A/B read-out of results/noise/planted-interleaved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks import planted_ab
+from harness.report import stats
+
+RUN = Path(__file__).resolve().parents[2] / "results/noise/planted-interleaved"
+
+
+def test_each_cell_gets_the_bootstrap_interval_of_its_ratio_and_the_count_adds_up(capsys):
+    assert planted_ab.main([str(RUN / "base"), str(RUN / "new")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    cells, total = lines[:-1], lines[-1]
+    assert len(cells) == 10 and total.startswith("10 cells: ")
+    verdicts = [ln.rsplit("  ", 1)[1] for ln in cells]
+    slower, faster = verdicts.count("slower"), verdicts.count("faster")
+    assert total == f"10 cells: {slower} slower, {faster} faster, {10 - slower - faster} within noise"
+    # a line's ratio is stats.ratio_interval of the seeds it prints
+    first = cells[0]
+    base = [float(x) for x in first.split("base [")[1].split("]")[0].split(",")]
+    new = [float(x) for x in first.split("new [")[1].split("]")[0].split(",")]
+    r = stats.ratio_interval(new, base)
+    assert f"new/base {r.text()}" in first or abs(r.value - float(first.split("new/base ")[1].split("x")[0])) < 0.02
+
+
+def test_usage_is_exit_2(capsys):
+    assert planted_ab.main(["only-one"]) == 2
+    assert "usage" in capsys.readouterr().err
