@@ -24,21 +24,19 @@ def main(argv: list[str]) -> int:
         print("usage: python -m benchmarks.planted_ab BASE NEW", file=sys.stderr)
         return 2
     base, new = (compare.read_rows(p, "us_per_grad") for p in argv)
-    slower = faster = cells = 0
+    verdicts = []
     for label in sorted(set(base) & set(new)):
         b = [r["us_per_grad"] for r in base[label]]
         n = [r["us_per_grad"] for r in new[label]]
         if not (b and n):
             continue
         r = stats.ratio_interval(n, b)
-        cells += 1
-        slower += r.low > 1
-        faster += r.high < 1
-        verdict = "slower" if r.low > 1 else "faster" if r.high < 1 else "within noise"
+        verdicts.append("within noise" if not r.decided() else "slower" if r.value > 1 else "faster")
         cell = f"N={base[label][0]['n']:,} {base[label][0]['method']}"
         print(f"{cell:28s} seeds {len(b)}/{len(n)}  base {sorted(round(x) for x in b)}  "
-              f"new {sorted(round(x) for x in n)}  new/base {r.text()}  {verdict}")
-    print(f"{cells} cells: {slower} slower, {faster} faster, {cells - slower - faster} within noise")
+              f"new {sorted(round(x) for x in n)}  new/base {r.text()}  {verdicts[-1]}")
+    print(f"{len(verdicts)} cells: {verdicts.count('slower')} slower, {verdicts.count('faster')} faster, "
+          f"{verdicts.count('within noise')} within noise")
     return 0
 
 
