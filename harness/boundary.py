@@ -1,8 +1,8 @@
 """Which harness modules are light (no JAX at import) and which heavy, and where light reaches heavy.
 
 The parent process (the CLI, the runner, suites, the store and the report) must not import
-JAX: every measured cell runs in a fresh child process (``python -m harness.worker``) so its
-compile times are real, and a report or a ``harness list`` must work where JAX is missing or
+JAX: every measured cell runs in a fresh child process (forked by :mod:`harness.launcher`, which
+has started no JAX backend, to run :mod:`harness.worker`) so its compile times are real, and a report or a ``harness list`` must work where JAX is missing or
 slow to start. So the package has two sides:
 
 - **light** (:data:`LIGHT`): imports no heavy module and none of :data:`HEAVY_LIBRARIES` at
@@ -21,7 +21,8 @@ from __future__ import annotations
 #: Light modules and packages (a package includes its submodules).
 LIGHT = (
     "harness", "harness.boundary", "harness.registry", "harness.cell", "harness.cli", "harness.dask_executor",
-    "harness.derived", "harness.draws", "harness.environment", "harness.ingest", "harness.mcmc_vs_vi",
+    "harness.derived", "harness.draws", "harness.environment", "harness.ingest", "harness.launcher",
+    "harness.mcmc_vs_vi",
     "harness.metrics", "harness.progress", "harness.recheck", "harness.report", "harness.runner",
     "harness.schema", "harness.store", "harness.suites", "harness.table",
 )
@@ -52,6 +53,8 @@ CROSSINGS = {
     "harness.cli:_known_methods": "`harness report --baseline` accepts a registered method",
     "harness.cli:cmd_reference": "`harness reference` computes a target's reference draws in this process",
     "harness.cli:audit_references": "`harness reference --audit` checks targets' stored references",
+    "harness.launcher:_fork": "the launcher checks that no JAX backend has started before it forks a cell",
+    "harness.launcher:_child": "a forked cell process runs the cell (harness.worker)",
     "harness.environment:capture": "the child's row records its JAX backend and device",
     "harness.report.frame:_method_facts": "rows written before a registry column get it from the registry",
     "harness.mcmc_vs_vi:plan": "the study resolves the user's model and the methods it compares",

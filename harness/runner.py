@@ -1,14 +1,14 @@
-"""Runs cells, each in a fresh subprocess, and appends each row to the store as it ends.
+"""Runs cells, each in a fresh process, and appends each row to the store as it ends.
 
-The child (``python -m harness.worker``) gets ``JAX_PLATFORMS`` for its device,
-the persistent compilation cache off and exactly the XLA flags its cell names
-(``--xla_force_host_platform_device_count`` for ``xla_devices``), so every
-compile it reports is a real one and every row says how it was measured. The
-child runs in its own session; the runner reaps it with ``os.wait4`` to read
-its peak resident memory even when it crashed, and kills its whole process
-group at the wall-clock timeout. A child that raises, crashes, or outlives its
-timeout still becomes a row (status ``error``/``oom``, ``crashed``, ``timeout``)
-and the matrix goes on.
+Each cell's process is forked from a launcher that has already imported JAX, NumPyro and ArviZ
+and has run nothing (:mod:`harness.launcher`), then runs :func:`harness.worker.main`. It gets
+``JAX_PLATFORMS`` for its device, the persistent compilation cache off and exactly the XLA flags
+its cell names (``--xla_force_host_platform_device_count`` for ``xla_devices``), so every
+compile it reports is a real one and every row says how it was measured. The child runs in its
+own session; the launcher reaps it with ``os.wait4`` and reports its peak resident memory even
+when it crashed, and the runner kills its whole process group at the wall-clock timeout. A child
+that raises, crashes, or outlives its timeout still becomes a row (status ``error``/``oom``,
+``crashed``, ``timeout``) and the matrix goes on.
 
 Every cell measures its own gradient floor, paired with its own sampling loop
 (:mod:`harness.worker`): a floor is never borrowed from another process. Once a
@@ -41,9 +41,9 @@ from collections import deque
 from pathlib import Path
 from typing import Callable, Iterable
 
-from harness import UsageError, environment, schema, store
+from harness import UsageError, environment, launcher, schema, store
 from harness.cell import Cell, base_row
-from harness.environment import RUN_ENV, peak_rss_mb
+from harness.environment import RUN_ENV
 
 DEFAULT_TIMEOUT_S = 1800.0
 POLL_S = 0.05
@@ -104,7 +104,7 @@ def run_one(cell: Cell, timeout_s: float = DEFAULT_TIMEOUT_S, draws_path: str | 
             run_id: str | None = None, cores: list[int] | None = None,
             cancel: threading.Event | None = None, warm_start: bool = False,
             max_memory_mb: float | None = None, host_reference: bool = True) -> dict:
-    """Run ``cell`` in a fresh Python process and return its row (never raises for the cell's faults).
+    """Run ``cell`` in a fresh process and return its row (never raises for the cell's faults).
 
     ``cores``: the cores the cell's process is held to (its ``cpus`` last ones; default: the cores this
     process may use); ``cancel``: when set, the child's process group is killed and the call raises
@@ -149,36 +149,39 @@ def _run_process(cell: Cell, timeout_s: float, run_id: str | None, cancel: threa
         job_path, row_path, log_path = Path(tmp) / "job.json", Path(tmp) / "row.json", Path(tmp) / "log.txt"
         job_path.write_text(json.dumps({"cell": cell.to_dict(), **job, "spawned_at": time.time()}))
         t0 = time.perf_counter()
-        with open(log_path, "w") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-X", "faulthandler", "-m", "harness.worker", str(job_path), str(row_path)],
-                env=cell_env(cell, run_id, cache_dir), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        timed_out, over_mb, usage, wstatus = False, 0.0, None, 0
+        env = cell_env(cell, run_id, cache_dir)
+        try:
+            fork = launcher.launcher_for(env)
+            pid = fork.spawn([str(job_path), str(row_path)], env, str(log_path), timeout_s)
+        except launcher.LauncherError as e:
+            return failure_row(cell, "error", f"no cell process: {e}", time.perf_counter() - t0)
+        timed_out, over_mb, ended = False, 0.0, None
         try:
             while True:
-                pid, wstatus, usage = os.wait4(proc.pid, os.WNOHANG)
-                if pid:
+                ended = fork.poll(pid, POLL_S)
+                if ended:
                     break
                 if cancel is not None and cancel.is_set():
                     raise KeyboardInterrupt
-                if max_memory_mb is not None and (rss := _rss_mb(proc.pid)) > max_memory_mb:
+                if max_memory_mb is not None and (rss := _rss_mb(pid)) > max_memory_mb:
                     over_mb = rss
                 if time.perf_counter() - t0 > timeout_s or over_mb:
                     timed_out = not over_mb
                     with contextlib.suppress(ProcessLookupError):
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    _, wstatus, usage = os.wait4(proc.pid, 0)
+                        os.killpg(pid, signal.SIGKILL)
+                    ended = fork.poll(pid, timeout_s)
                     break
-                time.sleep(POLL_S)
+        except launcher.LauncherError as e:
+            return failure_row(cell, "error", str(e), time.perf_counter() - t0)
         finally:
-            if usage is None:  # interrupted (Ctrl-C, a Dask cancel): take the child's group down with us
+            if ended is None:  # interrupted (Ctrl-C, a Dask cancel): take the child's group down with us
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                with contextlib.suppress(ChildProcessError):
-                    os.wait4(proc.pid, 0)
-        proc.returncode = code = os.waitstatus_to_exitcode(wstatus)
+                    os.killpg(pid, signal.SIGKILL)
+                with contextlib.suppress(launcher.LauncherError):
+                    fork.poll(pid, 5.0)
+        if ended is None:
+            return failure_row(cell, "error", f"cell process {pid} did not end after SIGKILL", time.perf_counter() - t0)
+        code = os.waitstatus_to_exitcode(ended.status)
         wall = time.perf_counter() - t0
         if over_mb:
             row = failure_row(cell, "oom", f"cell exceeded its {max_memory_mb:g} MiB memory cap (--max-memory): "
@@ -193,7 +196,7 @@ def _run_process(cell: Cell, timeout_s: float, run_id: str | None, cancel: threa
             row = failure_row(cell, "error", f"process exited {code}: {_last_line(log_path) or 'no output'}", wall)
         else:
             row = json.loads(row_path.read_text())
-        row["peak_rss_mb"] = max(peak_rss_mb(usage), row.get("peak_rss_mb") or 0.0)
+        row["peak_rss_mb"] = max(ended.maxrss_kb / 1024, row.get("peak_rss_mb") or 0.0)
         row["process_s"] = wall
         return row
 

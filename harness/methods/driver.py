@@ -22,7 +22,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import numpy as np
 
-from harness import metrics, prep
+from harness import prep
 from harness.methods import to_target
 from harness.methods.base import RunConfig, RunResult
 from harness.timing import TimedCall, chain, compile_timed, run_timed
@@ -167,6 +167,8 @@ def result(posterior, driven: Driven, z, transitions: Transitions, grads_warmup,
     reached = done.pop("reached_target", None)
     steps = {}
     if count_steps:
+        from harness import metrics  # ArviZ, which a process that only looks methods up never needs
+
         steps = {"mean_num_steps": float(np.mean(transitions.grads)),
                  "lockstep_factor": metrics.lockstep_factor(transitions.grads)}
     return RunResult(
