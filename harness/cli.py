@@ -18,7 +18,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from harness import StoreError, UsageError, ingest, report, runner, store, suites
+from harness import StoreError, UsageError, ingest, launcher, report, runner, store, suites
 from harness import mcmc_vs_vi as mv
 from harness.cell import load_plugins
 from harness.dask_executor import check_address, run_cells_dask
@@ -244,6 +244,9 @@ def cmd_run(args) -> int:
         raise UsageError("--max-memory caps cells run here only, not with --scheduler")
     if warm_start and args.scheduler:
         raise UsageError("a warm start (--warm-start, the suite's warm_start) runs here only, not with --scheduler")
+    if not (args.scheduler or args.dry_run) and "cpu" in (_split(args.device) or suite.get("devices", ["cpu"])):
+        # the CPU cells' launcher imports JAX on another core while this process reads the registries
+        launcher.launcher_for(runner.platform_env("cpu"))
     if args.model_file:
         from harness.targets import user
 

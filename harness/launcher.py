@@ -143,16 +143,11 @@ class Launcher:
             return None
 
     def close(self) -> None:
-        """End the launcher (it kills the children it still has)."""
-        try:
-            self.proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        """End the launcher now, even in the middle of its imports (a child it still has sees it go and
+        ends: :func:`harness.worker._exit_with_parent`)."""
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdin.close()
 
 
 _launchers: collections.OrderedDict[tuple, Launcher] = collections.OrderedDict()

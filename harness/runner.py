@@ -62,20 +62,27 @@ def cell_env(cell: Cell, run_id: str | None = None, cache_dir: str | None = None
     once-per-run bandwidth probe: :data:`harness.environment.RUN_ENV`) when given. ``cache_dir``: JAX's
     persistent compilation cache on, in that directory, for every program however small or quick to
     compile (a warm start, :func:`run_one`); never for a measured cell."""
-    env = dict(os.environ)
+    env = platform_env(cell.device)
     if run_id:
         env[RUN_ENV] = run_id
-    env["JAX_PLATFORMS"] = "cuda" if cell.device == "gpu" else "cpu"
-    env["JAX_ENABLE_COMPILATION_CACHE"] = "false"
-    env.pop("JAX_COMPILATION_CACHE_DIR", None)
     if cache_dir:
         env.update(JAX_ENABLE_COMPILATION_CACHE="true", JAX_COMPILATION_CACHE_DIR=cache_dir,
                    JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0", JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
-    env["PYTHONUNBUFFERED"] = "1"
     flags = [*BASE_XLA_FLAGS, *shlex.split(cell.xla_flags)]
     if cell.xla_devices:
         flags.append(f"--xla_force_host_platform_device_count={cell.xla_devices}")
     env["XLA_FLAGS"] = " ".join(flags)
+    return env
+
+
+def platform_env(device: str) -> dict:
+    """This process's environment with JAX on ``device``'s platform and its persistent compilation
+    cache off: what every measured cell of that device gets before its XLA flags (:func:`cell_env`)."""
+    env = dict(os.environ)
+    env["JAX_PLATFORMS"] = "cuda" if device == "gpu" else "cpu"
+    env["JAX_ENABLE_COMPILATION_CACHE"] = "false"
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    env["PYTHONUNBUFFERED"] = "1"
     return env
 
 
