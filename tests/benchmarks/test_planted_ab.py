@@ -29,3 +29,11 @@ def test_each_cell_gets_the_bootstrap_interval_of_its_ratio_and_the_count_adds_u
 def test_usage_is_exit_2(capsys):
     assert planted_ab.main(["only-one"]) == 2
     assert "usage" in capsys.readouterr().err
+
+
+def test_the_interleaved_aa_readme_quotes_the_count_its_read_out_prints(capsys):
+    """results/noise/planted-interleaved-aa: both sides unpadded; its README quotes the read-out's last line."""
+    aa = RUN.parent / "planted-interleaved-aa"
+    assert planted_ab.main([str(aa / "a"), str(aa / "b")]) == 0
+    total = capsys.readouterr().out.strip().splitlines()[-1]
+    assert total.startswith("10 cells: ") and f"`{total}`" in (aa / "README.md").read_text()
