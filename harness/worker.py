@@ -1,9 +1,10 @@
 """One measurement run in this process into a row: the child process of every cell.
 
-``python -m harness.worker JOB.json ROW.json`` is what the runner starts in a
-fresh subprocess for every cell, so that compile times are real (no in-process
-caches, persistent compilation cache off) and a crash costs only that cell.
-JOB.json holds the cell and where to save draws.
+:func:`main` (``JOB.json ROW.json``) is what every cell's fresh process runs, forked by
+:mod:`harness.launcher` before any JAX backend starts, so that compile times are real
+(no in-process caches, persistent compilation cache off) and a crash costs only that cell;
+``python -m harness.worker JOB.json ROW.json`` runs one by hand. JOB.json holds the cell and
+where to save draws.
 
 A cell is run (:func:`run`: the method, the summary of its draws, the replays and the roofline, kept
 as a :class:`Measured`), then its row is built from the schema (:func:`build_row`): each column from
