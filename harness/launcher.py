@@ -19,7 +19,7 @@ when the child's backend starts, and the run id), and working directory equal it
 
 The runner talks to a launcher over its stdin and stdout, one JSON line per message: a request
 ``{"id", "argv", "env", "cwd", "log"}`` is answered ``{"id", "pid"}`` (or ``{"id", "error"}``), and
-each child that ends is reported ``{"pid", "status", "maxrss_kb"}`` (``os.wait4``'s wait status and
+each child that ends is reported ``{"pid", "status", "peak_rss_mb"}`` (``os.wait4``'s wait status and
 peak resident memory). A launcher whose stdin closes (its runner ended, or was killed) kills the
 process groups of the children it still has and exits.
 """
@@ -38,7 +38,7 @@ import tempfile
 import threading
 from typing import NamedTuple
 
-from harness.environment import RUN_ENV
+from harness.environment import RUN_ENV, peak_rss_mb
 
 #: Libraries the launcher imports before its first fork: what every cell imports and nothing that
 #: computes at import (checked: no JAX backend starts). BlackJAX computes with ``jnp`` when imported.
@@ -60,10 +60,10 @@ class LauncherError(RuntimeError):
 
 
 class Ended(NamedTuple):
-    """How a child ended: ``os.wait4``'s wait status and its peak resident memory in KiB."""
+    """How a child ended: ``os.wait4``'s wait status and its peak resident memory in MiB."""
 
     status: int
-    maxrss_kb: int
+    peak_rss_mb: float
 
 
 class Launcher:
@@ -90,7 +90,7 @@ class Launcher:
                 if "id" in msg:
                     self._replies[msg["id"]] = msg
                 else:
-                    self._ended[msg["pid"]] = Ended(msg["status"], msg["maxrss_kb"])
+                    self._ended[msg["pid"]] = Ended(msg["status"], msg["peak_rss_mb"])
                     self._live.discard(msg["pid"])
                 self._changed.notify_all()
         self.proc.wait()
@@ -199,7 +199,6 @@ def _child(req: dict) -> None:
         os.chdir(req["cwd"])
         os.environ.clear()
         os.environ.update(req["env"])
-        sys.argv = ["harness.worker", *req["argv"]]
         from harness import worker
 
         code = worker.main(req["argv"])
@@ -238,7 +237,7 @@ def _reap(children: set[int]) -> None:
         if pid == 0:
             return
         children.discard(pid)
-        _send({"pid": pid, "status": status, "maxrss_kb": usage.ru_maxrss})
+        _send({"pid": pid, "status": status, "peak_rss_mb": peak_rss_mb(usage)})
 
 
 def main() -> int:

@@ -203,7 +203,7 @@ def _run_process(cell: Cell, timeout_s: float, run_id: str | None, cancel: threa
             row = failure_row(cell, "error", f"process exited {code}: {_last_line(log_path) or 'no output'}", wall)
         else:
             row = json.loads(row_path.read_text())
-        row["peak_rss_mb"] = max(ended.maxrss_kb / 1024, row.get("peak_rss_mb") or 0.0)
+        row["peak_rss_mb"] = max(ended.peak_rss_mb, row.get("peak_rss_mb") or 0.0)
         row["process_s"] = wall
         return row
 

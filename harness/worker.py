@@ -45,14 +45,9 @@ import numpy as np
 
 from harness import schema
 from harness.cell import Cell, base_row, load_plugins, method_columns, pin
+from harness.environment import peak_rss_mb
 
 OOM_MARKERS = ("RESOURCE_EXHAUSTED", "Out of memory", "out of memory", "OOM")
-
-
-def peak_rss_mb(usage) -> float:
-    """ru_maxrss in MiB (Linux reports KiB, macOS bytes)."""
-    scale = 1.0 / 2**20 if sys.platform == "darwin" else 1.0 / 2**10
-    return usage.ru_maxrss * scale
 
 
 def _cast_make_data(make_data, dtype):

@@ -5,28 +5,12 @@ Cells are the test-only ones of tests/fake_cells.py (HARNESS_PLUGINS), as in tes
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from harness import launcher, runner
-from harness.cell import Cell, validate
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(autouse=True)
-def plugin_env(monkeypatch):
-    monkeypatch.setenv("HARNESS_PLUGINS", "tests.fake_cells")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-
-
-def fake(behaviour="ok", **kw) -> Cell:
-    kw = {"num_chains": 2, "num_warmup": 0, "num_samples": 50, **kw}
-    return validate(Cell("test_tiny", "analytic", None, "test_fake", {"behaviour": behaviour}, **kw))
+from tests.test_runner import fake, plugin_env  # noqa: F401 - the runner tests' cells and their autouse plugin env
 
 
 def test_one_launcher_serves_cells_of_other_xla_flags_and_precision_each_as_fresh_as_a_new_process(tmp_path):
