@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -14,6 +16,21 @@ from harness.runner import BASE_XLA_FLAGS
 os.environ["XLA_FLAGS"] = " ".join([*BASE_XLA_FLAGS, os.environ.get("XLA_FLAGS", "")]).strip()
 # The roofline's bandwidth cache (harness.roofline) of the tests' cells: one per test session, not the user's.
 os.environ["HARNESS_CACHE_DIR"] = tempfile.mkdtemp(prefix="harness-test-cache-")
+# The in-process tests compile the same small programs again and again (NumPyro compiles on every run):
+# under xdist, the workers share one JAX persistent compilation cache for the test run, made here by
+# the controller (which imports this file before it starts the workers, who inherit the variable) and
+# removed when it exits. Only the workers read it: a cell process the tests start has its cache off
+# (harness.runner.platform_env), and a run without xdist (pytest-benchmark's timings, -n 0) compiles
+# everything itself, so its recorded compile times are real.
+if "PYTEST_XDIST_WORKER" not in os.environ and "HARNESS_TEST_JAX_CACHE" not in os.environ:
+    os.environ["HARNESS_TEST_JAX_CACHE"] = tempfile.mkdtemp(prefix="harness-test-jax-cache-")
+    atexit.register(shutil.rmtree, os.environ["HARNESS_TEST_JAX_CACHE"], ignore_errors=True)
+elif "PYTEST_XDIST_WORKER" in os.environ and "HARNESS_TEST_JAX_CACHE" in os.environ:
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", os.environ["HARNESS_TEST_JAX_CACHE"])
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 import pytest  # noqa: E402
 

@@ -44,7 +44,7 @@ def test_cells_on_a_local_cluster_come_back_to_the_store(tmp_path):
         assert {k: row[k] for k in runner.base_row(cell)} == runner.base_row(cell)
         assert row["command"] == "dask-test"
     ok = [by_key[c.key()] for c in cells if c.device == "cpu"]
-    assert all(r["status"] == "ok" and r["floor_us_per_grad"] > 0 for r in ok)
+    assert all(r["status"] == "ok" and r["floor_us_per_grad"] > 0 for r in ok), [(r["status"], r.get("error")) for r in ok]
     gpu = by_key[cells[-1].key()]
     assert gpu["status"] == "skipped" and gpu["error"] == NO_GPU_WORKER
     # one cell per worker at a time: never more than two cells' sampling intervals overlap
