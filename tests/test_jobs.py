@@ -123,11 +123,12 @@ def test_compile_phases_sum_jax_events_and_hlo_ops_count_instructions():
 
     from harness import timing
 
-    # a constant no other program has: under xdist the tests share a persistent compilation cache
-    # (tests/conftest.py), and this program must be compiled, not read from it
+    # under xdist the tests share a persistent compilation cache (tests/conftest.py): the block compiles
+    # only this program, whose constant no other program has, so it is compiled, not read from the cache
     salt = float(int.from_bytes(os.urandom(3), "big"))
+    x = jax.block_until_ready(jnp.ones(3))
     with timing.compile_phases() as c:
-        compiled = jax.jit(lambda x: jnp.sin(x) * 2 + salt).trace(jnp.ones(3)).lower().compile()
+        compiled = jax.jit(lambda x: jnp.sin(x) * 2 + salt).trace(x).lower().compile()
     assert c["compiles"] >= 1 and c["trace_s"] > 0 and c["lower_s"] > 0 and c["xla_compile_s"] > 0
     assert c["cache_hits"] == 0
     ops = timing.hlo_ops(compiled)
