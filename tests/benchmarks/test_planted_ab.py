@@ -37,3 +37,14 @@ def test_the_interleaved_aa_readme_quotes_the_count_its_read_out_prints(capsys):
     assert planted_ab.main([str(aa / "a"), str(aa / "b")]) == 0
     total = capsys.readouterr().out.strip().splitlines()[-1]
     assert total.startswith("10 cells: ") and f"`{total}`" in (aa / "README.md").read_text()
+
+
+def test_the_recheck_probe_readme_quotes_the_three_read_outs(capsys):
+    """results/noise/planted-recheck: a and b unpadded, n padded; its README quotes each comparison's count."""
+    probe = RUN.parent / "planted-recheck"
+    readme = (probe / "README.md").read_text()
+    for base, new in (("a", "n"), ("b", "n"), ("a", "b")):
+        assert planted_ab.main([str(probe / base), str(probe / new)]) == 0
+        total = capsys.readouterr().out.strip().splitlines()[-1]
+        (row,) = [ln for ln in readme.splitlines() if ln.startswith(f"| {base}, {new} ")]
+        assert total.startswith("10 cells: ") and f"`{total}`" in row
