@@ -68,7 +68,7 @@ def test_link_check_sees_a_broken_link(tmp_path):
 
 
 def test_readme_headline_table_is_what_the_report_prints_from_the_stored_rows():
-    """The table README pastes is the summary `harness report results/default-target-2` writes today:
+    """The table README pastes is the summary `harness report results/default-seeds` writes today:
     a change to the rows or to the summary's figures shows here until README is pasted again."""
     from harness.report import frame, tables
 
@@ -76,7 +76,7 @@ def test_readme_headline_table_is_what_the_report_prints_from_the_stored_rows():
     start = next(i for i, line in enumerate(lines) if line.startswith("| target | N |"))
     end = next(i for i in range(start, len(lines)) if not lines[i].startswith("|"))
     pasted = [[c.strip() for c in line.strip("|").split(" | ")] for line in lines[start:end]]
-    summary = tables.summary(frame.aggregate(frame.load(ROOT / "results" / "default-target-2")))
+    summary = tables.summary(frame.aggregate(frame.load(ROOT / "results" / "default-seeds")))
     assert pasted[0] == summary.columns
     assert pasted[2:] == summary.rows
 
