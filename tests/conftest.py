@@ -16,6 +16,17 @@ from harness.runner import BASE_XLA_FLAGS
 os.environ["XLA_FLAGS"] = " ".join([*BASE_XLA_FLAGS, os.environ.get("XLA_FLAGS", "")]).strip()
 # The roofline's bandwidth cache (harness.roofline) of the tests' cells: one per test session, not the user's.
 os.environ["HARNESS_CACHE_DIR"] = tempfile.mkdtemp(prefix="harness-test-cache-")
+
+# Each xdist worker runs on a core of its own where the run has a core per worker: a cell process a test
+# starts is held to the last core its parent may use (harness.cell.pin), so unheld workers put every
+# worker's cells on one core while another had none, and a test timing in-process shared its core with
+# the other worker's cells. EVERY_CORE: the cores of the run before any worker took one; a test of several
+# cores (--jobs 2, Dask's two workers) is marked ``every_core`` and gets them back (the fixture below).
+EVERY_CORE = sorted(os.sched_getaffinity(0))
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _WORKER.startswith("gw") and 1 < int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) <= len(EVERY_CORE):
+    os.sched_setaffinity(0, {EVERY_CORE[int(_WORKER[2:]) % len(EVERY_CORE)]})
+
 # The in-process tests compile the same small programs again and again (NumPyro compiles on every run):
 # under xdist, the workers share one JAX persistent compilation cache for the test run, made here by
 # the controller (which imports this file before it starts the workers, who inherit the variable) and
@@ -36,6 +47,23 @@ import pytest  # noqa: E402
 
 from harness.targets import Posterior  # noqa: E402
 from tests.toys import GAUSSIAN_2D  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _every_core(request, monkeypatch):
+    """A test marked ``every_core`` runs on every core of the run, not its worker's one. It also sets a
+    variable of its own, so that the cell launchers it starts (keyed on the environment,
+    :func:`harness.launcher.launcher_for`) are not those of the held tests, whose cells inherit one core."""
+    if request.node.get_closest_marker("every_core") is None or sorted(os.sched_getaffinity(0)) == EVERY_CORE:
+        yield
+        return
+    held = os.sched_getaffinity(0)
+    monkeypatch.setenv("HARNESS_TEST_EVERY_CORE", "1")
+    os.sched_setaffinity(0, EVERY_CORE)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, held)
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ import distributed  # in the dev extra: the Dask path is tested, never skipped
 from harness.dask_executor import NO_GPU_WORKER, run_cells_dask
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.every_core  # two workers, a core each: both cores, not the xdist worker's one
 
 
 @pytest.fixture(autouse=True)

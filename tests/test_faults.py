@@ -22,6 +22,7 @@ from harness import store
 from harness.environment import usable_cpus
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.every_core  # its runs take --jobs 2 where there are two cores (tests/conftest.py)
 KILLS = 3
 
 

@@ -16,9 +16,11 @@ from harness import UsageError, cli, runner, store, suites
 from harness.suites import cost_model
 from harness.cell import Cell, validate
 from harness.environment import usable_cpus
+from tests.conftest import EVERY_CORE
 
 ROOT = Path(__file__).resolve().parent.parent
-TWO_CORES = pytest.mark.skipif(len(usable_cpus()) < 2, reason="needs two usable cores")
+TWO_CORES = pytest.mark.skipif(len(EVERY_CORE) < 2, reason="needs two usable cores")
+pytestmark = pytest.mark.every_core  # --jobs 2: both cores, not the worker's one (tests/conftest.py)
 
 
 @pytest.fixture(autouse=True)

@@ -125,6 +125,7 @@ def test_cli_method_and_size_run_the_suites_own_cells(tmp_path):
         suites.expand(suites.load(str(path)), sizes=[100])
 
 
+@pytest.mark.every_core  # cpus = 2 needs two usable cores
 def test_cpu_cells_are_held_to_one_core_unless_the_suite_or_cli_says_otherwise(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text(GOOD)
