@@ -53,6 +53,8 @@ def asv(tmp_path_factory):
     return run
 
 
+# slow: 13 s; CI's run of one benchmark below has asv discover (import and list) the whole suite first
+@pytest.mark.slow
 def test_asv_check_finds_no_problems(asv):
     proc = asv("check", "--python=same")
     assert proc.returncode == 0, proc.stdout + proc.stderr

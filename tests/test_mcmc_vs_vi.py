@@ -73,6 +73,41 @@ def test_sizes_parse():
 
 # --- the reference: computed once, cached whole, never half-written ----------------------------
 
+def test_a_reference_is_cached_with_its_source_and_reused_and_a_failed_one_leaves_nothing(tmp_path, files, monkeypatch):
+    """The cache's bookkeeping around :func:`harness.reference_runs.compute` (whose own checks, on real draws, are
+    tests/targets/test_reference.py; the same with a real computation here: the slow test below): the settings
+    reach it, its document is written whole with its source, and a second call reads the file."""
+    model, data = files
+    p = mv.plan(model, data, [100])
+    cache, calls = tmp_path / "cache", []
+
+    def computed(target, dataset, n, **settings):
+        calls.append((target.name, dataset, n, settings))
+        if settings["min_ess"] > 1e6:
+            raise reference_runs.ReferenceFailed(f"min bulk ESS 212 < {settings['min_ess']:g}")
+        return {"method": "numpyro_nuts + blackjax_nuts, pooled", "num_chains": 2 * settings["num_chains"],
+                "num_samples": settings["num_samples"], "runtime_s": 3.25, "n": n,
+                "sites": {"b": {"mean": [2.0], "sd": [0.05], "se_mean": [0.001]}}}
+
+    monkeypatch.setattr(reference_runs, "compute", computed)
+    settings = dict(chains=2, warmup=150, samples=300, max_rhat=1.05)
+    failed = mv.reference(p, 100, cache, mv.ReferenceSettings(min_ess=1e9, **settings))
+    assert failed.doc is None and failed.failure == "min bulk ESS 212 < 1e+09"
+    assert not cache.exists() or not any(cache.rglob("*"))  # nothing, not even a temporary file
+    r = mv.reference(p, 100, cache, mv.ReferenceSettings(min_ess=50, **settings))
+    name, dataset, n, passed = calls[-1]
+    assert (name, n, passed["num_chains"], passed["num_warmup"], passed["num_samples"]) == (p.target.name, 100, 2, 150, 300)
+    assert (passed["min_ess"], passed["max_rhat"]) == (50, 1.05) and dataset == p.dataset
+    assert r.path == user.cache_path(cache, p.target.name, 100) and r.path.is_file() and not r.cached
+    assert [f.name for f in cache.rglob("*") if f.is_file()] == [r.path.name]
+    doc = json.loads(r.path.read_text())
+    assert doc["source"].startswith("computed: numpyro_nuts + blackjax_nuts, pooled, 4 chains x 300 draws, 3.25 s")
+    assert doc["source"].endswith("N = 100)") and r.seconds == 3.25 and r.doc == doc
+    again = mv.reference(p, 100, cache, mv.ReferenceSettings(min_ess=50, **settings))
+    assert again.cached and again.doc == doc and len(calls) == 2  # read from the file, not computed again
+
+
+@pytest.mark.slow  # a real computation (two NUTS compiles, 20 s): CI checks the bookkeeping above
 def test_a_reference_is_computed_cached_and_reused_and_a_failed_one_leaves_nothing(tmp_path, files, monkeypatch):
     model, data = files
     p = mv.plan(model, data, [100])

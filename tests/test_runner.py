@@ -52,12 +52,12 @@ def test_failures_become_rows_and_the_matrix_goes_on(tmp_path):
     cells = [real(0), fake("raise"), fake("sleep"), fake("segfault"), fake(device="gpu"), fake(device="gpu", seed=1),
              fake(seed=2)]
     rows = runner.run_cells(cells, tmp_path, command="test", save_draws=True,
-                            timeout_s=lambda c: 6.0 if c.options.get("behaviour") == "sleep" else 300.0)
+                            timeout_s=lambda c: 3.0 if c.options.get("behaviour") == "sleep" else 300.0)
     assert [r["cell_key"] for r in rows] == [c.key() for c in cells]
     assert [r["status"] for r in store.read_rows(tmp_path)] == [r["status"] for r in rows]  # stored as they ended
     by = _by_behaviour(cells[:-1], rows)
     assert (by["raise"]["status"], by["raise"]["error"]) == ("error", "ValueError: fake failure")
-    assert by["sleep"]["status"] == "timeout" and "6 s" in by["sleep"]["error"]
+    assert by["sleep"]["status"] == "timeout" and "3 s" in by["sleep"]["error"]
     assert by["segfault"]["status"] == "crashed" and "SIGSEGV" in by["segfault"]["error"]
     for key in ("gpu0", "gpu1"):
         assert by[f"ok/{key}"]["status"] == "skipped" and "gpu" in by[f"ok/{key}"]["error"]

@@ -51,7 +51,13 @@ def _sampling_loop(method_name: str, posterior) -> Loop:
 _LOOPS: dict[str, Loop] = {}
 
 
-@pytest.fixture(params=STEP_METHODS)
+#: Benchmarked only under ``pytest -m slow``: NumPyro NUTS's run on the seed target (compile, and a warmup
+#: whose trees run to hundreds of steps on the horseshoe) costs 25-30 s here, CI's largest single item; its
+#: per-gradient step stays in the asv history and in every default-suite row.
+SLOW_STEP = {"numpyro_nuts"}
+
+
+@pytest.fixture(params=[pytest.param(m, marks=pytest.mark.slow) if m in SLOW_STEP else m for m in STEP_METHODS])
 def sampling_loop(request, breast_cancer) -> Loop:
     """The method's sampling loop on the seed target (breast cancer, N = 569), cached per session."""
     name = request.param

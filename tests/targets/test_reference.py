@@ -185,6 +185,7 @@ def test_every_seed_target_size_of_the_default_suite_has_a_passing_reference():
         assert ref.mean["beta"].shape == (30,) and np.all(ref.sd["beta"] > 0)
 
 
+@pytest.mark.slow  # NUTS, 1,300 iterations (14 s): CI scores a run against a reference in test_cli's model file
 def test_a_run_on_an_analytic_target_scores_accurate():
     cell = Cell("ill_conditioned_gaussian", "d5_c10", None, "numpyro_nuts", {}, num_chains=2,
                 num_warmup=300, num_samples=1000)
