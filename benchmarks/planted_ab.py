@@ -5,7 +5,8 @@ rule for ratios within one run), and whether that interval excludes 1.
     python -m benchmarks.planted_ab BASE NEW
 
 For two run directories whose seeds were taken alternately in time (seed s of BASE, then of NEW, or
-the reverse, one cell at a time), so that both sides share the host's hour: the between-run drift that
+the reverse, one cell at a time) or side by side (:mod:`benchmarks.paired_ab`: seed s of both at once,
+one core each), so that both sides share the host's hour: the between-run drift that
 ``harness compare``'s floor for seed sets (``stats.SEEDS_NOISE``) allows for is spread over both sides
 alike, and what is left is the spread between processes. Cells are matched on their configuration
 (``harness.report.compare.read_rows``); ok rows only. Prints one line per cell and the count of cells

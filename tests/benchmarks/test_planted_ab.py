@@ -48,3 +48,13 @@ def test_the_recheck_probe_readme_quotes_the_three_read_outs(capsys):
         total = capsys.readouterr().out.strip().splitlines()[-1]
         (row,) = [ln for ln in readme.splitlines() if ln.startswith(f"| {base}, {new} ")]
         assert total.startswith("10 cells: ") and f"`{total}`" in row
+
+
+def test_the_side_by_side_readmes_quote_the_counts_their_read_outs_print(capsys):
+    """results/noise/planted-paired (a planted 1.25x) and -aa (nothing planted), written by
+    benchmarks/paired_ab.py: each README quotes its read-out's last line."""
+    for folder, sides in (("planted-paired", ("base", "new")), ("planted-paired-aa", ("a", "b"))):
+        run = RUN.parent / folder
+        assert planted_ab.main([str(run / s) for s in sides]) == 0
+        total = capsys.readouterr().out.strip().splitlines()[-1]
+        assert total.startswith("10 cells: ") and f"`{total}`" in (run / "README.md").read_text()
