@@ -86,16 +86,16 @@ def run(out: Path, seeds: int, sides, run_args: list[str], cores: list[int]) -> 
     largest exit code seen."""
     worst = 0
     for seed in range(seeds):
+        placed = [cores[(i + seed) % 2] for i in range(len(sides))]
         procs = []
-        for i, (name, env) in enumerate(sides):
-            core = cores[(i + seed) % 2]
+        for (name, env), core in zip(sides, placed):
             cmd = [sys.executable, "-m", "harness.cli", "run", *run_args, "--seed", str(seed), "--jobs", "1",
                    "--no-recheck", "--quiet", "--out", str(out / name)]
             procs.append(subprocess.Popen(cmd, env={**os.environ, **env},
                                           preexec_fn=lambda core=core: os.sched_setaffinity(0, {core})))
         codes = [p.wait() for p in procs]
-        print(f"seed {seed}: " + ", ".join(f"{name} on core {cores[(i + seed) % 2]} exit {c}"
-                                           for i, ((name, _), c) in enumerate(zip(sides, codes))), flush=True)
+        print(f"seed {seed}: " + ", ".join(f"{name} on core {core} exit {c}"
+                                           for (name, _), core, c in zip(sides, placed, codes)), flush=True)
         worst = max(worst, *codes)
         if worst == 2:
             break
